@@ -1,0 +1,1 @@
+"""citadel-bot: sourced Citadel franchise facts and release countdowns for Discord."""

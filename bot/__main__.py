@@ -1,0 +1,126 @@
+"""`python -m bot`: run the bot, force a command sync, or answer a command offline from the local store."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+import aiohttp
+import discord
+
+from bot.answers import AnswerError, about_answer, entry_answer, search_answer
+from bot.canon import CanonError, load_canon
+from bot.client import CitadelBot, point_at, utc_now
+from bot.config import ConfigError, Settings, configure_logging, load_settings
+from bot.render import Card, Style, to_text
+from bot.store import Store
+
+log = logging.getLogger("bot")
+EXIT_USAGE = 2  # a setting, the canon or the token needs fixing by the operator
+
+
+async def open_store(settings: Settings) -> Store:
+    """The store, created and seeded with the canon on first use."""
+    store = await Store.open(settings.database_path)
+    try:
+        await load_canon(store, settings.canon_dir)
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
+    """Run until stopped (SIGINT/SIGTERM); with `sync_only`, log in, sync the commands and stop."""
+    token = settings.require_token()
+    point_at(settings)
+    store = await open_store(settings)
+    try:
+        async with CitadelBot(settings, store, force_sync=sync_only) as bot:
+            if sync_only:
+                await bot.login(token)  # setup_hook runs here and syncs
+                return
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+            await bot.start(token)
+    finally:
+        await store.close()
+
+
+async def ask(settings: Settings, words: Sequence[str]) -> str:
+    """Answer `citadel <entry>`, `citadel show <entry>`, `citadel search <query>` or `citadel about` as text."""
+    if not words or words[0] != "citadel" or len(words) < 2:
+        raise AnswerError(
+            "Ask like this: ask citadel diana | ask citadel show <entry> | ask citadel search <words> | ask citadel about"
+        )
+    store = await open_store(settings)
+    try:
+        entries = await store.entries()
+        sub, rest = words[1], " ".join(words[2:])
+        card: Card
+        if sub == "search":
+            card = await search_answer(store, rest, Style.TEXT)
+        elif sub == "about":
+            card = await about_answer(store, entries)
+        elif sub == "show":
+            card = await entry_answer(store, rest, entries, utc_now(), Style.TEXT)
+        else:
+            card = await entry_answer(store, " ".join(words[1:]), entries, utc_now(), Style.TEXT)
+        return to_text(card)
+    finally:
+        await store.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="citadel-bot: Citadel facts for Discord."
+    )
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="run the bot (the default)")
+    commands.add_parser("sync", help="sync the slash commands with Discord now, then exit")
+    ask_parser = commands.add_parser("ask", help="answer a command offline, e.g. `ask citadel diana`")
+    ask_parser.add_argument("words", nargs="*")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+        # `ask` prints an answer for a person at a terminal: only warnings and errors beside it.
+        configure_logging(settings.log_level if args.command != "ask" else "WARNING")
+        if args.command == "ask":
+            print(asyncio.run(ask(settings, args.words)))
+        else:
+            asyncio.run(run_bot(settings, sync_only=args.command == "sync"))
+        return 0
+    except (ConfigError, CanonError, AnswerError) as exc:
+        print(f"citadel-bot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except discord.LoginFailure:
+        print(
+            "citadel-bot: Discord rejected DISCORD_TOKEN (401 Unauthorized): reset the token in the Developer "
+            "Portal (your application -> Bot -> Reset Token) and put the new one in .env.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except discord.PrivilegedIntentsRequired:
+        print(
+            "citadel-bot: Discord says a privileged intent is required; this bot should not ask for one.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except (aiohttp.ClientConnectionError, OSError) as exc:
+        print(
+            f"citadel-bot: cannot reach Discord ({type(exc).__name__}); check the network and try again.",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Settings from the environment (and `.env` via python-dotenv), validated once at start-up."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATABASE_PATH = PROJECT_ROOT / "data" / "citadel.sqlite3"
+DEFAULT_CANON_DIR = PROJECT_ROOT / "data" / "canon"
+
+_SNOWFLAKE = re.compile(r"^[1-9][0-9]{15,20}$")
+# A bot token is three base64url parts separated by dots; checking the shape catches pasted quotes,
+# spaces and "Bot " prefixes before Discord is asked.
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it and says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot reads from its environment."""
+
+    discord_token: str | None = field(default=None, repr=False)
+    database_path: Path = DEFAULT_DATABASE_PATH
+    canon_dir: Path = DEFAULT_CANON_DIR
+    home_guild_ids: tuple[int, ...] = ()
+    log_level: str = "INFO"
+    # Only for running against a local fake Discord (tests, benchmarks); empty means Discord itself.
+    discord_api_base: str | None = None
+    discord_gateway_url: str | None = None
+
+    def require_token(self) -> str:
+        """The token, or a ConfigError that says where to get one."""
+        if not self.discord_token:
+            raise ConfigError(
+                "DISCORD_TOKEN is not set: copy .env.example to .env and paste your bot's token "
+                "(Discord Developer Portal -> your application -> Bot -> Reset Token)."
+            )
+        return self.discord_token
+
+
+def _snowflakes(name: str, raw: str) -> tuple[int, ...]:
+    ids = [part.strip() for part in raw.split(",") if part.strip()]
+    for part in ids:
+        if not _SNOWFLAKE.match(part):
+            raise ConfigError(
+                f"{name} has {part!r}, which is not a Discord id: use comma-separated numeric ids "
+                "(Discord: Settings -> Advanced -> Developer Mode, then right-click the server -> Copy Server ID)."
+            )
+    return tuple(int(part) for part in ids)
+
+
+def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    if not raw.startswith(tuple(f"{scheme}://" for scheme in schemes)):
+        raise ConfigError(
+            f"{name} must start with {' or '.join(s + '://' for s in schemes)}; leave it empty for Discord."
+        )
+    return raw.rstrip("/")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
+    """Read settings from `environ` (default: os.environ) over the values in `.env`.
+
+    Real environment variables win over `.env`, as python-dotenv does by default.
+    """
+    values: dict[str, str] = {}
+    dotenv_path = env_file if env_file is not None else Path.cwd() / ".env"
+    if dotenv_path.is_file():
+        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+
+    def get(name: str) -> str:
+        return values.get(name, "").strip()
+
+    token = get("DISCORD_TOKEN") or None
+    if token is not None and not _TOKEN.match(token):
+        raise ConfigError(
+            "DISCORD_TOKEN is malformed: it should be the bare token (three parts separated by dots), "
+            "without quotes, spaces or a 'Bot ' prefix."
+        )
+
+    level = (get("LOG_LEVEL") or "INFO").upper()
+    if level not in _LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}.")
+
+    database_path = Path(get("DATABASE_PATH")).expanduser() if get("DATABASE_PATH") else DEFAULT_DATABASE_PATH
+    if database_path.exists() and database_path.is_dir():
+        raise ConfigError("DATABASE_PATH points at a folder: give a file path such as data/citadel.sqlite3.")
+    canon_dir = Path(get("CANON_DIR")).expanduser() if get("CANON_DIR") else DEFAULT_CANON_DIR
+    if not canon_dir.is_dir():
+        raise ConfigError(
+            f"CANON_DIR {str(canon_dir)!r} is not a folder: point it at data/canon or leave it empty."
+        )
+
+    return Settings(
+        discord_token=token,
+        database_path=database_path,
+        canon_dir=canon_dir,
+        home_guild_ids=_snowflakes("HOME_GUILD_IDS", get("HOME_GUILD_IDS")),
+        log_level=level,
+        discord_api_base=_url("DISCORD_API_BASE", get("DISCORD_API_BASE"), ("http", "https"))
+        if get("DISCORD_API_BASE")
+        else None,
+        discord_gateway_url=_url("DISCORD_GATEWAY_URL", get("DISCORD_GATEWAY_URL"), ("ws", "wss"))
+        if get("DISCORD_GATEWAY_URL")
+        else None,
+    )
+
+
+def configure_logging(level: str) -> None:
+    """One plain log format for the bot and discord.py."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")

@@ -1,0 +1,377 @@
+"""The pure domain: entries, fields, fact values, release dates with precision, and entry matching.
+
+Nothing here does I/O or knows about Discord, so every rule is testable with plain values.
+"""
+
+from __future__ import annotations
+
+import calendar
+import difflib
+import enum
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, timezone
+
+STATUSES: tuple[str, ...] = ("announced", "in production", "released", "renewed", "on hold", "cancelled")
+
+
+class Kind(enum.Enum):
+    """How a field's value is read and shown."""
+
+    TEXT = "text"
+    PERSON = "person"  # a name with an optional role: "Matilda De Angelis — Diana Cavalieri"
+    DATE = "date"  # a ReleaseDate with its precision
+    URL = "url"
+    NUMBER = "number"
+    STATUS = "status"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    label: str
+    kind: Kind
+    multi: bool = False
+    limit: int = 300  # longest value accepted, in characters
+    inline: bool = True
+
+
+# Order here is the order of the embed's fields.
+FIELD_SPECS: tuple[FieldSpec, ...] = (
+    FieldSpec("status", "Status", Kind.STATUS, limit=20),
+    FieldSpec("premiere", "Premiere", Kind.DATE, limit=40),
+    FieldSpec("schedule", "Release schedule", Kind.TEXT, inline=False),
+    FieldSpec("network", "Network", Kind.TEXT, limit=60),
+    FieldSpec("country", "Country", Kind.TEXT, limit=60),
+    FieldSpec("language", "Language", Kind.TEXT, limit=60),
+    FieldSpec("episodes", "Episodes", Kind.NUMBER, limit=4),
+    FieldSpec("creator", "Created by", Kind.PERSON, multi=True, limit=120),
+    FieldSpec("developer", "Developed by", Kind.PERSON, multi=True, limit=120),
+    FieldSpec("showrunner", "Showrunner", Kind.PERSON, multi=True, limit=120),
+    FieldSpec("head_writer", "Head writer", Kind.PERSON, multi=True, limit=120),
+    FieldSpec("writer", "Written by", Kind.PERSON, multi=True, limit=120),
+    FieldSpec("director", "Directed by", Kind.PERSON, multi=True, limit=120),
+    FieldSpec("executive_producer", "Executive producers", Kind.PERSON, multi=True, limit=120),
+    FieldSpec("production", "Production", Kind.TEXT, multi=True, limit=120),
+    FieldSpec("cast", "Cast", Kind.PERSON, multi=True, limit=120, inline=False),
+    FieldSpec("setting", "Setting", Kind.TEXT, inline=False),
+    FieldSpec("filming_location", "Filmed in", Kind.TEXT, multi=True, limit=80, inline=False),
+    FieldSpec("filming", "Filming", Kind.TEXT, inline=False),
+    FieldSpec("plot", "Plot", Kind.TEXT, limit=1000, inline=False),
+    FieldSpec("first_look", "First look", Kind.TEXT, inline=False),
+    FieldSpec("trailer", "Trailer", Kind.TEXT, inline=False),
+    FieldSpec("relation", "Related series", Kind.TEXT, multi=True, inline=False),
+    FieldSpec("reception", "Reception", Kind.TEXT, multi=True, inline=False),
+    FieldSpec("notes", "Notes", Kind.TEXT, multi=True, limit=500, inline=False),
+)
+FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in FIELD_SPECS}
+PERSON_SEPARATOR = " — "
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One series, season or spin-off of the franchise."""
+
+    slug: str
+    title: str
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    parent: str | None = None
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One sourced statement about an entry. `key` tells apart the items of a multi-valued field."""
+
+    field: str
+    value: str
+    source: str
+    source_date: str
+    key: str = ""
+    note: str = ""
+    added_by: str = "canon"
+    added_at: str = ""
+    position: int = 0
+
+
+# --- people -------------------------------------------------------------------------------------
+
+
+def format_person(name: str, role: str | None = None) -> str:
+    name, role = name.strip(), (role or "").strip()
+    return f"{name}{PERSON_SEPARATOR}{role}" if role else name
+
+
+def split_person(value: str) -> tuple[str, str | None]:
+    """'Name — Role' -> ('Name', 'Role'); 'Name' -> ('Name', None)."""
+    name, _, role = value.partition(PERSON_SEPARATOR)
+    return name.strip(), (role.strip() or None)
+
+
+def fact_key(field_name: str, value: str) -> str:
+    """The identity of a fact within its field: '' for single-valued fields, else the normalized item."""
+    spec = FIELDS[field_name]
+    if not spec.multi:
+        return ""
+    if spec.kind is Kind.PERSON:
+        value = split_person(value)[0]
+    return normalize(value)
+
+
+# --- text matching ------------------------------------------------------------------------------
+
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def normalize(text: str) -> str:
+    """Fold case, accents and punctuation: 'Citadel: Diána!' -> 'citadel diana'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _NON_WORD.sub(" ", stripped.casefold()).strip()
+
+
+def entry_terms(entry: Entry) -> tuple[str, ...]:
+    """Every name a fan might use for an entry, normalized."""
+    names = [entry.slug.replace("-", " "), entry.title, *entry.aliases]
+    if ":" in entry.title:
+        names.append(entry.title.split(":", 1)[1])
+    terms = dict.fromkeys(t for t in (normalize(n) for n in names) if t)
+    return tuple(terms)
+
+
+def _score(query: str, terms: Sequence[str]) -> float:
+    best = 0.0
+    for term in terms:
+        if term == query:
+            return 100.0
+        if term.startswith(query):
+            best = max(best, 80.0)
+        elif any(word.startswith(query) for word in term.split()):
+            best = max(best, 60.0)
+        elif query in term:
+            best = max(best, 40.0)
+        else:
+            ratio = difflib.SequenceMatcher(None, query, term).ratio()
+            if ratio >= 0.6:
+                best = max(best, 30.0 * ratio)
+    return best
+
+
+def ranked_entries(query: str, entries: Iterable[Entry], limit: int = 25) -> list[tuple[float, Entry]]:
+    """(score, entry) for entries whose slug, title or aliases match `query`, best first.
+
+    100 is an exact name, 80 a name that starts with the query, 60 a word that does, 40 a substring,
+    below 30 a near spelling. An empty query ranks every entry equally, in franchise order.
+    """
+    ordered = sorted(entries, key=lambda e: (e.position, e.slug))
+    wanted = normalize(query)
+    if not wanted:
+        return [(0.0, e) for e in ordered[:limit]]
+    scored = [(score, e) for e in ordered if (score := _score(wanted, entry_terms(e))) > 0]
+    scored.sort(key=lambda pair: -pair[0])  # stable: ties keep franchise order
+    return scored[:limit]
+
+
+def match_entries(query: str, entries: Iterable[Entry], limit: int = 25) -> list[Entry]:
+    """Entries matching `query`, best first; all of them for an empty query."""
+    return [entry for _, entry in ranked_entries(query, entries, limit)]
+
+
+def find_entry(query: str, entries: Iterable[Entry]) -> Entry | None:
+    """The entry `query` clearly names: an exact name, or the one best match by the start of a word."""
+    ranked = ranked_entries(query, entries, limit=2)
+    if not ranked or ranked[0][0] < 60:
+        return None
+    if len(ranked) > 1 and ranked[1][0] >= ranked[0][0] and ranked[0][0] < 100:
+        return None  # two equally good guesses: ask rather than pick one
+    return ranked[0][1]
+
+
+# --- release dates ------------------------------------------------------------------------------
+
+
+class Precision(enum.IntEnum):
+    YEAR = 1
+    QUARTER = 2
+    MONTH = 3
+    DAY = 4
+
+
+_MONTHS = {normalize(name): i for i, name in enumerate(calendar.month_name) if name}
+_MONTHS.update({normalize(name): i for i, name in enumerate(calendar.month_abbr) if name})
+_MONTHS["sept"] = 9
+
+_RE_YEAR = re.compile(r"^(\d{4})$")
+_RE_QUARTER = re.compile(r"^(?:q([1-4])\s*(\d{4})|(\d{4})\s*-?\s*q([1-4]))$")
+_RE_ISO_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_RE_ISO_DAY = re.compile(
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[t ](\d{1,2}):(\d{2})(?:\s*(z|utc|[+-]\d{2}:?\d{2}))?)?$"
+)
+_RE_WORDS_MONTH = re.compile(r"^([a-z]+)\.?\s+(\d{4})$")
+_RE_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]+)\.?,?\s+(\d{4})$")
+_RE_MONTH_DAY_YEAR = re.compile(r"^([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})$")
+MIN_YEAR, MAX_YEAR = 1900, 2100
+
+
+class DateError(ValueError):
+    """A release date that cannot be read or does not exist; the message says what would be accepted."""
+
+
+ACCEPTED_DATES = "2024, Q2 2026, 2024-10, October 2024, 2024-10-10 or 10 October 2024"
+
+
+@dataclass(frozen=True)
+class ReleaseDate:
+    """A release date known to the year, quarter, month or day (optionally with a time, in UTC)."""
+
+    year: int
+    precision: Precision
+    month: int = 1
+    day: int = 1
+    at: time | None = None
+
+    @property
+    def quarter(self) -> int:
+        return (self.month - 1) // 3 + 1
+
+    @classmethod
+    def parse(cls, raw: str) -> ReleaseDate:
+        """Read the forms in ACCEPTED_DATES; raise DateError with a clear message otherwise."""
+        text = " ".join(raw.strip().lower().split())
+        if len(text) > 40:
+            raise DateError(f"That date is too long; write it like {ACCEPTED_DATES}.")
+        if m := _RE_YEAR.match(text):
+            return cls._make(int(m[1]), Precision.YEAR)
+        if m := _RE_QUARTER.match(text):
+            quarter, year = (m[1], m[2]) if m[1] else (m[4], m[3])
+            return cls._make(int(year), Precision.QUARTER, month=(int(quarter) - 1) * 3 + 1)
+        if m := _RE_ISO_MONTH.match(text):
+            return cls._make(int(m[1]), Precision.MONTH, month=int(m[2]))
+        if m := _RE_WORDS_MONTH.match(text):
+            return cls._make(int(m[2]), Precision.MONTH, month=cls._month(m[1]))
+        if m := _RE_ISO_DAY.match(text):
+            at = cls._time(m[4], m[5], m[6]) if m[4] else None
+            return cls._make(int(m[1]), Precision.DAY, month=int(m[2]), day=int(m[3]), at=at)
+        if m := _RE_DAY_MONTH_YEAR.match(text):
+            return cls._make(int(m[3]), Precision.DAY, month=cls._month(m[2]), day=int(m[1]))
+        if m := _RE_MONTH_DAY_YEAR.match(text):
+            return cls._make(int(m[3]), Precision.DAY, month=cls._month(m[1]), day=int(m[2]))
+        raise DateError(f"I can't read {raw.strip()[:40]!r} as a date; write it like {ACCEPTED_DATES}.")
+
+    @staticmethod
+    def _month(word: str) -> int:
+        try:
+            return _MONTHS[word]
+        except KeyError:
+            raise DateError(f"{word!r} is not a month; write it like {ACCEPTED_DATES}.") from None
+
+    @staticmethod
+    def _time(hour: str, minute: str, zone: str | None) -> time:
+        h, m = int(hour), int(minute)
+        if h > 23 or m > 59:
+            raise DateError(f"{hour}:{minute} is not a time of day; use 24-hour HH:MM.")
+        tz: timezone = UTC
+        if zone and zone not in ("z", "utc"):
+            sign = -1 if zone[0] == "-" else 1
+            digits = zone[1:].replace(":", "")
+            offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+            if offset > timedelta(hours=14):
+                raise DateError(f"{zone} is not a time zone offset; use one between -14:00 and +14:00.")
+            tz = timezone(sign * offset)
+        return time(h, m, tzinfo=tz)
+
+    @classmethod
+    def _make(
+        cls, year: int, precision: Precision, month: int = 1, day: int = 1, at: time | None = None
+    ) -> ReleaseDate:
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise DateError(f"{year} is out of range; use a year between {MIN_YEAR} and {MAX_YEAR}.")
+        if not 1 <= month <= 12:
+            raise DateError(f"Month {month} does not exist; use 1 to 12.")
+        last = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= last:
+            raise DateError(
+                f"{year}-{month:02d}-{day:02d} does not exist: {calendar.month_name[month]} {year} has {last} days."
+            )
+        return cls(year, precision, month, day, at)
+
+    # Canonical text, which parse() reads back.
+    def __str__(self) -> str:
+        if self.precision is Precision.YEAR:
+            return f"{self.year}"
+        if self.precision is Precision.QUARTER:
+            return f"Q{self.quarter} {self.year}"
+        if self.precision is Precision.MONTH:
+            return f"{self.year}-{self.month:02d}"
+        base = f"{self.year}-{self.month:02d}-{self.day:02d}"
+        if self.at is None:
+            return base
+        offset = self.at.utcoffset() or timedelta(0)
+        zone = "UTC" if not offset else datetime.combine(date(2000, 1, 1), self.at).strftime("%z")
+        return f"{base} {self.at:%H:%M} {zone}"
+
+    def window(self) -> tuple[date, date]:
+        """First and last day the date could fall on."""
+        if self.precision is Precision.YEAR:
+            return date(self.year, 1, 1), date(self.year, 12, 31)
+        if self.precision is Precision.QUARTER:
+            first = (self.quarter - 1) * 3 + 1
+            return date(self.year, first, 1), date(
+                self.year, first + 2, calendar.monthrange(self.year, first + 2)[1]
+            )
+        if self.precision is Precision.MONTH:
+            return date(self.year, self.month, 1), date(
+                self.year, self.month, calendar.monthrange(self.year, self.month)[1]
+            )
+        day = date(self.year, self.month, self.day)
+        return day, day
+
+    def moment(self) -> datetime | None:
+        """The instant of a premiere known to the day (00:00 UTC unless a time is known), else None."""
+        if self.precision is not Precision.DAY:
+            return None
+        local = datetime.combine(date(self.year, self.month, self.day), self.at or time(0, 0, tzinfo=UTC))
+        return local.astimezone(UTC)
+
+    def has_passed(self, today: date) -> bool:
+        return self.window()[1] < today
+
+    def label(self) -> str:
+        """Human wording for a date not known to the day: '2024', 'Q2 2026', 'October 2024'."""
+        if self.precision is Precision.MONTH:
+            return f"{calendar.month_name[self.month]} {self.year}"
+        if self.precision is Precision.DAY:
+            return f"{self.day} {calendar.month_name[self.month]} {self.year}"
+        return str(self)
+
+
+def parse_value(field_name: str, raw: str) -> str:
+    """Check a raw value against its field and return the canonical text to store.
+
+    Raises ValueError with one sentence saying what was wrong and what would be accepted.
+    """
+    spec = FIELDS.get(field_name)
+    if spec is None:
+        raise ValueError(f"There is no field {field_name!r}; use one of: {', '.join(FIELDS)}.")
+    value = " ".join(raw.split()) if spec.kind is not Kind.TEXT else raw.strip()
+    if not value:
+        raise ValueError(f"The value for {spec.label} is empty; write what the source says.")
+    if len(value) > spec.limit:
+        raise ValueError(f"The value for {spec.label} is {len(value)} characters; the limit is {spec.limit}.")
+    if spec.kind is Kind.DATE:
+        return str(ReleaseDate.parse(value))
+    if spec.kind is Kind.STATUS:
+        status = normalize(value)
+        if status not in STATUSES:
+            raise ValueError(f"{value!r} is not a status; use one of: {', '.join(STATUSES)}.")
+        return status
+    if spec.kind is Kind.NUMBER:
+        if not value.isdigit() or int(value) > 9999:
+            raise ValueError(f"{spec.label} takes a whole number such as 6.")
+        return str(int(value))
+    if spec.kind is Kind.URL and not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
+        raise ValueError("That is not a web address; give a link that starts with https:// or http://.")
+    return value

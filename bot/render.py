@@ -1,0 +1,291 @@
+"""Pure rendering: an entry and its facts -> a Card, and a Card -> a discord.Embed or plain text.
+
+A Card is kept inside Discord's embed limits here, so the same answer fits everywhere it is shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import Enum
+from urllib.parse import urlsplit
+
+import discord
+
+from bot.facts import FIELDS, Entry, Fact, Kind, ReleaseDate, split_person
+from bot.store import SearchHit
+
+# Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+FIELD_COUNT_LIMIT = 25
+EMBED_TOTAL_LIMIT = 6000
+ELLIPSIS = "…"
+COLOUR = 0xB3202A  # Citadel red
+RELEASED_STATUSES = ("released", "renewed")
+
+
+class Style(Enum):
+    DISCORD = "discord"  # markdown and <t:…> timestamps every reader sees in their own time zone
+    TEXT = "text"  # plain text for the terminal
+
+
+@dataclass(frozen=True)
+class CardField:
+    name: str
+    value: str
+    inline: bool = False
+
+
+@dataclass(frozen=True)
+class Card:
+    title: str
+    description: str = ""
+    fields: tuple[CardField, ...] = ()
+    footer: str = ""
+
+    def total(self) -> int:
+        """Characters Discord counts towards the 6000 limit."""
+        return (
+            len(self.title)
+            + len(self.description)
+            + sum(len(f.name) + len(f.value) for f in self.fields)
+            + len(self.footer)
+        )
+
+
+# --- text fitting -------------------------------------------------------------------------------
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` if it fits, else cut at a word boundary with '…' so the result has at most `limit` chars."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return ELLIPSIS[:limit]
+    head = text[: limit - len(ELLIPSIS)]
+    space = max(head.rfind(" "), head.rfind("\n"))
+    if text[len(head)].isspace():  # the cut falls between words already
+        space = len(head)
+    if space >= len(head) // 2:  # a word boundary not too far back; else cut the long word itself
+        head = head[:space]
+    return head.rstrip() + ELLIPSIS
+
+
+def fit(card: Card) -> Card:
+    """The card cut to Discord's per-part limits and to 6000 characters in all."""
+    fields = tuple(
+        CardField(
+            cut(f.name, FIELD_NAME_LIMIT) or "\u200b", cut(f.value, FIELD_VALUE_LIMIT) or "\u200b", f.inline
+        )
+        for f in card.fields[:FIELD_COUNT_LIMIT]
+    )
+    card = Card(
+        cut(card.title, TITLE_LIMIT),
+        cut(card.description, DESCRIPTION_LIMIT),
+        fields,
+        cut(card.footer, FOOTER_LIMIT),
+    )
+    # Over the total: shorten the longest part (description or a field value) until it fits.
+    while (excess := card.total() - EMBED_TOTAL_LIMIT) > 0:
+        longest = max(
+            range(-1, len(card.fields)),
+            key=lambda i: len(card.description if i < 0 else card.fields[i].value),
+        )
+        current = card.description if longest < 0 else card.fields[longest].value
+        shorter = cut(current, max(len(current) - excess, 1))
+        if len(shorter) >= len(current):  # nothing left to shorten; drop the last field
+            card = (
+                replace(card, fields=card.fields[:-1])
+                if card.fields
+                else replace(card, footer=cut(card.footer, 1))
+            )
+        elif longest < 0:
+            card = replace(card, description=shorter)
+        else:
+            fields_list = list(card.fields)
+            fields_list[longest] = replace(fields_list[longest], value=shorter or "\u200b")
+            card = replace(card, fields=tuple(fields_list))
+    return card
+
+
+# --- markdown safety ----------------------------------------------------------------------------
+
+_URL = re.compile(r"https?://\S+")
+# Inline markdown anywhere, block markdown (headings, quotes, lists) only at the start of a line.
+_MARKDOWN = re.compile(r"[\\*_~|`\[\]<@]|^[#>-]", re.MULTILINE)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return "\\" + match.group()
+
+
+def safe(text: str, style: Style) -> str:
+    """Text shown as written: markdown, masked links and mentions escaped, bare links left clickable."""
+    if style is Style.TEXT:
+        return text
+    out, last = [], 0
+    for match in _URL.finditer(text):
+        out.append(_MARKDOWN.sub(_escape, text[last : match.start()]))
+        out.append(match.group())
+        last = match.end()
+    out.append(_MARKDOWN.sub(_escape, text[last:]))
+    return "".join(out)
+
+
+# --- dates --------------------------------------------------------------------------------------
+
+
+def relative(moment: datetime, now: datetime) -> str:
+    """'in 3 days', '2 years ago': for plain text, where Discord's <t:…:R> is not available."""
+    seconds = (moment - now).total_seconds()
+    span = abs(seconds)
+    units = (("year", 365.25 * 86400), ("month", 30.44 * 86400), ("day", 86400.0), ("hour", 3600.0))
+    unit, size = next(((u, s) for u, s in units if span >= s), ("", 0.0))
+    if not unit:
+        return "now"
+    count = int(span // size)
+    words = f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"in {words}" if seconds > 0 else f"{words} ago"
+
+
+def premiere_text(value: str, status: str | None, now: datetime, style: Style) -> str:
+    """A premiere as fans should read it: a timestamp when known to the day, else the known precision."""
+    try:
+        when = ReleaseDate.parse(value)
+    except ValueError:
+        return safe(value, style)
+    moment = when.moment()
+    if moment is not None:
+        if style is Style.DISCORD:
+            return f"{discord.utils.format_dt(moment, 'D')} ({discord.utils.format_dt(moment, 'R')})"
+        return f"{when.label()} ({relative(moment, now)})"
+    if when.has_passed(now.date()) and status not in RELEASED_STATUSES:
+        return f"expected {when.label()}, not confirmed"
+    return when.label()
+
+
+# --- sources ------------------------------------------------------------------------------------
+
+
+def source_label(source: str) -> str:
+    """A short name for a source: the site for a link, else the publication."""
+    if _URL.match(source):
+        host = urlsplit(source).hostname or source
+        return host.removeprefix("www.")
+    return cut(source, 60)
+
+
+class SourceIndex:
+    """Numbers sources in order of first use, so each value can cite [n] and the footer lists them."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[tuple[str, str], int] = {}
+
+    def cite(self, fact: Fact) -> str:
+        key = (fact.source, fact.source_date)
+        number = self._numbers.setdefault(key, len(self._numbers) + 1)
+        return f"[{number}]"
+
+    def footer(self) -> str:
+        parts = [f"[{n}] {source_label(src)}, {when}" for (src, when), n in self._numbers.items()]
+        return "Sources: " + " · ".join(parts) if parts else ""
+
+
+# --- entries ------------------------------------------------------------------------------------
+
+
+def _fact_line(fact: Fact, status: str | None, now: datetime, style: Style, sources: SourceIndex) -> str:
+    spec = FIELDS[fact.field]
+    if spec.kind is Kind.DATE:
+        text = premiere_text(fact.value, status, now, style)
+    elif spec.kind is Kind.STATUS:
+        text = fact.value.capitalize()
+    elif spec.kind is Kind.PERSON:
+        name, role = split_person(fact.value)
+        text = safe(name, style) + (f" — {safe(role, style)}" if role else "")
+    else:
+        text = safe(fact.value, style)
+    line = f"{text} {sources.cite(fact)}"
+    if fact.note:
+        note = safe(fact.note, style)
+        line += f"\n↳ *{note}*" if style is Style.DISCORD else f"\n  ({fact.note})"
+    return line
+
+
+def entry_card(entry: Entry, facts: Sequence[Fact], now: datetime, style: Style = Style.DISCORD) -> Card:
+    """Everything known about one entry, every value citing its source, sources and dates in the footer."""
+    by_field: dict[str, list[Fact]] = {}
+    for fact in sorted(facts, key=lambda f: f.position):
+        if fact.field in FIELDS:
+            by_field.setdefault(fact.field, []).append(fact)
+    status = by_field["status"][0].value if "status" in by_field else None
+    sources = SourceIndex()
+    description = ""
+    if "plot" in by_field:
+        description = "\n".join(_fact_line(f, status, now, style, sources) for f in by_field["plot"])
+    fields: list[CardField] = []
+    for spec in FIELDS.values():
+        if spec.name == "plot" or spec.name not in by_field:
+            continue  # a field with nothing known is left out
+        lines = [_fact_line(f, status, now, style, sources) for f in by_field[spec.name]]
+        label = spec.label if len(lines) == 1 or spec.name != "director" else "Directors"
+        fields.append(CardField(label, "\n".join(lines), spec.inline and all("\n" not in ln for ln in lines)))
+    if not fields and not description:
+        description = "Nothing is known about this entry yet."
+    return fit(Card(entry.title, description, tuple(fields), sources.footer()))
+
+
+def search_card(query: str, hits: Sequence[SearchHit], style: Style = Style.DISCORD) -> Card:
+    """Each hit under its entry and field, with its source and date."""
+    fields = tuple(
+        CardField(
+            f"{hit.entry_title} · {FIELDS[hit.field].label if hit.field in FIELDS else hit.field}",
+            f"{safe(hit.value, style)} ({source_label(hit.source)}, {hit.source_date})",
+        )
+        for hit in hits
+    )
+    count = f"{len(hits)} fact{'s' if len(hits) != 1 else ''}"
+    return fit(Card(f"Search: {query}", f"{count} found. Use `/citadel show` for the whole entry.", fields))
+
+
+def about_card(entries: Sequence[Entry], fact_count: int) -> Card:
+    names = ", ".join(e.title for e in entries)
+    description = (
+        "citadel-bot answers questions about Prime Video's spy franchise *Citadel*: the 2023 series and "
+        "its spin-offs. Every fact carries its source and the date the source said it; some facts are "
+        "older than today, so check the date.\n\n"
+        f"It knows {fact_count} facts about {len(entries)} entries: {names}.\n\n"
+        "Use `/citadel show` for any entry, `/citadel search` to find a fact. To suggest a fact or a "
+        "correction, tell the moderators of the bot's home server with a link to your source."
+    )
+    return fit(Card("About citadel-bot", description))
+
+
+# --- output -------------------------------------------------------------------------------------
+
+
+def to_embed(card: Card) -> discord.Embed:
+    embed = discord.Embed(title=card.title, description=card.description or None, colour=COLOUR)
+    for f in card.fields:
+        embed.add_field(name=f.name, value=f.value, inline=f.inline)
+    if card.footer:
+        embed.set_footer(text=card.footer)
+    return embed
+
+
+def to_text(card: Card) -> str:
+    lines = [card.title, "=" * min(len(card.title), 60)]
+    if card.description:
+        lines += [card.description, ""]
+    for f in card.fields:
+        value = f.value.replace("\n", "\n    ")
+        lines.append(f"{f.name}: {value}" if "\n" not in f.value else f"{f.name}:\n    {value}")
+    if card.footer:
+        lines += ["", card.footer]
+    return "\n".join(lines)

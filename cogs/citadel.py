@@ -1,0 +1,112 @@
+"""The fans' commands: /citadel <entry> for every entry, plus show, search and about."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.answers import AnswerError, about_answer, entry_answer, search_answer
+from bot.client import CitadelBot, reply_ephemeral
+from bot.facts import Entry, match_entries
+from bot.render import Card, cut, to_embed
+
+log = logging.getLogger(__name__)
+
+# Discord allows 25 subcommands in a group; these names are taken by the group's own commands,
+# and two more are kept free for the countdown and suggest commands to come.
+FIXED_SUBCOMMANDS = ("show", "search", "about")
+RESERVED_SUBCOMMANDS = ("countdown", "suggest")
+MAX_ENTRY_SUBCOMMANDS = 25 - len(FIXED_SUBCOMMANDS) - len(RESERVED_SUBCOMMANDS)
+AUTOCOMPLETE_CHOICES = 25
+
+
+def subcommand_description(entry: Entry) -> str:
+    text = entry.description or f"What is known about {entry.title}"
+    return cut(text, 100)
+
+
+class CitadelGroup(app_commands.Group):
+    """/citadel: one subcommand per entry (built from the store at start-up) and the fixed ones below."""
+
+    def __init__(self, cog: Citadel) -> None:
+        super().__init__(name="citadel", description="Facts about Prime Video's Citadel and its spin-offs")
+        self.cog = cog
+        taken = set(FIXED_SUBCOMMANDS) | set(RESERVED_SUBCOMMANDS)
+        shown = [e for e in cog.entries if e.slug not in taken]
+        for entry in shown[:MAX_ENTRY_SUBCOMMANDS]:
+            self.add_command(self._entry_command(entry))
+        if len(shown) > MAX_ENTRY_SUBCOMMANDS:
+            left = ", ".join(e.slug for e in shown[MAX_ENTRY_SUBCOMMANDS:])
+            log.warning("Discord allows 25 subcommands; these entries are only under /citadel show: %s", left)
+
+    def _entry_command(self, entry: Entry) -> app_commands.Command[CitadelGroup, ..., None]:
+        slug = entry.slug
+
+        async def callback(interaction: discord.Interaction) -> None:
+            await self.cog.answer(interaction, lambda: self.cog.entry_card(slug))
+
+        return app_commands.Command(name=slug, description=subcommand_description(entry), callback=callback)
+
+    @app_commands.command(name="show", description="Show what is known about any Citadel series or spin-off")
+    @app_commands.describe(entry="A title, a country or a lead actor, e.g. Diana, India, season 2")
+    async def show(self, interaction: discord.Interaction, entry: app_commands.Range[str, 1, 100]) -> None:
+        await self.cog.answer(interaction, lambda: self.cog.entry_card(entry))
+
+    @show.autocomplete("entry")
+    async def show_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        # Served from memory: autocomplete must answer fast and never touch the disk.
+        return [
+            app_commands.Choice(name=cut(e.title, 100), value=e.slug)
+            for e in match_entries(current, self.cog.entries, AUTOCOMPLETE_CHOICES)
+        ]
+
+    @app_commands.command(name="search", description="Find facts by their text across all entries")
+    @app_commands.describe(query="Words to look for, e.g. Milan, De Angelis, Raj & DK")
+    async def search(self, interaction: discord.Interaction, query: app_commands.Range[str, 1, 100]) -> None:
+        await self.cog.answer(interaction, lambda: search_answer(self.cog.bot.store, query))
+
+    @app_commands.command(
+        name="about", description="What this bot is, where its facts come from, how to suggest one"
+    )
+    async def about(self, interaction: discord.Interaction) -> None:
+        await self.cog.answer(interaction, lambda: about_answer(self.cog.bot.store, self.cog.entries))
+
+
+class Citadel(commands.Cog):
+    def __init__(self, bot: CitadelBot) -> None:
+        self.bot = bot
+        self.entries: list[Entry] = []
+        self.group: CitadelGroup | None = None
+
+    async def cog_load(self) -> None:
+        self.entries = await self.bot.store.entries()
+        self.group = CitadelGroup(self)
+        self.bot.tree.add_command(self.group)
+
+    async def cog_unload(self) -> None:
+        if self.group is not None:
+            self.bot.tree.remove_command(self.group.name)
+
+    async def entry_card(self, query: str) -> Card:
+        return await entry_answer(self.bot.store, query, self.entries, self.bot.clock())
+
+    async def answer(self, interaction: discord.Interaction, make: Callable[[], Awaitable[Card]]) -> None:
+        """Answer with the card `make` builds, or with its one-line ephemeral reason why not."""
+        try:
+            card = await make()
+        except AnswerError as exc:
+            await reply_ephemeral(interaction, str(exc))
+            return
+        await interaction.response.send_message(
+            embed=to_embed(card), allowed_mentions=discord.AllowedMentions.none()
+        )
+
+
+async def setup(bot: CitadelBot) -> None:
+    await bot.add_cog(Citadel(bot))
