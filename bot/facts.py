@@ -149,7 +149,7 @@ def _score(query: str, terms: Sequence[str]) -> float:
             return 100.0
         if term.startswith(query):
             best = max(best, 80.0)
-        elif any(word.startswith(query) for word in term.split()):
+        elif f" {query}" in f" {term}":  # the start of a word, even in a longer name
             best = max(best, 60.0)
         elif query in term:
             best = max(best, 40.0)

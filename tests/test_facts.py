@@ -1,0 +1,226 @@
+"""The pure domain: release dates and their precision, value parsing, and matching what fans type to entries."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime, time, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.facts import (
+    FIELDS,
+    DateError,
+    Entry,
+    Precision,
+    ReleaseDate,
+    fact_key,
+    find_entry,
+    format_person,
+    match_entries,
+    normalize,
+    parse_value,
+    split_person,
+)
+
+ENTRIES = (
+    Entry("mothership", "Citadel", aliases=("Citadel", "original", "season 1", "US"), position=10),
+    Entry(
+        "season-2",
+        "Citadel season 2",
+        aliases=("season 2", "S2", "Citadel 2"),
+        parent="mothership",
+        position=20,
+    ),
+    Entry(
+        "diana", "Citadel: Diana", aliases=("Diana", "Italy", "Italian", "Matilda De Angelis"), position=30
+    ),
+    Entry(
+        "honey-bunny",
+        "Citadel: Honey Bunny",
+        aliases=("Honey Bunny", "India", "Indian", "Hindi"),
+        position=40,
+    ),
+    Entry("spain", "Spanish Citadel spin-off", aliases=("Spain", "Spanish"), position=50),
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "precision", "canonical", "label"),
+    [
+        ("2024", Precision.YEAR, "2024", "2024"),
+        ("Q2 2026", Precision.QUARTER, "Q2 2026", "Q2 2026"),
+        ("2026-q2", Precision.QUARTER, "Q2 2026", "Q2 2026"),
+        ("2024-10", Precision.MONTH, "2024-10", "October 2024"),
+        ("October 2024", Precision.MONTH, "2024-10", "October 2024"),
+        ("Sept 2024", Precision.MONTH, "2024-09", "September 2024"),
+        ("2024-10-10", Precision.DAY, "2024-10-10", "10 October 2024"),
+        ("10 October 2024", Precision.DAY, "2024-10-10", "10 October 2024"),
+        ("October 10, 2024", Precision.DAY, "2024-10-10", "10 October 2024"),
+        ("7th Nov 2024", Precision.DAY, "2024-11-07", "7 November 2024"),
+        ("2024-10-10T20:00Z", Precision.DAY, "2024-10-10 20:00 UTC", "10 October 2024"),
+    ],
+)
+def test_release_dates_keep_their_precision(
+    text: str, precision: Precision, canonical: str, label: str
+) -> None:
+    when = ReleaseDate.parse(text)
+    assert when.precision is precision
+    assert str(when) == canonical
+    assert when.label() == label
+    assert ReleaseDate.parse(str(when)) == when
+
+
+def test_a_year_is_a_window_not_the_first_of_january() -> None:
+    when = ReleaseDate.parse("2024")
+    assert when.moment() is None
+    assert when.window() == (date(2024, 1, 1), date(2024, 12, 31))
+    assert ReleaseDate.parse("Q2 2026").window() == (date(2026, 4, 1), date(2026, 6, 30))
+    assert ReleaseDate.parse("2024-02").window() == (date(2024, 2, 1), date(2024, 2, 29))
+
+
+def test_a_day_is_midnight_utc_unless_a_time_is_known() -> None:
+    assert ReleaseDate.parse("2024-10-10").moment() == datetime(2024, 10, 10, tzinfo=UTC)
+    assert ReleaseDate.parse("2024-10-10 20:00 +02:00").moment() == datetime(2024, 10, 10, 18, tzinfo=UTC)
+
+
+def test_a_window_has_passed_only_after_its_last_day() -> None:
+    q2 = ReleaseDate.parse("Q2 2026")
+    assert not q2.has_passed(date(2026, 6, 30))
+    assert q2.has_passed(date(2026, 7, 1))
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("2024-02-30", "February 2024 has 29 days"),
+        ("2023-02-29", "February 2023 has 28 days"),
+        ("2024-13", "Month 13 does not exist"),
+        ("Smarch 2024", "is not a month"),
+        ("next spring", "can't read"),
+        ("1850", "out of range"),
+        ("2024-10-10 25:00", "not a time of day"),
+        ("", "can't read"),
+    ],
+)
+def test_impossible_or_unreadable_dates_say_what_would_be_accepted(text: str, says: str) -> None:
+    with pytest.raises(DateError, match=says):
+        ReleaseDate.parse(text)
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)))
+def test_every_real_day_round_trips_in_every_written_form(day: date) -> None:
+    forms = [
+        day.isoformat(),
+        f"{day.day} {calendar.month_name[day.month]} {day.year}",
+        f"{calendar.month_abbr[day.month]} {day.day}, {day.year}",
+    ]
+    for form in forms:
+        when = ReleaseDate.parse(form)
+        assert when.window() == (day, day)
+        assert when.moment() == datetime.combine(day, time(0), tzinfo=UTC)
+
+
+@given(st.text(max_size=60))
+def test_parsing_arbitrary_text_either_reads_a_date_or_raises_date_error(text: str) -> None:
+    try:
+        when = ReleaseDate.parse(text)
+    except DateError as exc:
+        assert str(exc)
+    else:
+        assert ReleaseDate.parse(str(when)) == when
+
+
+@given(
+    st.datetimes(min_value=datetime(1901, 1, 2), max_value=datetime(2099, 12, 30)),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_times_with_an_offset_name_the_same_instant(moment: datetime, offset_minutes: int) -> None:
+    moment = moment.replace(second=0, microsecond=0)
+    zone = timezone(timedelta(minutes=offset_minutes))
+    sign = "-" if offset_minutes < 0 else "+"
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    text = f"{moment:%Y-%m-%d %H:%M} {sign}{hours:02d}:{minutes:02d}"
+    assert ReleaseDate.parse(text).moment() == moment.replace(tzinfo=zone).astimezone(UTC)
+
+
+def test_values_are_read_by_their_field() -> None:
+    assert parse_value("status", " In  Production ") == "in production"
+    assert parse_value("premiere", "10 October 2024") == "2024-10-10"
+    assert parse_value("episodes", "6") == "6"
+    assert parse_value("plot", "  two timelines  ") == "two timelines"
+    for field_name, raw, says in [
+        ("status", "delayed", "not a status"),
+        ("episodes", "six", "whole number"),
+        ("plot", "   ", "empty"),
+        ("network", "x" * 61, "limit is 60"),
+        ("colour", "red", "no field"),
+        ("premiere", "2024-02-30", "29 days"),
+    ]:
+        with pytest.raises(ValueError, match=says):
+            parse_value(field_name, raw)
+
+
+@given(st.sampled_from(sorted(FIELDS)), st.text(max_size=400))
+def test_no_text_makes_a_parser_raise_anything_but_value_error(field_name: str, text: str) -> None:
+    try:
+        value = parse_value(field_name, text)
+    except ValueError as exc:
+        assert str(exc)
+    else:
+        assert value and len(value) <= FIELDS[field_name].limit
+
+
+def test_people_keep_their_role_and_multi_valued_facts_are_keyed_by_name() -> None:
+    value = format_person("Kay Kay Menon", "Guru")
+    assert value == "Kay Kay Menon — Guru"
+    assert split_person(value) == ("Kay Kay Menon", "Guru")
+    assert split_person("Jack Reynor") == ("Jack Reynor", None)
+    assert fact_key("cast", value) == fact_key("cast", "Kay Kay Menon — Baba") == "kay kay menon"
+    assert fact_key("premiere", "2024") == ""
+
+
+def test_normalize_folds_case_accents_and_punctuation() -> None:
+    assert normalize("Citadel: Diána!") == "citadel diana"
+    assert normalize("  HONEY—bunny ") == "honey bunny"
+
+
+@pytest.mark.parametrize(
+    ("typed", "slug"),
+    [
+        ("Diana", "diana"),
+        ("Italy", "diana"),
+        ("Italian", "diana"),
+        ("ital", "diana"),
+        ("Honey Bunny", "honey-bunny"),
+        ("India", "honey-bunny"),
+        ("season 2", "season-2"),
+        ("Citadel", "mothership"),
+        ("diána", "diana"),
+        ("de angelis", "diana"),
+    ],
+)
+def test_what_fans_type_finds_the_entry(typed: str, slug: str) -> None:
+    assert match_entries(typed, ENTRIES)[0].slug == slug
+    found = find_entry(typed, ENTRIES)
+    assert found is not None and found.slug == slug
+
+
+def test_an_ambiguous_or_unknown_name_is_not_guessed() -> None:
+    assert find_entry("season", ENTRIES) is None  # season 1 and season 2 match equally
+    assert find_entry("narnia", ENTRIES) is None
+    assert match_entries("narnia", ENTRIES) == []
+    assert [e.slug for e in match_entries("", ENTRIES)] == [
+        "mothership",
+        "season-2",
+        "diana",
+        "honey-bunny",
+        "spain",
+    ]
+
+
+@given(st.text(max_size=120))
+def test_matching_never_raises_and_never_returns_more_than_asked(text: str) -> None:
+    assert len(match_entries(text, ENTRIES, limit=3)) <= 3
+    find_entry(text, ENTRIES)
