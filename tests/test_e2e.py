@@ -1,0 +1,352 @@
+"""End to end: the real bot and its real discord.py client, connected over loopback to the fake Discord.
+
+Every interaction here is sent as Discord sends it (INTERACTION_CREATE on the gateway) and every
+assertion is on what a user would see (the callback body) or what the store holds. The fake checks
+each REST body against Discord's OpenAPI spec; the fixture fails any test that sent an invalid one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+
+from bot.__main__ import open_store
+from bot.client import CitadelBot, point_at
+from bot.config import Settings
+from tests.fake_discord import FakeDiscord
+from tests.fake_discord.payloads import FLAG_EPHEMERAL
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "MTAxMjM0NTY3ODkwMTIzNDU2.Gabcde.fake-token-for-tests_0123456789"
+PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)  # GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT
+DIANA_PREMIERE = 1728518400  # 2024-10-10 00:00 UTC
+ENTRY_SUBCOMMANDS = {"mothership", "season-2", "diana", "honey-bunny", "spain", "mexico"}
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord(guilds=2, token=TOKEN) as server:
+        with server.point_discord_py_here():
+            yield server
+        # Whatever a test did, Discord would have accepted every request the bot sent.
+        assert server.invalid_requests == []
+        assert server.unknown_routes == []
+
+
+@pytest.fixture
+def settings(tmp_path: Path, canon_dir: Path, fake: FakeDiscord) -> Settings:
+    return Settings(
+        discord_token=TOKEN,
+        database_path=tmp_path / "bot.sqlite3",
+        canon_dir=canon_dir,
+        home_guild_ids=(fake.guild_ids[0],),
+        discord_api_base=fake.api_base,
+        discord_gateway_url=fake.gateway_url,
+    )
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings, fake: FakeDiscord) -> AsyncIterator[CitadelBot]:
+    """The bot as `python -m bot` runs it, connected to the fake until the block ends."""
+    point_at(settings)
+    store = await open_store(settings)
+    bot = CitadelBot(settings, store)
+    task = asyncio.create_task(bot.start(TOKEN))
+    try:
+        await fake.wait_for_ready(timeout=10)
+        yield bot
+    finally:
+        await bot.close()
+        await task
+        await store.close()
+
+
+@pytest.fixture
+async def bot(settings: Settings, fake: FakeDiscord) -> AsyncIterator[CitadelBot]:
+    async with running_bot(settings, fake) as running:
+        yield running
+
+
+async def ask(fake: FakeDiscord, subcommand: str, **options: Any) -> dict[str, Any]:
+    record = await fake.invoke_command("citadel", subcommand=subcommand, options=options)
+    return await record.wait_response()
+
+
+def embed_of(response: dict[str, Any]) -> dict[str, Any]:
+    assert response["type"] == 4, response
+    (embed,) = response["data"]["embeds"]
+    return embed
+
+
+def fields_of(embed: dict[str, Any]) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in embed.get("fields", [])}
+
+
+def assert_ephemeral_line(response: dict[str, Any], *says: str) -> str:
+    assert response["type"] == 4, response
+    data = response["data"]
+    assert data["flags"] & FLAG_EPHEMERAL
+    assert data["allowed_mentions"] == {"parse": []}
+    assert "embeds" not in data or data["embeds"] == []
+    line = data["content"]
+    assert "\n" not in line and "Traceback" not in line
+    for text in says:
+        assert text in line, line
+    return line
+
+
+async def test_citadel_diana_answers_with_the_sourced_embed(bot: CitadelBot, fake: FakeDiscord) -> None:
+    record = await fake.invoke_command("citadel", subcommand="diana")
+    response = await record.wait_response()
+    embed = embed_of(response)
+    fields = fields_of(embed)
+
+    assert embed["title"] == "Citadel: Diana"
+    assert embed["description"].startswith("In Milan in 2030, eight years after Citadel fell")
+    assert fields["Status"].startswith("Cancelled [")
+    assert fields["Premiere"].startswith(f"<t:{DIANA_PREMIERE}:D> (<t:{DIANA_PREMIERE}:R>) [")
+    assert fields["Network"].startswith("Prime Video [")
+    assert fields["Country"].startswith("Italy [") and fields["Language"].startswith("Italian [")
+    assert fields["Episodes"].startswith("6 [")
+    assert fields["Developed by"].startswith("Alessandro Fabbri [")
+    assert (
+        "says Arnaldo Catinari" in fields["Developed by"]
+    )  # the other source's claim is shown, with its source
+    assert fields["Head writer"].startswith("Alessandro Fabbri [")
+    assert fields["Directed by"].startswith("Arnaldo Catinari [")
+    assert fields["Cast"].splitlines()[0].startswith("Matilda De Angelis — Diana Cavalieri [")
+    assert "Milan [" in fields["Filmed in"]
+    assert fields["Trailer"].startswith("Trailer released about 11 September 2024 [")
+    assert "Related series" in fields
+    assert embed["footer"]["text"].startswith("Sources: [1] ")
+    assert "RadioTimes.com, 2023-05-26" in embed["footer"]["text"]
+    assert "None" not in json.dumps(embed)
+    assert response["data"]["allowed_mentions"] == {"parse": []}
+    assert not response["data"].get("flags", 0) & FLAG_EPHEMERAL  # fans share the answer
+    assert record.latency is not None
+
+
+async def test_answer_latency_from_interaction_create_to_the_callback(
+    bot: CitadelBot, fake: FakeDiscord
+) -> None:
+    latencies = []
+    for _ in range(50):
+        record = await fake.invoke_command("citadel", subcommand="diana")
+        await record.wait_response()
+        assert record.latency is not None
+        latencies.append(record.latency * 1000)
+    latencies.sort()
+    figures = {"n": len(latencies), "p50_ms": statistics.median(latencies), "max_ms": latencies[-1]}
+    print(f"\n/citadel diana: INTERACTION_CREATE -> callback {json.dumps(figures)}")
+    assert len(fake.interactions) == 50
+
+
+async def test_the_synced_command_tree(bot: CitadelBot, fake: FakeDiscord, settings: Settings) -> None:
+    assert [(s.scope, len(s.body)) for s in fake.syncs] == [("global", 1), (settings.home_guild_ids[0], 0)]
+    (citadel,) = fake.commands("global")
+    assert citadel["name"] == "citadel" and citadel["description"]
+    subcommands = {o["name"]: o for o in citadel["options"]}
+    assert set(subcommands) == ENTRY_SUBCOMMANDS | {"show", "search", "about"}
+    assert all(o["type"] == 1 and 1 <= len(o["description"]) <= 100 for o in subcommands.values())
+    assert subcommands["diana"]["description"] == "The Italian spin-off (2024), starring Matilda De Angelis"
+    (entry_option,) = subcommands["show"]["options"]
+    assert (
+        entry_option["name"] == "entry" and entry_option["autocomplete"] is True and entry_option["required"]
+    )
+    (query_option,) = subcommands["search"]["options"]
+    assert query_option["name"] == "query" and query_option["max_length"] == 100
+
+
+async def test_a_second_start_with_an_unchanged_tree_does_not_sync(
+    settings: Settings, fake: FakeDiscord
+) -> None:
+    async with running_bot(settings, fake) as first:
+        assert first.synced
+    assert len(fake.syncs) == 2  # global + the home guild
+    async with running_bot(settings, fake) as second:
+        assert not second.synced
+        assert embed_of(await ask(fake, "diana"))["title"] == "Citadel: Diana"
+    assert len(fake.syncs) == 2
+
+    # A new entry in the canon changes the tree, so the next start syncs it.
+    (settings.canon_dir / "season-3.toml").write_text(
+        'slug = "season-3"\ntitle = "Citadel season 3"\nparent = "mothership"\nposition = 25\n'
+        '[[facts]]\nfield = "network"\nvalue = "Prime Video"\nsource = "VAR"\n',
+        encoding="utf-8",
+    )
+    async with running_bot(settings, fake) as third:
+        assert third.synced
+        assert embed_of(await ask(fake, "season-3"))["title"] == "Citadel season 3"
+    assert len(fake.syncs) == 4
+    assert "season-3" in {o["name"] for o in fake.commands("global")[0]["options"]}
+
+
+@pytest.mark.parametrize(
+    ("typed", "first"),
+    [("Diana", "diana"), ("ital", "diana"), ("Italian", "diana"), ("Honey Bunny", "honey-bunny"),
+     ("India", "honey-bunny"), ("season 2", "season-2"), ("mothership", "mothership"), ("Mexico", "mexico")],
+)  # fmt: skip
+async def test_show_autocomplete_matches_titles_and_aliases(
+    bot: CitadelBot, fake: FakeDiscord, typed: str, first: str
+) -> None:
+    choices = await fake.autocomplete("citadel", subcommand="show", option="entry", value=typed)
+    assert choices[0]["value"] == first
+    assert len(choices) <= 25
+
+
+async def test_show_autocomplete_with_nothing_typed_lists_every_entry_in_order(
+    bot: CitadelBot, fake: FakeDiscord
+) -> None:
+    choices = await fake.autocomplete("citadel", subcommand="show", option="entry", value="")
+    assert [c["value"] for c in choices] == [
+        "mothership",
+        "season-2",
+        "diana",
+        "honey-bunny",
+        "spain",
+        "mexico",
+    ]
+    assert choices[2]["name"] == "Citadel: Diana"
+
+
+async def test_show_takes_a_chosen_or_typed_entry(bot: CitadelBot, fake: FakeDiscord) -> None:
+    assert embed_of(await ask(fake, "show", entry="honey-bunny"))["title"] == "Citadel: Honey Bunny"
+    assert embed_of(await ask(fake, "show", entry="Italy"))["title"] == "Citadel: Diana"
+    season_2 = fields_of(embed_of(await ask(fake, "show", entry="season 2")))
+    assert season_2["Premiere"].startswith("expected Q2 2026, not confirmed [")
+    assert "Kay Kay Menon — Guru [" in fields_of(embed_of(await ask(fake, "honey-bunny")))["Cast"]
+
+
+async def test_an_unknown_entry_gets_one_ephemeral_line_with_the_closest_matches(
+    bot: CitadelBot, fake: FakeDiscord
+) -> None:
+    line = assert_ephemeral_line(
+        await ask(fake, "show", entry="Dianna"), "I don't know an entry called “Dianna”"
+    )
+    assert "Closest: Citadel: Diana" in line
+    assert_ephemeral_line(await ask(fake, "show", entry="narnia"), "Start typing a title")
+
+
+async def test_user_text_in_an_answer_never_pings(bot: CitadelBot, fake: FakeDiscord) -> None:
+    line = assert_ephemeral_line(await ask(fake, "show", entry="@everyone <@&123456789012345678>"))
+    assert "@everyone" in line  # shown as written, and allowed_mentions {"parse": []} keeps it silent
+
+
+async def test_search_finds_facts_with_their_entry_and_field(bot: CitadelBot, fake: FakeDiscord) -> None:
+    embed = embed_of(await ask(fake, "search", query="Milan"))
+    assert embed["title"] == "Search: Milan"
+    names = [f["name"] for f in embed["fields"]]
+    assert "Citadel: Diana · Filmed in" in names and "Citadel: Diana · Setting" in names
+    assert all(
+        "(siviaggia.it, 2024-10)" in f["value"] for f in embed["fields"] if f["name"].endswith("Filmed in")
+    )
+    assert_ephemeral_line(await ask(fake, "search", query="zzzzqq"), "No fact mentions “zzzzqq”")
+    assert_ephemeral_line(await ask(fake, "search", query="*** ()"), "No fact mentions")
+
+
+async def test_about(bot: CitadelBot, fake: FakeDiscord) -> None:
+    embed = embed_of(await ask(fake, "about"))
+    assert embed["title"] == "About citadel-bot"
+    assert "knows 130 facts about 6 entries" in embed["description"]
+
+
+async def test_the_bot_asks_for_no_privileged_intent_and_keeps_no_caches(
+    bot: CitadelBot, fake: FakeDiscord
+) -> None:
+    (identify,) = fake.identifies
+    assert identify["intents"] & PRIVILEGED_INTENTS == 0
+    assert identify["intents"] == discord.Intents(guilds=True).value
+    assert fake.gateway_compressions == ["zlib-stream"]
+    assert bot._connection.max_messages is None
+    assert bot._connection.member_cache_flags.value == 0
+    assert bot.allowed_mentions is not None and bot.allowed_mentions.to_dict() == {"parse": []}
+    assert len(bot.guilds) == 2
+
+
+async def test_the_bot_resumes_after_a_dropped_connection(bot: CitadelBot, fake: FakeDiscord) -> None:
+    session_id = fake.identifies and next(iter(fake.sessions))
+    await fake.drop_connections()
+    await fake.wait_for_resume(timeout=15)
+    assert len(fake.resumes) == 1 and fake.resumes[0]["session_id"] == session_id
+    assert len(fake.identifies) == 1
+    assert embed_of(await ask(fake, "diana"))["title"] == "Citadel: Diana"
+
+
+async def test_an_error_inside_a_command_is_one_ephemeral_line_and_the_bot_carries_on(
+    bot: CitadelBot, fake: FakeDiscord, settings: Settings
+) -> None:
+    db = sqlite3.connect(settings.database_path)
+    db.execute("ALTER TABLE facts RENAME TO facts_away")  # the database breaks under the bot
+    db.commit()
+    assert_ephemeral_line(await ask(fake, "diana"), "Something went wrong on our side")
+    db.execute("ALTER TABLE facts_away RENAME TO facts")
+    db.commit()
+    db.close()
+    assert embed_of(await ask(fake, "diana"))["title"] == "Citadel: Diana"
+
+
+# --- the bot as an operator runs it: `python -m bot` in its own process ---------------------------
+
+
+def bot_process(settings: Settings, token: str, cwd: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "HOME_GUILD_IDS")}
+    env.update(
+        DISCORD_TOKEN=token,
+        DATABASE_PATH=str(settings.database_path),
+        CANON_DIR=str(settings.canon_dir),
+        DISCORD_API_BASE=str(settings.discord_api_base),
+        DISCORD_GATEWAY_URL=str(settings.discord_gateway_url),
+        PYTHONPATH=str(ROOT),
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def test_python_m_bot_answers_and_stops_cleanly_on_sigterm(
+    settings: Settings, fake: FakeDiscord, tmp_path: Path
+) -> None:
+    process = bot_process(settings, TOKEN, tmp_path)
+    try:
+        await fake.wait_for_ready(timeout=30)
+        assert embed_of(await ask(fake, "diana"))["title"] == "Citadel: Diana"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.to_thread(process.communicate, timeout=30)
+    assert process.returncode == 0, err
+    assert TOKEN not in out + err
+
+
+async def test_a_token_discord_rejects_ends_with_one_line_and_exit_code_2(
+    settings: Settings, fake: FakeDiscord, tmp_path: Path
+) -> None:
+    wrong = "MTAxMjM0NTY3ODkwMTIzNDU2.Gwrong.not-the-token-discord-knows_000"
+    process = bot_process(replace(settings), wrong, tmp_path)
+    out, err = await asyncio.to_thread(process.communicate, timeout=60)
+    assert process.returncode == 2
+    lines = err.strip().splitlines()
+    assert lines[-1] == (
+        "citadel-bot: Discord rejected DISCORD_TOKEN (401 Unauthorized): reset the token in the Developer "
+        "Portal (your application -> Bot -> Reset Token) and put the new one in .env."
+    )
+    assert "Traceback" not in err and wrong not in out + err
+    assert fake.identifies == []
