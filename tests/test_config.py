@@ -71,7 +71,12 @@ def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
     clean = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "HOME_GUILD_IDS", "LOG_LEVEL")}
     clean.update({"DATABASE_PATH": str(tmp_path / "cli.sqlite3"), **env})
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=tmp_path, env=clean, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -79,7 +84,12 @@ def test_ask_answers_offline_and_seeds_the_database_on_first_use(tmp_path: Path)
     result = run_cli(tmp_path, "ask", "citadel", "diana", PYTHONPATH=str(ROOT))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Citadel: Diana\n")
-    for name in ("Matilda De Angelis — Diana Cavalieri", "Arnaldo Catinari", "Alessandro Fabbri", "Sources: [1]"):
+    for name in (
+        "Matilda De Angelis — Diana Cavalieri",
+        "Arnaldo Catinari",
+        "Alessandro Fabbri",
+        "Sources: [1]",
+    ):
         assert name in result.stdout
     assert (tmp_path / "cli.sqlite3").is_file()
     assert result.stderr == ""
@@ -105,7 +115,9 @@ def test_ask_search_and_a_helpful_line_for_an_unknown_entry(tmp_path: Path) -> N
         ((), {"DISCORD_TOKEN": TOKEN, "LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
     ],
 )
-def test_bad_settings_end_with_one_line_and_exit_code_2(tmp_path: Path, args: tuple[str, ...], env: dict, says: str) -> None:
+def test_bad_settings_end_with_one_line_and_exit_code_2(
+    tmp_path: Path, args: tuple[str, ...], env: dict, says: str
+) -> None:
     result = run_cli(tmp_path, *args, PYTHONPATH=str(ROOT), **env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

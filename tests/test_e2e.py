@@ -270,7 +270,8 @@ async def test_the_bot_asks_for_no_privileged_intent_and_keeps_no_caches(
     (identify,) = fake.identifies
     assert identify["intents"] & PRIVILEGED_INTENTS == 0
     assert identify["intents"] == discord.Intents(guilds=True).value
-    assert fake.gateway_compressions == ["zlib-stream"]
+    # The transport compression discord.py asks for: zstd-stream when zstandard is installed, else zlib-stream.
+    assert fake.gateway_compressions == [discord.utils._ActiveDecompressionContext.COMPRESSION_TYPE]
     assert bot._connection.max_messages is None
     assert bot._connection.member_cache_flags.value == 0
     assert bot.allowed_mentions is not None and bot.allowed_mentions.to_dict() == {"parse": []}
