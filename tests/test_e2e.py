@@ -17,7 +17,6 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import pytest
 from bot.__main__ import open_store
 from bot.client import CitadelBot, point_at
 from bot.config import Settings
-from tests.fake_discord import FakeDiscord
+from tests.fake_discord import FakeDiscord, openapi
 from tests.fake_discord.payloads import FLAG_EPHEMERAL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +39,8 @@ ENTRY_SUBCOMMANDS = {"mothership", "season-2", "diana", "honey-bunny", "spain", 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
     async with FakeDiscord(guilds=2, token=TOKEN) as server:
+        # With ../shared beside the checkout (as in CI), every request body is checked against the spec.
+        assert (server.spec is not None) == openapi.SPEC_PATH.is_file()
         with server.point_discord_py_here():
             yield server
         # Whatever a test did, Discord would have accepted every request the bot sent.
@@ -303,46 +304,68 @@ async def test_an_error_inside_a_command_is_one_ephemeral_line_and_the_bot_carri
 # --- the bot as an operator runs it: `python -m bot` in its own process ---------------------------
 
 
-def bot_process(settings: Settings, token: str, cwd: Path) -> subprocess.Popen[str]:
+def bot_process(
+    settings: Settings, token: str, cwd: Path, *args: str, log_level: str = "INFO"
+) -> subprocess.Popen[str]:
+    """`python -m bot [args]` with settings from the environment; its output goes to files in `cwd`
+    (a pipe nobody reads while the test drives the fake would fill up and stall the bot)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "HOME_GUILD_IDS")}
     env.update(
         DISCORD_TOKEN=token,
+        LOG_LEVEL=log_level,
+        HOME_GUILD_IDS=",".join(map(str, settings.home_guild_ids)),
         DATABASE_PATH=str(settings.database_path),
         CANON_DIR=str(settings.canon_dir),
         DISCORD_API_BASE=str(settings.discord_api_base),
         DISCORD_GATEWAY_URL=str(settings.discord_gateway_url),
         PYTHONPATH=str(ROOT),
     )
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot"],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with open(cwd / "stdout.txt", "w") as out, open(cwd / "stderr.txt", "w") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot", *args], cwd=cwd, env=env, stdout=out, stderr=err, text=True
+        )
+
+
+async def finished(process: subprocess.Popen[str], cwd: Path, timeout: float = 60) -> tuple[str, str]:
+    """Wait for the process to end; its stdout and stderr."""
+    await asyncio.to_thread(process.wait, timeout)
+    return (cwd / "stdout.txt").read_text(), (cwd / "stderr.txt").read_text()
 
 
 async def test_python_m_bot_answers_and_stops_cleanly_on_sigterm(
     settings: Settings, fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    process = bot_process(settings, TOKEN, tmp_path)
+    process = bot_process(settings, TOKEN, tmp_path, log_level="DEBUG")  # even the gateway chatter
     try:
         await fake.wait_for_ready(timeout=30)
         assert embed_of(await ask(fake, "diana"))["title"] == "Citadel: Diana"
     finally:
         process.send_signal(signal.SIGTERM)
-        out, err = await asyncio.to_thread(process.communicate, timeout=30)
+        out, err = await finished(process, tmp_path)
     assert process.returncode == 0, err
-    assert TOKEN not in out + err
+    assert "WebSocket Event" in err  # DEBUG logging was on
+    assert TOKEN not in out + err and TOKEN.split(".")[-1] not in out + err
+
+
+async def test_python_m_bot_sync_forces_a_sync_without_connecting(
+    settings: Settings, fake: FakeDiscord, tmp_path: Path
+) -> None:
+    for expected in (2, 4):  # a second forced sync of an unchanged tree still syncs
+        process = bot_process(settings, TOKEN, tmp_path, "sync")
+        out, err = await finished(process, tmp_path)
+        assert process.returncode == 0, err
+        assert [s.scope for s in fake.syncs] == ["global", settings.home_guild_ids[0]] * (expected // 2)
+    assert fake.identifies == []  # it never opened the gateway
+    async with running_bot(settings, fake) as bot:
+        assert not bot.synced  # and a normal start afterwards knows the tree is already synced
 
 
 async def test_a_token_discord_rejects_ends_with_one_line_and_exit_code_2(
     settings: Settings, fake: FakeDiscord, tmp_path: Path
 ) -> None:
     wrong = "MTAxMjM0NTY3ODkwMTIzNDU2.Gwrong.not-the-token-discord-knows_000"
-    process = bot_process(replace(settings), wrong, tmp_path)
-    out, err = await asyncio.to_thread(process.communicate, timeout=60)
+    process = bot_process(settings, wrong, tmp_path)
+    out, err = await finished(process, tmp_path)
     assert process.returncode == 2
     lines = err.strip().splitlines()
     assert lines[-1] == (
