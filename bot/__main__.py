@@ -14,7 +14,8 @@ import discord
 
 from bot.answers import AnswerError, about_answer, entry_answer, search_answer
 from bot.canon import CanonError, load_canon
-from bot.client import CitadelBot, point_at, utc_now
+from bot.client import CitadelBot, point_at
+from bot.clock import utc_now
 from bot.config import ConfigError, Settings, configure_logging, load_settings
 from bot.render import Card, Style, to_text
 from bot.store import Store

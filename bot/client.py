@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
 
 import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.store import Store
 
@@ -20,11 +19,6 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.citadel",)
 TREE_DIGEST_KEY = "command_tree_digest"
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def point_at(settings: Settings) -> None:

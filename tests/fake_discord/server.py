@@ -639,35 +639,13 @@ class FakeDiscord:
         return await self.dispatch_interaction(record)
 
     async def autocomplete(
-        self,
-        name: str,
-        *,
-        option: str,
-        value: Any,
-        subcommand: str | None = None,
-        options: Mapping[str, Any] | None = None,
-        guild_id: int | None | DefaultGuild = FIRST_GUILD,
-        channel_id: int | None = None,
-        user: int | Mapping[str, Any] | None = None,
-        permissions: int | str | None = None,
-        locale: str = "en-US",
-        command_id: int | None = None,
-        timeout: float = 5.0,
+        self, name: str, *, option: str, value: Any, timeout: float = 5.0, **kwargs: Any
     ) -> list[dict[str, Any]]:
-        """Type ``value`` into ``option`` and return the choices the bot answered (callback type 8)."""
-        record = await self.send_autocomplete(
-            name,
-            option=option,
-            value=value,
-            subcommand=subcommand,
-            options=options,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            user=user,
-            permissions=permissions,
-            locale=locale,
-            command_id=command_id,
-        )
+        """Type ``value`` into ``option`` and return the choices the bot answered (callback type 8).
+
+        Other keyword arguments are those of ``send_autocomplete``.
+        """
+        record = await self.send_autocomplete(name, option=option, value=value, **kwargs)
         body = await record.wait_response(timeout)
         if body.get("type") != 8:
             raise AssertionError(
