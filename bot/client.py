@@ -17,7 +17,7 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.citadel",)
+EXTENSIONS = ("cogs.citadel", "cogs.curation", "cogs.review")
 TREE_DIGEST_KEY = "command_tree_digest"
 
 
@@ -44,6 +44,10 @@ async def reply_ephemeral(interaction: discord.Interaction, message: str) -> Non
         log.warning("could not tell the user about an error: %s", exc)
 
 
+class Refused(app_commands.CheckFailure):
+    """A check refused the user; the message says why and is shown to them as it is."""
+
+
 class CitadelTree(app_commands.CommandTree):
     """Maps every error to one short ephemeral sentence; unexpected ones are logged with their traceback."""
 
@@ -56,6 +60,8 @@ class CitadelTree(app_commands.CommandTree):
             message = f"Slow down a little: try again in {error.retry_after:.0f} seconds."
         elif isinstance(error, app_commands.MissingPermissions):
             message = f"You need the {', '.join(error.missing_permissions)} permission to do that."
+        elif isinstance(error, Refused):
+            message = str(error)
         elif isinstance(error, app_commands.NoPrivateMessage):
             message = "That only works in a server."
         elif isinstance(error, app_commands.CheckFailure):
@@ -63,7 +69,9 @@ class CitadelTree(app_commands.CommandTree):
         elif isinstance(error, app_commands.TransformerError):
             message = f"I couldn't read “{error.value}”; check the option and try again."
         elif isinstance(error, app_commands.CommandNotFound):
-            message = "That command no longer exists; Discord may take a minute to refresh your command list."
+            message = (
+                "That command isn't available here; Discord may take a minute to refresh your command list."
+            )
         else:
             log.error("/%s failed", command, exc_info=error)
             message = "Something went wrong on our side and it has been logged. Please try again in a minute."
@@ -132,3 +140,25 @@ class CitadelBot(commands.Bot):
     async def on_ready(self) -> None:
         # Fires again after every reconnect, so nothing is started here.
         log.info("ready as %s in %d servers", self.user, len(self.guilds))
+
+
+def editor_check(interaction: discord.Interaction) -> bool:
+    """The server-side guard of every editing command and review button: the bot's home server, and
+    Manage Server or the editor role. Discord's command permissions can be overridden by a server's
+    admins, so they never decide alone."""
+    client = interaction.client
+    settings: Settings = client.settings  # type: ignore[attr-defined]
+    if interaction.guild_id is None or interaction.guild_id not in settings.home_guild_ids:
+        raise Refused("Editing the facts works only in the bot's home server.")
+    if interaction.permissions.manage_guild:
+        return True
+    member = interaction.user
+    role_id = settings.editor_role_id
+    if role_id and isinstance(member, discord.Member) and member.get_role(role_id) is not None:
+        return True
+    raise Refused("Only moderators can do that: it needs the Manage Server permission or the editor role.")
+
+
+def who(user: discord.abc.User) -> str:
+    """How a revision names the person who made it."""
+    return f"{user.name} ({user.id})"

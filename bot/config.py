@@ -34,6 +34,8 @@ class Settings:
     database_path: Path = DEFAULT_DATABASE_PATH
     canon_dir: Path = DEFAULT_CANON_DIR
     home_guild_ids: tuple[int, ...] = ()
+    editor_role_id: int | None = None
+    review_channel_id: int | None = None
     log_level: str = "INFO"
     # Only for running against a local fake Discord (tests, benchmarks); empty means Discord itself.
     discord_api_base: str | None = None
@@ -58,6 +60,13 @@ def _snowflakes(name: str, raw: str) -> tuple[int, ...]:
                 "(Discord: Settings -> Advanced -> Developer Mode, then right-click the server -> Copy Server ID)."
             )
     return tuple(int(part) for part in ids)
+
+
+def _one_snowflake(name: str, raw: str) -> int | None:
+    ids = _snowflakes(name, raw)
+    if len(ids) > 1:
+        raise ConfigError(f"{name} takes one id, not a list.")
+    return ids[0] if ids else None
 
 
 def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
@@ -107,6 +116,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         database_path=database_path,
         canon_dir=canon_dir,
         home_guild_ids=_snowflakes("HOME_GUILD_IDS", get("HOME_GUILD_IDS")),
+        editor_role_id=_one_snowflake("EDITOR_ROLE_ID", get("EDITOR_ROLE_ID")),
+        review_channel_id=_one_snowflake("REVIEW_CHANNEL_ID", get("REVIEW_CHANNEL_ID")),
         log_level=level,
         discord_api_base=_url("DISCORD_API_BASE", get("DISCORD_API_BASE"), ("http", "https"))
         if get("DISCORD_API_BASE")

@@ -95,6 +95,7 @@ class Fact:
     added_by: str = "canon"
     added_at: str = ""
     position: int = 0
+    revision_id: int | None = None  # the revision that set it, once stored
 
 
 # --- people -------------------------------------------------------------------------------------

@@ -11,17 +11,29 @@ from discord.ext import commands
 
 from bot.answers import AnswerError, about_answer, entry_answer, search_answer
 from bot.client import CitadelBot, reply_ephemeral
-from bot.facts import Entry, match_entries
+from bot.facts import FIELDS, Entry, match_entries, normalize
 from bot.render import Card, cut, to_embed
 
 log = logging.getLogger(__name__)
 
 # Discord allows 25 subcommands in a group; these names are taken by the group's own commands,
 # and two more are kept free for the countdown and suggest commands to come.
-FIXED_SUBCOMMANDS = ("show", "search", "about")
-RESERVED_SUBCOMMANDS = ("countdown", "suggest")
+FIXED_SUBCOMMANDS = ("show", "search", "about", "suggest")
+RESERVED_SUBCOMMANDS = ("countdown",)
 MAX_ENTRY_SUBCOMMANDS = 25 - len(FIXED_SUBCOMMANDS) - len(RESERVED_SUBCOMMANDS)
 AUTOCOMPLETE_CHOICES = 25
+
+
+def field_choices(current: str) -> list[app_commands.Choice[str]]:
+    """Fields matching what was typed, named so a user sees what kind of value each takes."""
+    wanted = normalize(current)
+    return [
+        app_commands.Choice(
+            name=f"{spec.label} ({spec.kind.value}{', several' if spec.multi else ''})", value=spec.name
+        )
+        for spec in FIELDS.values()
+        if wanted in normalize(spec.name) or wanted in normalize(spec.label)
+    ][:AUTOCOMPLETE_CHOICES]
 
 
 def subcommand_description(entry: Entry) -> str:
@@ -77,6 +89,40 @@ class CitadelGroup(app_commands.Group):
     async def about(self, interaction: discord.Interaction) -> None:
         await self.cog.answer(interaction, lambda: about_answer(self.cog.bot.store, self.cog.entries))
 
+    @app_commands.command(
+        name="suggest", description="Suggest a sourced fact or correction for the moderators to review"
+    )
+    @app_commands.describe(
+        entry="The entry: a title, a country or a lead actor",
+        field="Which fact: premiere, cast, director, status…",
+        value="What the source says",
+        source="A link (https://…) or the publication",
+        source_date="When the source said it: 2024-10-10, October 2024 or 2024 (default today)",
+    )
+    async def suggest(
+        self,
+        interaction: discord.Interaction,
+        entry: app_commands.Range[str, 1, 100],
+        field: app_commands.Range[str, 1, 40],
+        value: app_commands.Range[str, 1, 1000],
+        source: app_commands.Range[str, 1, 300],
+        source_date: app_commands.Range[str, 1, 40] | None = None,
+    ) -> None:
+        review = self.cog.bot.get_cog("Review")
+        await review.submit(interaction, entry, field, value, source, source_date)  # type: ignore[union-attr]
+
+    @suggest.autocomplete("entry")
+    async def suggest_entry_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return self.cog.entry_choices(current)
+
+    @suggest.autocomplete("field")
+    async def suggest_field_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return field_choices(current)
+
 
 class Citadel(commands.Cog):
     def __init__(self, bot: CitadelBot) -> None:
@@ -92,6 +138,17 @@ class Citadel(commands.Cog):
     async def cog_unload(self) -> None:
         if self.group is not None:
             self.bot.tree.remove_command(self.group.name)
+
+    async def refresh_entries(self) -> None:
+        """Re-read the entries after a moderator changed them: autocomplete knows a new one at once."""
+        self.entries = await self.bot.store.entries()
+
+    def entry_choices(self, current: str) -> list[app_commands.Choice[str]]:
+        # Served from memory: autocomplete must answer fast and never touch the disk.
+        return [
+            app_commands.Choice(name=cut(e.title, 100), value=e.slug)
+            for e in match_entries(current, self.entries, AUTOCOMPLETE_CHOICES)
+        ]
 
     async def entry_card(self, query: str) -> Card:
         return await entry_answer(self.bot.store, query, self.entries, self.bot.clock())

@@ -157,11 +157,18 @@ async def test_answer_latency_from_interaction_create_to_the_callback(
 
 
 async def test_the_synced_command_tree(bot: CitadelBot, fake: FakeDiscord, settings: Settings) -> None:
-    assert [(s.scope, len(s.body)) for s in fake.syncs] == [("global", 1), (settings.home_guild_ids[0], 0)]
+    home = settings.home_guild_ids[0]
+    assert [(s.scope, len(s.body)) for s in fake.syncs] == [("global", 1), (home, 2)]
+    # The editing commands exist only in the home server, hidden from members without Manage Server.
+    editing = {c["name"]: c for c in fake.commands(home)}
+    assert set(editing) == {"fact", "entry"}
+    assert all(c["default_member_permissions"] == str(1 << 5) for c in editing.values())
+    assert {o["name"] for o in editing["fact"]["options"]} == {"add", "edit", "remove", "history", "revert"}
+    assert {o["name"] for o in editing["entry"]["options"]} == {"add", "edit", "remove"}
     (citadel,) = fake.commands("global")
     assert citadel["name"] == "citadel" and citadel["description"]
     subcommands = {o["name"]: o for o in citadel["options"]}
-    assert set(subcommands) == ENTRY_SUBCOMMANDS | {"show", "search", "about"}
+    assert set(subcommands) == ENTRY_SUBCOMMANDS | {"show", "search", "about", "suggest"}
     assert all(o["type"] == 1 and 1 <= len(o["description"]) <= 100 for o in subcommands.values())
     assert subcommands["diana"]["description"] == "The Italian spin-off (2024), starring Matilda De Angelis"
     (entry_option,) = subcommands["show"]["options"]

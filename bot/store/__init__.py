@@ -7,14 +7,15 @@ import json
 import re
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
-from datetime import UTC
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
 from bot.clock import Clock, utc_now
-from bot.facts import Entry, Fact
+from bot.facts import FIELDS, Entry, Fact
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -27,6 +28,54 @@ class StoreError(Exception):
 
 class NotFound(StoreError):
     pass
+
+
+class AlreadyExists(StoreError):
+    pass
+
+
+class Unchanged(StoreError):
+    """The write would store what is already there."""
+
+
+class StaleEdit(StoreError):
+    """Someone changed the fact since the editor looked at it; `current` is what is stored now."""
+
+    def __init__(self, message: str, current: Fact | None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class HasFacts(StoreError):
+    pass
+
+
+class AlreadyDecided(StoreError):
+    pass
+
+
+class RateLimited(StoreError):
+    def __init__(self, message: str, retry_at: datetime) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    id: int
+    entry_slug: str
+    entry_title: str
+    fact: Fact
+    user_id: int
+    user_name: str
+    guild_id: int | None
+    created_at: str
+    status: str
+    decided_by: str | None
+    reason: str
+    revision_id: int | None
+    review_channel_id: int | None
+    review_message_id: int | None
 
 
 @dataclass(frozen=True)
@@ -47,8 +96,8 @@ class Revision:
     field: str
     key: str
     action: str
-    old: dict[str, str] | None
-    new: dict[str, str] | None
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
     who: str
     at: str
     reason: str
@@ -166,7 +215,7 @@ class Store:
 
     _ENTRY_COLUMNS = (
         "e.slug, e.title, e.description, e.aliases, e.position, p.slug AS parent_slug "
-        "FROM entries e LEFT JOIN entries p ON p.id = e.parent_id"
+        "FROM entries e LEFT JOIN entries p ON p.id = e.parent_id WHERE e.removed_at IS NULL"
     )
 
     async def entries(self) -> list[Entry]:
@@ -175,12 +224,13 @@ class Store:
             return [self._entry(row) for row in await cursor.fetchall()]
 
     async def entry(self, slug: str) -> Entry | None:
-        async with self._db.execute(f"SELECT {self._ENTRY_COLUMNS} WHERE e.slug = ?", (slug,)) as cursor:
+        async with self._db.execute(f"SELECT {self._ENTRY_COLUMNS} AND e.slug = ?", (slug,)) as cursor:
             row = await cursor.fetchone()
         return self._entry(row) if row else None
 
     FACTS_FOR_SQL = (
-        "SELECT f.field, f.key, f.value, f.note, f.source, f.source_date, f.added_by, f.added_at, f.position "
+        "SELECT f.field, f.key, f.value, f.note, f.source, f.source_date, f.added_by, f.added_at, f.position, "
+        "f.revision_id "
         "FROM facts f WHERE f.entry_id = (SELECT id FROM entries WHERE slug = ?) "
         "ORDER BY f.field, f.position, f.id"
     )
@@ -188,7 +238,7 @@ class Store:
     async def facts_for(self, slug: str) -> list[Fact]:
         """The current facts of one entry (an index lookup: cost does not grow with other entries)."""
         async with self._db.execute(self.FACTS_FOR_SQL, (slug,)) as cursor:
-            return [Fact(**dict(row)) for row in await cursor.fetchall()]
+            return [_fact(row) for row in await cursor.fetchall()]
 
     async def search(self, query: str, limit: int = 10) -> list[SearchHit]:
         """Facts whose text matches every word of `query` (prefix match on the last), best first."""
@@ -204,35 +254,26 @@ class Store:
             return [SearchHit(*row) for row in await cursor.fetchall()]
 
     async def revisions_for(self, slug: str, field: str | None = None) -> list[Revision]:
-        sql = (
-            "SELECT r.id, e.slug, r.field, r.key, r.action, r.old, r.new, r.who, r.at, r.reason "
-            "FROM revisions r JOIN entries e ON e.id = r.entry_id WHERE e.slug = ?"
-        )
+        """The history of an entry's facts (and of the entry itself), oldest first."""
+        sql = _REVISION_SQL + " WHERE e.slug = ?"
         params: list[str] = [slug]
         if field is not None:
             sql += " AND r.field = ?"
             params.append(field)
         async with self._db.execute(sql + " ORDER BY r.id", params) as cursor:
-            rows = await cursor.fetchall()
-        return [
-            Revision(
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                json.loads(row[5]) if row[5] else None,
-                json.loads(row[6]) if row[6] else None,
-                row[7],
-                row[8],
-                row[9],
-            )  # fmt: skip
-            for row in rows
-        ]
+            return [_revision(row) for row in await cursor.fetchall()]
 
     async def count(self, table: str) -> int:
         """Rows in one of the store's tables (for tests, the CLI and the benchmark)."""
-        if table not in ("entries", "facts", "revisions", "canon_files", "canon_facts", "meta"):
+        if table not in (
+            "entries",
+            "facts",
+            "revisions",
+            "canon_files",
+            "canon_facts",
+            "meta",
+            "suggestions",
+        ):
             raise ValueError(f"unknown table {table!r}")
         async with self._db.execute(f"SELECT count(*) FROM {table}") as cursor:
             row = await cursor.fetchone()
@@ -245,7 +286,9 @@ class Store:
     # --- writing (call inside `transaction()`) ---------------------------------------------------
 
     async def _entry_id(self, db: aiosqlite.Connection, slug: str) -> int:
-        async with db.execute("SELECT id FROM entries WHERE slug = ?", (slug,)) as cursor:
+        async with db.execute(
+            "SELECT id FROM entries WHERE slug = ? AND removed_at IS NULL", (slug,)
+        ) as cursor:
             row = await cursor.fetchone()
         if row is None:
             raise NotFound(f"There is no entry {slug!r}.")
@@ -259,7 +302,7 @@ class Store:
             "INSERT INTO entries (slug, title, description, aliases, parent_id, position, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (slug) DO UPDATE SET title = excluded.title, "
             "description = excluded.description, aliases = excluded.aliases, parent_id = excluded.parent_id, "
-            "position = excluded.position, updated_at = excluded.updated_at",
+            "position = excluded.position, updated_at = excluded.updated_at, removed_at = NULL",
             (
                 entry.slug,
                 entry.title,
@@ -272,17 +315,37 @@ class Store:
             ),  # fmt: skip
         )
 
-    async def put_fact(
-        self, db: aiosqlite.Connection, slug: str, fact: Fact, who: str, reason: str = ""
-    ) -> int | None:
-        """Add or change one fact and record the revision; returns its id, or None if nothing changed."""
-        entry_id = await self._entry_id(db, slug)
+    async def _stored_fact(
+        self, db: aiosqlite.Connection, entry_id: int, field: str, key: str
+    ) -> aiosqlite.Row | None:
         async with db.execute(
-            "SELECT id, value, note, source, source_date, added_by, added_at FROM facts "
-            "WHERE entry_id = ? AND field = ? AND key = ?",
-            (entry_id, fact.field, fact.key),
+            "SELECT id, field, key, value, note, source, source_date, added_by, added_at, position, revision_id "
+            "FROM facts WHERE entry_id = ? AND field = ? AND key = ?",
+            (entry_id, field, key),
         ) as cursor:
-            row = await cursor.fetchone()
+            return await cursor.fetchone()
+
+    async def put_fact(
+        self,
+        db: aiosqlite.Connection,
+        slug: str,
+        fact: Fact,
+        who: str,
+        reason: str = "",
+        *,
+        expected_revision: int | None = None,
+    ) -> int | None:
+        """Add or change one fact and record the revision; returns its id, or None if nothing changed.
+
+        With `expected_revision`, the write happens only if the fact is still as the editor saw it
+        (checked inside the transaction, so of two concurrent edits exactly one wins).
+        """
+        entry_id = await self._entry_id(db, slug)
+        row = await self._stored_fact(db, entry_id, fact.field, fact.key)
+        if expected_revision is not None and (row is None or row["revision_id"] != expected_revision):
+            current = _fact(row) if row is not None else None
+            who_changed = f" (revision #{row['revision_id']} by {row['added_by']})" if row is not None else ""
+            raise StaleEdit(f"Someone changed this fact after you opened it{who_changed}.", current)
         new = fact_content(fact)
         if row is not None:
             old = {name: row[name] for name in _FACT_CONTENT}
@@ -290,30 +353,27 @@ class Store:
                 # Same statement from the same source: not a revision (order within a field is not content).
                 await db.execute("UPDATE facts SET position = ? WHERE id = ?", (fact.position, row["id"]))
                 return None
+            revision = await self._revise(db, entry_id, fact.field, fact.key, "edit", old, new, who, reason)
             await db.execute(
                 "UPDATE facts SET value = ?, note = ?, source = ?, source_date = ?, added_by = ?, added_at = ?, "
-                "position = ? WHERE id = ?",
-                (*(new[k] for k in _FACT_CONTENT), fact.position, row["id"]),
+                "position = ?, revision_id = ? WHERE id = ?",
+                (*(new[k] for k in _FACT_CONTENT), fact.position, revision, row["id"]),
             )
-            return await self._revise(db, entry_id, fact.field, fact.key, "edit", old, new, who, reason)
+            return revision
+        revision = await self._revise(db, entry_id, fact.field, fact.key, "add", None, new, who, reason)
         await db.execute(
-            "INSERT INTO facts (entry_id, field, key, value, note, source, source_date, added_by, added_at, position) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (entry_id, fact.field, fact.key, *(new[k] for k in _FACT_CONTENT), fact.position),
+            "INSERT INTO facts (entry_id, field, key, value, note, source, source_date, added_by, added_at, "
+            "position, revision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry_id, fact.field, fact.key, *(new[k] for k in _FACT_CONTENT), fact.position, revision),
         )
-        return await self._revise(db, entry_id, fact.field, fact.key, "add", None, new, who, reason)
+        return revision
 
     async def remove_fact(
         self, db: aiosqlite.Connection, slug: str, field: str, key: str, who: str, reason: str = ""
     ) -> int | None:
         """Remove one fact, recording the removal as a revision; None if there was no such fact."""
         entry_id = await self._entry_id(db, slug)
-        async with db.execute(
-            "SELECT id, value, note, source, source_date, added_by, added_at FROM facts "
-            "WHERE entry_id = ? AND field = ? AND key = ?",
-            (entry_id, field, key),
-        ) as cursor:
-            row = await cursor.fetchone()
+        row = await self._stored_fact(db, entry_id, field, key)
         if row is None:
             return None
         await db.execute("DELETE FROM facts WHERE id = ?", (row["id"],))
@@ -349,6 +409,293 @@ class Store:
         )
         return int(cursor.lastrowid or 0)
 
+    # --- curation: one transaction per moderator action ----------------------------------------
+
+    async def fact(self, slug: str, field: str, key: str) -> Fact | None:
+        async with self._db.execute(
+            "SELECT f.* FROM facts f JOIN entries e ON e.id = f.entry_id "
+            "WHERE e.slug = ? AND e.removed_at IS NULL AND f.field = ? AND f.key = ?",
+            (slug, field, key),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _fact(row) if row else None
+
+    async def revision(self, revision_id: int) -> Revision | None:
+        async with self._db.execute(_REVISION_SQL + " WHERE r.id = ?", (revision_id,)) as cursor:
+            row = await cursor.fetchone()
+        return _revision(row) if row else None
+
+    async def add_fact(self, slug: str, fact: Fact, who: str) -> int:
+        """A new fact; AlreadyExists if the entry already has it (single-valued field or same item)."""
+        async with self.transaction() as db:
+            existing = await self._stored_fact(db, await self._entry_id(db, slug), fact.field, fact.key)
+            if existing is not None:
+                label = FIELDS[fact.field].label
+                if existing["value"] == fact.value:
+                    raise Unchanged(f"{label} already says “{fact.value}”.")
+                raise AlreadyExists(
+                    f"{label} already has “{existing['value']}”; use /fact edit to change it."
+                )
+            revision = await self.put_fact(db, slug, self._stamped(fact, who), who)
+            assert revision is not None
+            return revision
+
+    async def edit_fact(
+        self, slug: str, field: str, key: str, fact: Fact, who: str, *, expected_revision: int | None = None
+    ) -> int:
+        """Replace the fact at (field, key) with `fact`. A new item name for a multi-valued field is
+        a removal of the old item and an addition of the new one, in the same transaction."""
+        async with self.transaction() as db:
+            entry_id = await self._entry_id(db, slug)
+            row = await self._stored_fact(db, entry_id, field, key)
+            if row is None:
+                raise NotFound(
+                    f"{slug} has no {FIELDS[field].label if field in FIELDS else field} fact to edit."
+                )
+            stamped = replace(self._stamped(fact, who), position=row["position"])
+            if fact.key != key:
+                if expected_revision is not None and row["revision_id"] != expected_revision:
+                    raise StaleEdit("Someone changed this fact after you opened it.", _fact(row))
+                if await self._stored_fact(db, entry_id, fact.field, fact.key) is not None:
+                    raise AlreadyExists(f"{FIELDS[field].label} already lists “{fact.value}”.")
+                await self.remove_fact(db, slug, field, key, who, "renamed")
+                revision = await self.put_fact(db, slug, stamped, who)
+            else:
+                revision = await self.put_fact(db, slug, stamped, who, expected_revision=expected_revision)
+            if revision is None:
+                raise Unchanged(f"{FIELDS[field].label} already says exactly that, from the same source.")
+            return revision
+
+    async def delete_fact(self, slug: str, field: str, key: str, who: str, reason: str = "") -> int:
+        async with self.transaction() as db:
+            revision = await self.remove_fact(db, slug, field, key, who, reason)
+        if revision is None:
+            raise NotFound(f"{slug} has no such {FIELDS[field].label if field in FIELDS else field} fact.")
+        return revision
+
+    async def revert(self, revision_id: int, who: str) -> int:
+        """A new revision that puts back what was there before `revision_id`."""
+        target = await self.revision(revision_id)
+        if target is None:
+            raise NotFound(f"There is no revision #{revision_id}.")
+        reason = f"revert of #{revision_id}"
+        if target.field == ENTRY_FIELD:
+            return await self._revert_entry(target, who, reason)
+        async with self.transaction() as db:
+            if target.old is None:  # it was an addition: revert removes the fact
+                revision = await self.remove_fact(
+                    db, target.entry_slug, target.field, target.key, who, reason
+                )
+            else:
+                old = target.old
+                restored = Fact(
+                    target.field,
+                    old["value"],
+                    old["source"],
+                    old["source_date"],
+                    key=target.key,
+                    note=old["note"],
+                )
+                current = await self._stored_fact(
+                    db, await self._entry_id(db, target.entry_slug), target.field, target.key
+                )
+                if current is not None:
+                    restored = replace(restored, position=current["position"])
+                revision = await self.put_fact(
+                    db, target.entry_slug, self._stamped(restored, who), who, reason
+                )
+        if revision is None:
+            raise Unchanged(f"Nothing to revert: the fact is already as it was before #{revision_id}.")
+        return revision
+
+    def _stamped(self, fact: Fact, who: str) -> Fact:
+        return replace(fact, added_by=who, added_at=self.now())
+
+    # --- entries ---------------------------------------------------------------------------------
+
+    async def _entry_revision(
+        self,
+        db: aiosqlite.Connection,
+        slug: str,
+        action: str,
+        old: Entry | None,
+        new: Entry | None,
+        who: str,
+        reason: str = "",
+    ) -> int:
+        async with db.execute("SELECT id FROM entries WHERE slug = ?", (slug,)) as cursor:
+            row = await cursor.fetchone()
+        assert row is not None
+        return await self._revise(
+            db, int(row[0]), ENTRY_FIELD, "", action,
+            entry_content(old) if old else None, entry_content(new) if new else None, who, reason,
+        )  # fmt: skip
+
+    async def create_entry(self, entry: Entry, who: str) -> int:
+        async with self.transaction() as db:
+            if await self._entry_row(db, entry.slug) is not None:
+                raise AlreadyExists(f"There is already an entry “{entry.slug}”.")
+            await self.upsert_entry(db, entry)
+            return await self._entry_revision(db, entry.slug, "add", None, entry, who)
+
+    async def change_entry(self, slug: str, entry: Entry, who: str, reason: str = "") -> int:
+        async with self.transaction() as db:
+            old = await self._entry_row(db, slug)
+            if old is None:
+                raise NotFound(f"There is no entry “{slug}”.")
+            if old == entry:
+                raise Unchanged(f"{old.title} already looks exactly like that.")
+            if entry.parent == slug:
+                raise StoreError("An entry cannot be its own parent.")
+            await self.upsert_entry(db, entry)
+            return await self._entry_revision(db, slug, "edit", old, entry, who, reason)
+
+    async def retire_entry(self, slug: str, who: str, *, force: bool = False, reason: str = "") -> int:
+        """Remove an entry; refused while it has facts (unless `force`: then each is removed as a
+        revision first) or entries under it."""
+        async with self.transaction() as db:
+            entry = await self._entry_row(db, slug)
+            if entry is None:
+                raise NotFound(f"There is no entry “{slug}”.")
+            entry_id = await self._entry_id(db, slug)
+            async with db.execute(
+                "SELECT slug FROM entries WHERE parent_id = ? AND removed_at IS NULL ORDER BY slug",
+                (entry_id,),
+            ) as cursor:
+                children = [row[0] for row in await cursor.fetchall()]
+            if children:
+                raise HasFacts(
+                    f"{entry.title} has entries under it ({', '.join(children)}); move or remove them first."
+                )
+            async with db.execute(
+                "SELECT field, key FROM facts WHERE entry_id = ? ORDER BY id", (entry_id,)
+            ) as cursor:
+                facts = [(row[0], row[1]) for row in await cursor.fetchall()]
+            if facts and not force:
+                raise HasFacts(f"{entry.title} still has {len(facts)} facts.")
+            for field, key in facts:
+                await self.remove_fact(db, slug, field, key, who, reason or "entry removed")
+            await db.execute("UPDATE entries SET removed_at = ? WHERE id = ?", (self.now(), entry_id))
+            return await self._entry_revision(db, slug, "remove", entry, None, who, reason)
+
+    async def _entry_row(self, db: aiosqlite.Connection, slug: str) -> Entry | None:
+        async with db.execute(f"SELECT {self._ENTRY_COLUMNS} AND e.slug = ?", (slug,)) as cursor:
+            row = await cursor.fetchone()
+        return self._entry(row) if row else None
+
+    async def _revert_entry(self, target: Revision, who: str, reason: str) -> int:
+        if target.old is None:
+            return await self.retire_entry(target.entry_slug, who, reason=reason)
+        old = entry_from_content(target.old)
+        if target.new is None:  # it was a removal: bring the entry back as it was
+            async with self.transaction() as db:
+                await self.upsert_entry(db, old)
+                return await self._entry_revision(db, old.slug, "add", None, old, who, reason)
+        return await self.change_entry(target.entry_slug, old, who, reason)
+
+    # --- suggestions -----------------------------------------------------------------------------
+
+    async def add_suggestion(
+        self,
+        slug: str,
+        fact: Fact,
+        user_id: int,
+        user_name: str,
+        guild_id: int | None,
+        *,
+        limit: int,
+        window: timedelta,
+    ) -> Suggestion:
+        """Record a member's suggestion; RateLimited once they made `limit` in the last `window`."""
+        now = self._clock().astimezone(UTC)
+        async with self.transaction() as db:
+            entry_id = await self._entry_id(db, slug)
+            async with db.execute(
+                "SELECT created_at FROM suggestions WHERE user_id = ? AND created_at > ? ORDER BY created_at",
+                (user_id, (now - window).isoformat(timespec="seconds")),
+            ) as cursor:
+                recent = [row[0] for row in await cursor.fetchall()]
+            if len(recent) >= limit:
+                retry_at = datetime.fromisoformat(recent[0]) + window
+                raise RateLimited(f"You can make {limit} suggestions an hour.", retry_at)
+            cursor = await db.execute(
+                "INSERT INTO suggestions (entry_id, field, key, value, source, source_date, user_id, user_name, "
+                "guild_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry_id,
+                    fact.field,
+                    fact.key,
+                    fact.value,
+                    fact.source,
+                    fact.source_date,
+                    user_id,
+                    user_name,
+                    guild_id,
+                    now.isoformat(timespec="seconds"),
+                ),  # fmt: skip
+            )
+            suggestion_id = int(cursor.lastrowid or 0)
+        found = await self.suggestion(suggestion_id)
+        assert found is not None
+        return found
+
+    async def suggestion(self, suggestion_id: int) -> Suggestion | None:
+        async with self._db.execute(
+            "SELECT s.*, e.slug AS entry_slug, e.title AS entry_title FROM suggestions s "
+            "JOIN entries e ON e.id = s.entry_id WHERE s.id = ?",
+            (suggestion_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        fact = Fact(row["field"], row["value"], row["source"], row["source_date"], key=row["key"])
+        return Suggestion(
+            row["id"], row["entry_slug"], row["entry_title"], fact, row["user_id"], row["user_name"],
+            row["guild_id"], row["created_at"], row["status"], row["decided_by"], row["reason"],
+            row["revision_id"], row["review_channel_id"], row["review_message_id"],
+        )  # fmt: skip
+
+    async def set_review_message(self, suggestion_id: int, channel_id: int, message_id: int) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE suggestions SET review_channel_id = ?, review_message_id = ? WHERE id = ?",
+                (channel_id, message_id, suggestion_id),
+            )
+
+    async def decide_suggestion(
+        self, suggestion_id: int, approve: bool, by: str, reason: str = ""
+    ) -> Suggestion:
+        """Approve (store the fact as a revision crediting the suggester) or reject, exactly once."""
+        async with self.transaction() as db:
+            async with db.execute("SELECT status FROM suggestions WHERE id = ?", (suggestion_id,)) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                raise NotFound(f"There is no suggestion #{suggestion_id}.")
+            if row[0] != "pending":
+                raise AlreadyDecided(f"Suggestion #{suggestion_id} was already {row[0]}.")
+            revision = None
+            if approve:
+                pending = await self.suggestion(suggestion_id)  # same connection: sees this transaction
+                assert pending is not None
+                credit = (
+                    f"{pending.user_name} ({pending.user_id}), suggestion #{suggestion_id} approved by {by}"
+                )
+                revision = await self.put_fact(
+                    db, pending.entry_slug, self._stamped(pending.fact, credit), credit
+                )
+                if revision is None:
+                    raise Unchanged(
+                        "That fact is already stored exactly like this; reject the suggestion instead."
+                    )
+            await db.execute(
+                "UPDATE suggestions SET status = ?, decided_by = ?, decided_at = ?, reason = ?, revision_id = ? "
+                "WHERE id = ?",
+                ("approved" if approve else "rejected", by, self.now(), reason, revision, suggestion_id),
+            )
+        decided = await self.suggestion(suggestion_id)
+        assert decided is not None
+        return decided
+
     # --- canon snapshot --------------------------------------------------------------------------
 
     async def canon_digests(self) -> dict[str, str]:
@@ -374,6 +721,46 @@ class Store:
             "INSERT INTO canon_facts (file, field, key, fact) VALUES (?, ?, ?, ?)",
             [(name, f.field, f.key, json.dumps(canon_fact_content(f), ensure_ascii=False)) for f in facts],
         )
+
+
+ENTRY_FIELD = "_entry"  # the revisions of an entry's own attributes use this field name
+_REVISION_SQL = (
+    "SELECT r.id, e.slug, r.field, r.key, r.action, r.old, r.new, r.who, r.at, r.reason "
+    "FROM revisions r JOIN entries e ON e.id = r.entry_id"
+)
+
+
+def _revision(row: aiosqlite.Row) -> Revision:
+    old, new = (json.loads(row[i]) if row[i] else None for i in (5, 6))
+    return Revision(row[0], row[1], row[2], row[3], row[4], old, new, row[7], row[8], row[9])
+
+
+def entry_content(entry: Entry) -> dict[str, Any]:
+    data = asdict(entry)
+    data["aliases"] = list(entry.aliases)
+    return data
+
+
+def entry_from_content(data: dict[str, Any]) -> Entry:
+    return Entry(**{**data, "aliases": tuple(data.get("aliases") or ())})
+
+
+def _fact(row: aiosqlite.Row) -> Fact:
+    return Fact(**{name: row[name] for name in _FACT_FIELDS})
+
+
+_FACT_FIELDS = (
+    "field",
+    "key",
+    "value",
+    "note",
+    "source",
+    "source_date",
+    "added_by",
+    "added_at",
+    "position",
+    "revision_id",
+)
 
 
 # Two facts are the same when they say the same thing from the same source; who added it and when

@@ -1,0 +1,160 @@
+"""Reading what moderators and members type: facts, sources, dates, slugs, titles and aliases.
+
+Pure functions; each raises InputError with one sentence saying what was wrong and what would be
+accepted, so a command can answer it as it is.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+from urllib.parse import urlsplit
+
+from bot.facts import FIELDS, Entry, Fact, FieldSpec, Kind, ReleaseDate, fact_key, format_person, parse_value
+
+SOURCE_LIMIT = 300
+TITLE_LIMIT = 100
+DESCRIPTION_LIMIT = 100
+ALIAS_LIMIT = 60
+ALIASES_MAX = 20
+RESERVED_SLUGS = frozenset({"show", "search", "about", "countdown", "suggest"})
+
+# Invisible and direction-changing characters: they make text look different from what it says.
+_HIDDEN = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
+_PERSON_FORMS = (
+    re.compile(r"^(?P<name>.+?)\s+[—–-]+\s+(?P<role>.+)$"),
+    re.compile(r"^(?P<name>.+?)\s+as\s+(?P<role>.+)$", re.IGNORECASE),
+    re.compile(r"^(?P<name>.+?)\s*\((?P<role>[^()]+)\)$"),
+)
+
+
+class InputError(ValueError):
+    """What a user typed cannot be stored; the message is one line saying what would be."""
+
+
+def check_text(label: str, text: str, limit: int, *, multiline: bool = False) -> str:
+    """`text` trimmed, or InputError if it is empty, too long, or hides characters."""
+    text = text.strip() if multiline else " ".join(text.split())
+    if not text:
+        raise InputError(f"{label} is empty; write it out.")
+    if hidden := _HIDDEN.search(text):
+        raise InputError(
+            f"{label} contains an invisible or direction-changing character (U+{ord(hidden.group()):04X}); "
+            "remove it and try again."
+        )
+    if _CONTROL.search(text):
+        raise InputError(f"{label} contains control characters; type it as plain text.")
+    if len(text) > limit:
+        raise InputError(f"{label} is {len(text)} characters long; the limit is {limit}.")
+    return unicodedata.normalize("NFC", text)
+
+
+def read_person(value: str) -> str:
+    """'Name — Role', 'Name - Role', 'Name as Role' or 'Name (Role)' -> the canonical 'Name — Role'."""
+    for form in _PERSON_FORMS:
+        if match := form.match(value):
+            return format_person(match["name"], match["role"])
+    return format_person(value)
+
+
+def require_field(field: str) -> FieldSpec:
+    spec = FIELDS.get(field)
+    if spec is None:
+        raise InputError(
+            f"There is no field “{field[:40]}”; pick one from the list, such as {', '.join(list(FIELDS)[:6])}."
+        )
+    return spec
+
+
+def read_value(field: str, raw: str) -> str:
+    spec = require_field(field)
+    text = check_text(
+        f"The value for {spec.label}", raw, max(spec.limit, 1), multiline=spec.kind is Kind.TEXT
+    )
+    if spec.kind is Kind.PERSON:
+        text = read_person(text)
+    try:
+        return parse_value(field, text)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def read_source(raw: str) -> str:
+    """A link (http or https only) or the name of a publication."""
+    text = check_text("The source", raw, SOURCE_LIMIT)
+    if _SCHEME.match(text) or text.lower().startswith("www."):
+        if text.lower().startswith("www."):
+            text = "https://" + text
+        parts = urlsplit(text)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in text:
+            raise InputError(
+                "The source must be a web link starting with https:// or http://, or the name of a publication."
+            )
+    return text
+
+
+def read_source_date(raw: str | None, today: date) -> str:
+    """When the source said it: a day, a month or a year, not in the future. Empty means today."""
+    if raw is None or not raw.strip():
+        return today.isoformat()
+    try:
+        when = ReleaseDate.parse(raw)
+    except ValueError as exc:
+        raise InputError(f"The source date: {exc}") from None
+    if when.window()[0] > today:
+        raise InputError("The source date is in the future; give the date the source was published.")
+    return str(when)
+
+
+def read_fact(field: str, value: str, source: str, source_date: str | None, today: date) -> Fact:
+    """Everything a new fact needs, read and checked."""
+    canonical = read_value(field, value)
+    return Fact(
+        field=field,
+        value=canonical,
+        source=read_source(source),
+        source_date=read_source_date(source_date, today),
+        key=fact_key(field, canonical),
+    )
+
+
+def read_slug(raw: str) -> str:
+    slug = raw.strip().lower()
+    if not _SLUG.match(slug):
+        raise InputError(
+            "A slug is 1–32 lowercase letters, digits and hyphens, starting with a letter or digit, like season-3."
+        )
+    if slug in RESERVED_SLUGS:
+        raise InputError(f"“{slug}” is taken by a /citadel command; choose another slug.")
+    return slug
+
+
+def read_title(raw: str) -> str:
+    return check_text("The title", raw, TITLE_LIMIT)
+
+
+def read_description(raw: str) -> str:
+    return check_text("The description", raw, DESCRIPTION_LIMIT)
+
+
+def read_aliases(raw: str) -> tuple[str, ...]:
+    """Comma-separated names fans might type."""
+    names = [part for part in raw.split(",") if part.strip()]
+    if len(names) > ALIASES_MAX:
+        raise InputError(f"That is {len(names)} aliases; the limit is {ALIASES_MAX}.")
+    return tuple(dict.fromkeys(check_text("An alias", name, ALIAS_LIMIT) for name in names))
+
+
+def read_parent(raw: str | None, entries: list[Entry], slug: str | None = None) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    wanted = raw.strip().lower()
+    if wanted == slug:
+        raise InputError("An entry cannot be its own parent.")
+    if wanted not in {e.slug for e in entries}:
+        raise InputError(f"There is no entry “{raw.strip()[:40]}” to be the parent; pick one from the list.")
+    return wanted
