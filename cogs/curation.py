@@ -73,17 +73,20 @@ class FactModal(discord.ui.Modal):
         self.expected_revision = fact.revision_id if fact else None
         self.value: discord.ui.TextInput[FactModal] = discord.ui.TextInput(
             label=cut(spec.label, 45),
+            custom_id="value",
             style=discord.TextStyle.paragraph,
             default=fact.value if fact else None,
             max_length=min(spec.limit, MODAL_VALUE_LIMIT),
         )
         self.source: discord.ui.TextInput[FactModal] = discord.ui.TextInput(
             label="Source: a link or the publication",
+            custom_id="source",
             default=(fact.source if fact else source) or None,
             max_length=300,
         )
         self.source_date: discord.ui.TextInput[FactModal] = discord.ui.TextInput(
             label="Source date (empty: today)",
+            custom_id="source_date",
             default=(fact.source_date if fact else source_date) or None,
             required=False,
             max_length=40,

@@ -101,6 +101,7 @@ def review_view(suggestion_id: int) -> discord.ui.View:
 class RejectModal(discord.ui.Modal, title="Reject the suggestion"):
     reason: discord.ui.TextInput[RejectModal] = discord.ui.TextInput(
         label="Why (optional; the suggester is told)",
+        custom_id="reason",
         style=discord.TextStyle.paragraph,
         required=False,
         max_length=REASON_LIMIT,

@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from bot.canon import load_canon
-from bot.config import DEFAULT_CANON_DIR
+from bot.client import CitadelBot
+from bot.config import DEFAULT_CANON_DIR, Settings
 from bot.store import Store
+from tests.fake_discord import FakeDiscord, openapi
+from tests.harness import make_fake, make_settings, running_bot
 
 
 @pytest.fixture
@@ -30,3 +33,28 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 async def seeded(store: Store, canon_dir: Path) -> Store:
     await load_canon(store, canon_dir)
     return store
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    """The fake Discord on loopback, with discord.py pointed at it."""
+    async with make_fake() as server:
+        # With ../shared beside the checkout (as in CI), every request body is checked against the spec.
+        assert (server.spec is not None) == openapi.SPEC_PATH.is_file()
+        with server.point_discord_py_here():
+            yield server
+        # Whatever a test did, Discord would have accepted every request the bot sent.
+        assert server.invalid_requests == []
+        assert server.unknown_routes == []
+        assert server.errors == []
+
+
+@pytest.fixture
+def settings(tmp_path: Path, canon_dir: Path, fake: FakeDiscord) -> Settings:
+    return make_settings(tmp_path, canon_dir, fake)
+
+
+@pytest.fixture
+async def bot(settings: Settings, fake: FakeDiscord) -> AsyncIterator[CitadelBot]:
+    async with running_bot(settings, fake) as running:
+        yield running

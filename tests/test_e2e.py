@@ -7,107 +7,32 @@ each REST body against Discord's OpenAPI spec; the fixture fails any test that s
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import signal
 import sqlite3
 import statistics
-import subprocess
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import discord
 import pytest
 
-from bot.__main__ import open_store
-from bot.client import CitadelBot, point_at
+from bot.client import CitadelBot
 from bot.config import Settings
-from tests.fake_discord import FakeDiscord, openapi
+from tests.fake_discord import FakeDiscord
 from tests.fake_discord.payloads import FLAG_EPHEMERAL
-
-ROOT = Path(__file__).resolve().parents[1]
-TOKEN = "MTAxMjM0NTY3ODkwMTIzNDU2.Gabcde.fake-token-for-tests_0123456789"
-PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)  # GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT
-DIANA_PREMIERE = 1728518400  # 2024-10-10 00:00 UTC
-ENTRY_SUBCOMMANDS = {"mothership", "season-2", "diana", "honey-bunny", "spain", "mexico"}
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(guilds=2, token=TOKEN) as server:
-        # With ../shared beside the checkout (as in CI), every request body is checked against the spec.
-        assert (server.spec is not None) == openapi.SPEC_PATH.is_file()
-        with server.point_discord_py_here():
-            yield server
-        # Whatever a test did, Discord would have accepted every request the bot sent.
-        assert server.invalid_requests == []
-        assert server.unknown_routes == []
-
-
-@pytest.fixture
-def settings(tmp_path: Path, canon_dir: Path, fake: FakeDiscord) -> Settings:
-    return Settings(
-        discord_token=TOKEN,
-        database_path=tmp_path / "bot.sqlite3",
-        canon_dir=canon_dir,
-        home_guild_ids=(fake.guild_ids[0],),
-        discord_api_base=fake.api_base,
-        discord_gateway_url=fake.gateway_url,
-    )
-
-
-@asynccontextmanager
-async def running_bot(settings: Settings, fake: FakeDiscord) -> AsyncIterator[CitadelBot]:
-    """The bot as `python -m bot` runs it, connected to the fake until the block ends."""
-    point_at(settings)
-    store = await open_store(settings)
-    bot = CitadelBot(settings, store)
-    task = asyncio.create_task(bot.start(TOKEN))
-    try:
-        await fake.wait_for_ready(timeout=10)
-        yield bot
-    finally:
-        await bot.close()
-        await task
-        await store.close()
-
-
-@pytest.fixture
-async def bot(settings: Settings, fake: FakeDiscord) -> AsyncIterator[CitadelBot]:
-    async with running_bot(settings, fake) as running:
-        yield running
-
-
-async def ask(fake: FakeDiscord, subcommand: str, **options: Any) -> dict[str, Any]:
-    record = await fake.invoke_command("citadel", subcommand=subcommand, options=options)
-    return await record.wait_response()
-
-
-def embed_of(response: dict[str, Any]) -> dict[str, Any]:
-    assert response["type"] == 4, response
-    (embed,) = response["data"]["embeds"]
-    return embed
-
-
-def fields_of(embed: dict[str, Any]) -> dict[str, str]:
-    return {f["name"]: f["value"] for f in embed.get("fields", [])}
-
-
-def assert_ephemeral_line(response: dict[str, Any], *says: str) -> str:
-    assert response["type"] == 4, response
-    data = response["data"]
-    assert data["flags"] & FLAG_EPHEMERAL
-    assert data["allowed_mentions"] == {"parse": []}
-    assert "embeds" not in data or data["embeds"] == []
-    line = data["content"]
-    assert "\n" not in line and "Traceback" not in line
-    for text in says:
-        assert text in line, line
-    return line
+from tests.harness import (
+    DIANA_PREMIERE,
+    ENTRY_SUBCOMMANDS,
+    PRIVILEGED_INTENTS,
+    TOKEN,
+    ask,
+    assert_ephemeral_line,
+    bot_process,
+    embed_of,
+    fields_of,
+    finished,
+    running_bot,
+)
 
 
 async def test_citadel_diana_answers_with_the_sourced_embed(bot: CitadelBot, fake: FakeDiscord) -> None:
@@ -309,34 +234,6 @@ async def test_an_error_inside_a_command_is_one_ephemeral_line_and_the_bot_carri
 
 
 # --- the bot as an operator runs it: `python -m bot` in its own process ---------------------------
-
-
-def bot_process(
-    settings: Settings, token: str, cwd: Path, *args: str, log_level: str = "INFO"
-) -> subprocess.Popen[str]:
-    """`python -m bot [args]` with settings from the environment; its output goes to files in `cwd`
-    (a pipe nobody reads while the test drives the fake would fill up and stall the bot)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "HOME_GUILD_IDS")}
-    env.update(
-        DISCORD_TOKEN=token,
-        LOG_LEVEL=log_level,
-        HOME_GUILD_IDS=",".join(map(str, settings.home_guild_ids)),
-        DATABASE_PATH=str(settings.database_path),
-        CANON_DIR=str(settings.canon_dir),
-        DISCORD_API_BASE=str(settings.discord_api_base),
-        DISCORD_GATEWAY_URL=str(settings.discord_gateway_url),
-        PYTHONPATH=str(ROOT),
-    )
-    with open(cwd / "stdout.txt", "w") as out, open(cwd / "stderr.txt", "w") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bot", *args], cwd=cwd, env=env, stdout=out, stderr=err, text=True
-        )
-
-
-async def finished(process: subprocess.Popen[str], cwd: Path, timeout: float = 60) -> tuple[str, str]:
-    """Wait for the process to end; its stdout and stderr."""
-    await asyncio.to_thread(process.wait, timeout)
-    return (cwd / "stdout.txt").read_text(), (cwd / "stderr.txt").read_text()
 
 
 async def test_python_m_bot_answers_and_stops_cleanly_on_sigterm(

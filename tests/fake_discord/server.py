@@ -703,6 +703,7 @@ class FakeDiscord:
         values: Sequence[str] | None = None,
         user: int | Mapping[str, Any] | None = None,
         permissions: int | str | None = None,
+        roles: Sequence[int] = (),
         locale: str = "en-US",
     ) -> InteractionRecord:
         """A MESSAGE_COMPONENT interaction (type 3) on ``message``: a button, or a select with ``values``."""
@@ -720,6 +721,7 @@ class FakeDiscord:
             channel_id=channel_id,
             user=user,
             permissions=permissions,
+            roles=roles,
             locale=locale,
             message=message,
         )

@@ -1,0 +1,123 @@
+"""The end-to-end harness: the fake Discord, the bot running against it, and what a user sees."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from bot.__main__ import open_store
+from bot.client import CitadelBot, point_at
+from bot.config import Settings
+from tests.fake_discord import FakeDiscord, GuildSpec, guild_id_for_index
+from tests.fake_discord.payloads import FLAG_EPHEMERAL
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "MTAxMjM0NTY3ODkwMTIzNDU2.Gabcde.fake-token-for-tests_0123456789"
+PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)  # GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT
+DIANA_PREMIERE = 1728518400  # 2024-10-10 00:00 UTC
+ENTRY_SUBCOMMANDS = {"mothership", "season-2", "diana", "honey-bunny", "spain", "mexico"}
+EDITOR_ROLE_ID = 777777777777777777
+MANAGE_GUILD = 1 << 5
+HOME = GuildSpec(
+    id=guild_id_for_index(0),
+    name="Citadel fans (home)",
+    extra_roles=({"id": str(EDITOR_ROLE_ID), "name": "editor", "permissions": "0", "position": 1, "color": 0,
+                  "hoist": False, "managed": False, "mentionable": False, "flags": 0},),
+)  # fmt: skip
+OTHER = GuildSpec.numbered(1)
+
+
+def make_fake() -> FakeDiscord:
+    """Two servers: the bot's home server (with an editor role and the review channel) and another."""
+    return FakeDiscord(guilds=[HOME, OTHER], token=TOKEN)
+
+
+def make_settings(tmp_path: Path, canon_dir: Path, fake: FakeDiscord) -> Settings:
+    return Settings(
+        discord_token=TOKEN,
+        database_path=tmp_path / "bot.sqlite3",
+        canon_dir=canon_dir,
+        home_guild_ids=(HOME.id,),
+        editor_role_id=EDITOR_ROLE_ID,
+        review_channel_id=HOME.channel_id,
+        discord_api_base=fake.api_base,
+        discord_gateway_url=fake.gateway_url,
+    )
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings, fake: FakeDiscord) -> AsyncIterator[CitadelBot]:
+    """The bot as `python -m bot` runs it, connected to the fake until the block ends."""
+    point_at(settings)
+    store = await open_store(settings)
+    bot = CitadelBot(settings, store)
+    task = asyncio.create_task(bot.start(TOKEN))
+    try:
+        await fake.wait_for_ready(timeout=10)
+        yield bot
+    finally:
+        await bot.close()
+        await task
+        await store.close()
+
+
+async def ask(fake: FakeDiscord, subcommand: str, **options: Any) -> dict[str, Any]:
+    record = await fake.invoke_command("citadel", subcommand=subcommand, options=options)
+    return await record.wait_response()
+
+
+def embed_of(response: dict[str, Any]) -> dict[str, Any]:
+    assert response["type"] == 4, response
+    (embed,) = response["data"]["embeds"]
+    return embed
+
+
+def fields_of(embed: dict[str, Any]) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in embed.get("fields", [])}
+
+
+def assert_ephemeral_line(response: dict[str, Any], *says: str) -> str:
+    assert response["type"] == 4, response
+    data = response["data"]
+    assert data["flags"] & FLAG_EPHEMERAL
+    assert data["allowed_mentions"] == {"parse": []}
+    assert "embeds" not in data or data["embeds"] == []
+    line = data["content"]
+    assert "\n" not in line and "Traceback" not in line
+    for text in says:
+        assert text in line, line
+    return line
+
+
+def bot_process(
+    settings: Settings, token: str, cwd: Path, *args: str, log_level: str = "INFO"
+) -> subprocess.Popen[str]:
+    """`python -m bot [args]` with settings from the environment; its output goes to files in `cwd`
+    (a pipe nobody reads while the test drives the fake would fill up and stall the bot)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "HOME_GUILD_IDS")}
+    env.update(
+        DISCORD_TOKEN=token,
+        LOG_LEVEL=log_level,
+        HOME_GUILD_IDS=",".join(map(str, settings.home_guild_ids)),
+        DATABASE_PATH=str(settings.database_path),
+        CANON_DIR=str(settings.canon_dir),
+        DISCORD_API_BASE=str(settings.discord_api_base),
+        DISCORD_GATEWAY_URL=str(settings.discord_gateway_url),
+        PYTHONPATH=str(ROOT),
+    )
+    with open(cwd / "stdout.txt", "w") as out, open(cwd / "stderr.txt", "w") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot", *args], cwd=cwd, env=env, stdout=out, stderr=err, text=True
+        )
+
+
+async def finished(process: subprocess.Popen[str], cwd: Path, timeout: float = 60) -> tuple[str, str]:
+    """Wait for the process to end; its stdout and stderr."""
+    await asyncio.to_thread(process.wait, timeout)
+    return (cwd / "stdout.txt").read_text(), (cwd / "stderr.txt").read_text()
