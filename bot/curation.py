@@ -11,7 +11,18 @@ import unicodedata
 from datetime import date
 from urllib.parse import urlsplit
 
-from bot.facts import FIELDS, Entry, Fact, FieldSpec, Kind, ReleaseDate, fact_key, format_person, parse_value
+from bot.facts import (
+    FIELDS,
+    Entry,
+    Fact,
+    FieldSpec,
+    Kind,
+    ReleaseDate,
+    fact_key,
+    format_person,
+    one_line,
+    parse_value,
+)
 
 SOURCE_LIMIT = 300
 TITLE_LIMIT = 100
@@ -65,7 +76,7 @@ def require_field(field: str) -> FieldSpec:
     spec = FIELDS.get(field)
     if spec is None:
         raise InputError(
-            f"There is no field “{field[:40]}”; pick one from the list, such as {', '.join(list(FIELDS)[:6])}."
+            f"There is no field “{one_line(field, 40)}”; pick one from the list, such as {', '.join(list(FIELDS)[:6])}."
         )
     return spec
 
@@ -156,5 +167,5 @@ def read_parent(raw: str | None, entries: list[Entry], slug: str | None = None) 
     if wanted == slug:
         raise InputError("An entry cannot be its own parent.")
     if wanted not in {e.slug for e in entries}:
-        raise InputError(f"There is no entry “{raw.strip()[:40]}” to be the parent; pick one from the list.")
+        raise InputError(f"There is no entry “{one_line(raw, 40)}” to be the parent; pick one from the list.")
     return wanted

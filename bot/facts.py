@@ -98,6 +98,12 @@ class Fact:
     revision_id: int | None = None  # the revision that set it, once stored
 
 
+def one_line(text: str, limit: int = 60) -> str:
+    """User text fit to be quoted inside a one-line message: whitespace folded, cut with '…'."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 # --- people -------------------------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ from bot.curation import (
     read_value,
     require_field,
 )
-from bot.facts import FIELDS, Entry, Fact, fact_key, normalize
+from bot.facts import FIELDS, Entry, Fact, fact_key, normalize, one_line
 from bot.render import Card, cut, source_label, to_embed
 from bot.store import ENTRY_FIELD, Revision, StaleEdit, StoreError
 from cogs.citadel import Citadel, field_choices
@@ -604,7 +604,7 @@ class Curation(commands.Cog):
             found = by_revision or [f for f in facts if f.key == wanted] or ([] if spec.multi else facts)
             if not found:
                 raise InputError(
-                    f"{self.title_of(slug)} has no {spec.label} item “{cut(item, 60)}”; pick one from the list."
+                    f"{self.title_of(slug)} has no {spec.label} item “{one_line(item)}”; pick one from the list."
                 )
             return found[0]
         if len(facts) > 1:

@@ -4,6 +4,7 @@ security cases. Counts of revisions and rows are exact; refusals leave the store
 from __future__ import annotations
 
 import asyncio
+import random
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -573,3 +574,25 @@ async def test_mentions_markdown_and_sql_are_stored_as_written_and_ping_nobody(
     # The same text reaches fans in /citadel diana without pinging anyone either.
     record = await fake.invoke_command("citadel", subcommand="diana")
     assert (await record.wait_response())["data"]["allowed_mentions"] == {"parse": []}
+
+
+NASTY = "aZ09 ,.;:'\"`\\/<>@#&*_~|[](){}%$!?-—–\n\t\u200b\u202e\u0000🕵️👍🏽مرحباשלוםé\u0301ñ"
+
+
+async def test_arbitrary_text_in_every_option_never_gets_past_the_command(
+    bot: CitadelBot, mods: Moderators, fake: FakeDiscord
+) -> None:
+    rng = random.Random(7)
+    for _ in range(30):
+
+        def text() -> str:
+            return "".join(rng.choice(NASTY) for _ in range(rng.randint(1, 120)))
+
+        options = {"entry": rng.choice(["diana", text()]), "field": rng.choice(["notes", "cast", "premiere", text()]),
+                   "value": text(), "source": rng.choice([SOURCE, text()]), "source_date": text()}  # fmt: skip
+        for group, sub in (("fact", "add"), ("citadel", "suggest")):
+            record = await fake.invoke_command(group, subcommand=sub, options=options, guild_id=HOME.id,
+                                               user=mods.ana, permissions=MANAGE_GUILD)  # fmt: skip
+            data = (await record.wait_response())["data"]
+            assert data["flags"] & FLAG_EPHEMERAL and data["allowed_mentions"] == {"parse": []}
+            assert "Something went wrong" not in data["content"], data["content"]
