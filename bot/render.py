@@ -261,8 +261,9 @@ def about_card(entries: Sequence[Entry], fact_count: int) -> Card:
         "its spin-offs. Every fact carries its source and the date the source said it; some facts are "
         "older than today, so check the date.\n\n"
         f"It knows {fact_count} facts about {len(entries)} entries: {names}.\n\n"
-        "Use `/citadel show` for any entry, `/citadel search` to find a fact. To suggest a fact or a "
-        "correction, tell the moderators of the bot's home server with a link to your source."
+        "Use `/citadel show` for any entry and `/citadel search` to find a fact. Know something newer? "
+        "`/citadel suggest` sends a fact with its source to the moderators of the bot's home server, and "
+        "the bot tells you (by DM, if yours are open) what they decide."
     )
     return fit(Card("About citadel-bot", description))
 
