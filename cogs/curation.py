@@ -356,7 +356,8 @@ class FactGroup(EditorGroup):
             fact = read_fact(
                 field, value, source or current.source, source_date or current.source_date, self.cog.today()
             )
-            seen = int(item) if item and item.isdigit() else None
+            # Picked from autocomplete, `item` is the revision the moderator saw: edit only if it still is.
+            seen = current.revision_id if item == str(current.revision_id) else None
             await self.cog.edit(interaction, slug, current.key, fact, seen)
 
         await guarded(interaction, act)
