@@ -601,6 +601,11 @@ class Curation(commands.Cog):
             raise InputError(f"{self.title_of(slug)} has no {spec.label} fact; use /fact add.")
         if item:
             by_revision = [f for f in facts if str(f.revision_id) == item]
+            if not by_revision and item.isdigit() and await self.bot.store.revision(int(item)) is not None:
+                raise StaleEdit(
+                    f"Someone changed that {spec.label} item after you picked it (#{item}); pick it again.",
+                    None,
+                )
             wanted = fact_key(field, read_value(field, item)) if spec.multi and not by_revision else None
             found = by_revision or [f for f in facts if f.key == wanted] or ([] if spec.multi else facts)
             if not found:

@@ -596,3 +596,28 @@ async def test_arbitrary_text_in_every_option_never_gets_past_the_command(
             data = (await record.wait_response())["data"]
             assert data["flags"] & FLAG_EPHEMERAL and data["allowed_mentions"] == {"parse": []}
             assert "Something went wrong" not in data["content"], data["content"]
+
+
+async def test_an_item_picked_from_autocomplete_is_edited_only_while_unchanged(
+    bot: CitadelBot, mods: Moderators, fake: FakeDiscord, settings: Settings
+) -> None:
+    choices = await fake.autocomplete(
+        "fact", subcommand="edit", option="item", value="par", options={"entry": "diana", "field": "filming_location"},
+        guild_id=HOME.id, user=mods.ana, permissions=MANAGE_GUILD,
+    )  # fmt: skip
+    assert [c["name"] for c in choices] == ["Paris"]
+    picked = choices[0]["value"]
+    # ben gives Paris a newer source while ana is still typing
+    stored_answer(
+        await mods.answer("fact", "edit", mods.ben, entry="diana", field="filming_location", item=picked,
+                          value="Paris", source="https://example.org/newer"),
+        "Filmed in now says “Paris”",
+    )  # fmt: skip
+    before = dump(settings.database_path)
+    stale = await mods.answer(
+        "fact", "edit", entry="diana", field="filming_location", item=picked, value="Paris, France"
+    )
+    assert_ephemeral_line(
+        stale, "Someone changed that Filmed in item after you picked it", "Nothing was changed"
+    )
+    assert dump(settings.database_path) == before
