@@ -15,7 +15,7 @@ import discord
 from bot.answers import AnswerError, about_answer, entry_answer, search_answer
 from bot.canon import CanonError, load_canon
 from bot.client import CitadelBot, point_at
-from bot.clock import utc_now
+from bot.clock import Clock, utc_now
 from bot.config import ConfigError, Settings, configure_logging, load_settings
 from bot.render import Card, Style, to_text
 from bot.store import Store
@@ -24,9 +24,9 @@ log = logging.getLogger("bot")
 EXIT_USAGE = 2  # a setting, the canon or the token needs fixing by the operator
 
 
-async def open_store(settings: Settings) -> Store:
+async def open_store(settings: Settings, clock: Clock = utc_now) -> Store:
     """The store, created and seeded with the canon on first use."""
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database_path, clock)
     try:
         await load_canon(store, settings.canon_dir)
     except BaseException:

@@ -11,13 +11,14 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.clock import Clock, utc_now
+from bot.announcer import CITADEL_COMMAND_KEY, Announcer
+from bot.clock import SystemClock, Timer
 from bot.config import Settings
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.citadel", "cogs.curation", "cogs.review")
+EXTENSIONS = ("cogs.citadel", "cogs.curation", "cogs.review", "cogs.announce")
 TREE_DIGEST_KEY = "command_tree_digest"
 
 
@@ -97,7 +98,13 @@ class CitadelBot(commands.Bot):
     """The bot. Resources (settings, an open store, a clock) are passed in and outlive it."""
 
     def __init__(
-        self, settings: Settings, store: Store, *, clock: Clock = utc_now, force_sync: bool = False
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Timer | None = None,
+        force_sync: bool = False,
+        guild_ready_timeout: float = 2.0,
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # enough for slash commands; nothing privileged
@@ -110,17 +117,24 @@ class CitadelBot(commands.Bot):
             member_cache_flags=discord.MemberCacheFlags.none(),
             max_messages=None,
             chunk_guilds_at_startup=False,
+            guild_ready_timeout=guild_ready_timeout,
         )
         self.settings = settings
         self.store = store
-        self.clock = clock
+        self.clock: Timer = clock or SystemClock()
         self.force_sync = force_sync
         self.synced = False  # whether this start sent the command tree to Discord
+        self.announcer = Announcer(self)
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands(force=self.force_sync)
+        self.announcer.start()  # it waits for the gateway to be ready before its first step
+
+    async def close(self) -> None:
+        await self.announcer.stop()
+        await super().close()
 
     async def sync_commands(self, *, force: bool = False) -> bool:
         """Sync global and home-guild commands if the tree changed since the last sync (or if forced)."""
@@ -129,7 +143,10 @@ class CitadelBot(commands.Bot):
         if not force and await self.store.get_meta(TREE_DIGEST_KEY) == digest:
             log.info("commands unchanged since the last sync; not syncing")
             return False
-        await self.tree.sync()
+        synced = await self.tree.sync()
+        citadel = next((c for c in synced if c.name == "citadel"), None)
+        if citadel is not None:  # posts link to /citadel <entry> as a clickable command mention
+            await self.store.set_meta(CITADEL_COMMAND_KEY, str(citadel.id))
         for guild_id in guild_ids:
             await self.tree.sync(guild=discord.Object(guild_id))
         await self.store.set_meta(TREE_DIGEST_KEY, digest)

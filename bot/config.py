@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, time
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -37,6 +38,12 @@ class Settings:
     editor_role_id: int | None = None
     review_channel_id: int | None = None
     log_level: str = "INFO"
+    # Announcements: edits within this many seconds are merged into one update post per entry.
+    update_settle_seconds: int = 120
+    # The time of day (UTC) of a premiere known only to the day.
+    default_premiere_time: time = time(0, 0, tzinfo=UTC)
+    # Posts per second the announcer allows itself, under Discord's global limit of 50 requests a second.
+    announce_rate: float = 40.0
     # Only for running against a local fake Discord (tests, benchmarks); empty means Discord itself.
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
@@ -67,6 +74,23 @@ def _one_snowflake(name: str, raw: str) -> int | None:
     if len(ids) > 1:
         raise ConfigError(f"{name} takes one id, not a list.")
     return ids[0] if ids else None
+
+
+def _number(name: str, raw: str, default: int, low: int, high: int) -> int:
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}.")
+    return int(raw)
+
+
+def _time_of_day(name: str, raw: str) -> time:
+    if not raw:
+        return time(0, 0, tzinfo=UTC)
+    match = re.match(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$", raw)
+    if not match:
+        raise ConfigError(f"{name} must be a time of day in UTC as HH:MM, like 00:00 or 20:00.")
+    return time(int(match[1]), int(match[2]), tzinfo=UTC)
 
 
 def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
@@ -112,6 +136,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         )
 
     return Settings(
+        update_settle_seconds=_number("UPDATE_SETTLE_SECONDS", get("UPDATE_SETTLE_SECONDS"), 120, 0, 86400),
+        default_premiere_time=_time_of_day("DEFAULT_PREMIERE_TIME", get("DEFAULT_PREMIERE_TIME")),
+        announce_rate=float(_number("ANNOUNCE_RATE", get("ANNOUNCE_RATE"), 40, 1, 45)),
         discord_token=token,
         database_path=database_path,
         canon_dir=canon_dir,

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.__main__ import open_store
 from bot.client import CitadelBot, point_at
+from bot.clock import ManualClock, utc_now
 from bot.config import Settings
 from tests.fake_discord import FakeDiscord, GuildSpec, guild_id_for_index
 from tests.fake_discord.payloads import FLAG_EPHEMERAL
@@ -52,11 +53,13 @@ def make_settings(tmp_path: Path, canon_dir: Path, fake: FakeDiscord) -> Setting
 
 
 @asynccontextmanager
-async def running_bot(settings: Settings, fake: FakeDiscord) -> AsyncIterator[CitadelBot]:
+async def running_bot(
+    settings: Settings, fake: FakeDiscord, clock: ManualClock | None = None
+) -> AsyncIterator[CitadelBot]:
     """The bot as `python -m bot` runs it, connected to the fake until the block ends."""
     point_at(settings)
-    store = await open_store(settings)
-    bot = CitadelBot(settings, store)
+    store = await open_store(settings, clock or utc_now)
+    bot = CitadelBot(settings, store, clock=clock, guild_ready_timeout=0.1)
     task = asyncio.create_task(bot.start(TOKEN))
     try:
         await fake.wait_for_ready(timeout=10)

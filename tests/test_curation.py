@@ -479,7 +479,7 @@ async def test_editing_commands_exist_only_in_the_home_server(
     bot: CitadelBot, mods: Moderators, fake: FakeDiscord, settings: Settings
 ) -> None:
     assert fake.commands(OTHER.id) == []
-    assert {c["name"] for c in fake.commands("global")} == {"citadel"}
+    assert {c["name"] for c in fake.commands("global")} == {"citadel", "announce"}
     forged_id = next(int(c["id"]) for c in fake.commands(HOME.id) if c["name"] == "fact")
     before = dump(settings.database_path)
     record = await fake.invoke_command(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -129,6 +129,14 @@ class Store:
         self._clock = clock
         # One connection is shared by every coroutine; the lock keeps one write transaction at a time.
         self._write_lock = asyncio.Lock()
+        # Called after a transaction that changed facts or entries commits (the scheduler wakes up).
+        self.on_change: list[Callable[[], None]] = []
+        self._changed = False
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        """The shared connection, for the store's companion modules (bot/store/outbox.py)."""
+        return self._db
 
     @classmethod
     async def open(cls, path: Path | str, clock: Clock = utc_now) -> Store:
@@ -179,9 +187,14 @@ class Store:
             try:
                 yield self._db
             except BaseException:
+                self._changed = False
                 await self._db.execute("ROLLBACK")
                 raise
             await self._db.execute("COMMIT")
+        if self._changed:
+            self._changed = False
+            for listener in self.on_change:
+                listener()
 
     def now(self) -> str:
         return self._clock().astimezone(UTC).isoformat(timespec="seconds")
@@ -407,7 +420,14 @@ class Store:
                 reason,
             ),  # fmt: skip
         )
-        return int(cursor.lastrowid or 0)
+        revision = int(cursor.lastrowid or 0)
+        # The outbox: the change and the event that announces it commit together, or neither does.
+        await db.execute(
+            "INSERT INTO change_events (entry_id, revision_id, created_at) VALUES (?, ?, ?)",
+            (entry_id, revision, self.now()),
+        )
+        self._changed = True
+        return revision
 
     # --- curation: one transaction per moderator action ----------------------------------------
 

@@ -1,0 +1,213 @@
+"""Server admins' /announce commands: where countdowns and change updates go, when, and whom they ping."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.announcements import parse_milestones
+from bot.client import CitadelBot, Refused, reply_ephemeral
+from bot.curation import InputError
+from bot.render import to_embed
+from bot.store.outbox import GuildSettings
+
+log = logging.getLogger(__name__)
+
+NEEDED = (
+    ("view_channel", "View Channel"),
+    ("send_messages", "Send Messages"),
+    ("embed_links", "Embed Links"),
+)
+
+
+def admin_check(interaction: discord.Interaction) -> bool:
+    """Manage Server in this server, checked here as well as by Discord's command permissions."""
+    if interaction.guild_id is None:
+        raise Refused("Announcements are set per server: use this in a server.")
+    if not interaction.permissions.manage_guild:
+        raise Refused(
+            "Only members with the Manage Server permission can change this server's announcements."
+        )
+    return True
+
+
+class AnnounceGroup(app_commands.Group):
+    def __init__(self, cog: Announce) -> None:
+        super().__init__(
+            name="announce",
+            description="Release countdowns and change updates for this server",
+            default_permissions=discord.Permissions(manage_guild=True),
+            guild_only=True,
+        )
+        self.cog = cog
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return admin_check(interaction)
+
+    @app_commands.command(name="channel", description="Post countdowns and updates in this channel")
+    @app_commands.describe(channel="A text channel where the bot can send messages and embed links")
+    async def channel(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        missing = await self.cog.missing_permissions(channel)
+        if missing:
+            await reply_ephemeral(
+                interaction,
+                f"I can't post in {channel.mention}: I'm missing {' and '.join(missing)} there. "
+                "Give me those (channel settings -> Permissions) and try again. Nothing was changed.",
+            )
+            return
+        current = await self.cog.settings(interaction)
+        # Picking a channel also resumes announcements paused after failures.
+        await self.cog.save(interaction, replace(current, channel_id=channel.id, failures=0, problem="", paused_at=None),
+                            f"Countdowns and updates will be posted in {channel.mention}.")  # fmt: skip
+
+    @app_commands.command(
+        name="milestones", description="Days before a premiere to post a countdown (0 is the day)"
+    )
+    @app_commands.describe(days="Comma-separated days, default 30,14,7,3,1,0")
+    async def milestones(
+        self, interaction: discord.Interaction, days: app_commands.Range[str, 1, 60]
+    ) -> None:
+        try:
+            parsed = parse_milestones(days)
+        except InputError as exc:
+            await reply_ephemeral(interaction, f"{exc} Nothing was changed.")
+            return
+        current = await self.cog.settings(interaction)
+        await self.cog.save(interaction, replace(current, milestones=parsed),
+                            f"Countdowns will be posted {', '.join(map(str, parsed))} days before each premiere.")  # fmt: skip
+
+    @app_commands.command(
+        name="role", description="Ping an opt-in role with each post; leave empty to stop pinging"
+    )
+    @app_commands.describe(role="The role to ping (only this role is ever pinged)")
+    async def role(self, interaction: discord.Interaction, role: discord.Role | None = None) -> None:
+        current = await self.cog.settings(interaction)
+        if role is None:
+            await self.cog.save(interaction, replace(current, role_id=None), "Posts will not ping anyone.")
+            return
+        if role.is_default():
+            await reply_ephemeral(interaction, "Pick an opt-in role, not @everyone. Nothing was changed.")
+            return
+        note = (
+            ""
+            if role.mentionable
+            else " The role is not mentionable, so make it mentionable or the ping won't notify."
+        )
+        await self.cog.save(
+            interaction, replace(current, role_id=role.id), f"Posts will ping {role.mention}.{note}"
+        )
+
+    @app_commands.command(name="updates", description="Turn change updates on or off (countdowns stay)")
+    async def updates(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
+        current = await self.cog.settings(interaction)
+        await self.cog.save(
+            interaction, replace(current, updates=state == "on"), f"Change updates are {state}."
+        )
+
+    @app_commands.command(name="events", description="Create Discord events for premieres known to the day")
+    async def events(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
+        guild = interaction.guild
+        if state == "on" and guild is not None and not (await self.cog.bot_permissions(guild)).manage_events:
+            await reply_ephemeral(
+                interaction, "I need the Manage Events permission for that. Nothing was changed."
+            )
+            return
+        current = await self.cog.settings(interaction)
+        await self.cog.save(
+            interaction, replace(current, events=state == "on"), f"Premiere events are {state}."
+        )
+
+    @app_commands.command(name="off", description="Stop all countdowns and updates in this server")
+    async def off(self, interaction: discord.Interaction) -> None:
+        current = await self.cog.settings(interaction)
+        await self.cog.save(interaction, replace(current, channel_id=None), "Announcements are off.")
+
+    @app_commands.command(name="status", description="The settings and the next three posts")
+    async def status(self, interaction: discord.Interaction) -> None:
+        await self.cog.show_status(interaction, await self.cog.settings(interaction), "")
+
+    @app_commands.command(name="preview", description="The next three posts exactly as they will look")
+    async def preview(self, interaction: discord.Interaction) -> None:
+        settings = await self.cog.settings(interaction)
+        upcoming = await self.cog.bot.announcer.upcoming(settings, self.cog.bot.clock())
+        if not upcoming:
+            await reply_ephemeral(interaction, "Nothing is planned: no premiere known to the day is ahead.")
+            return
+        lines = [
+            f"{i}. {discord.utils.format_dt(when, 'F')}" for i, (when, _) in enumerate(upcoming, start=1)
+        ]
+        ping = f" Each will ping <@&{settings.role_id}>." if settings.role_id else ""
+        await interaction.response.send_message(
+            "The next posts, in order:\n" + "\n".join(lines) + ping,
+            embeds=[to_embed(card) for _, card in upcoming],
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+
+class Announce(commands.Cog):
+    def __init__(self, bot: CitadelBot) -> None:
+        self.bot = bot
+        self.group = AnnounceGroup(self)
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.group)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.group.name)
+
+    async def settings(self, interaction: discord.Interaction) -> GuildSettings:
+        assert interaction.guild_id is not None
+        return await self.bot.announcer.outbox.settings(interaction.guild_id)
+
+    async def save(self, interaction: discord.Interaction, settings: GuildSettings, line: str) -> None:
+        await self.bot.announcer.outbox.save_settings(settings)
+        self.bot.announcer.poke()
+        await self.show_status(interaction, settings, line)
+
+    async def bot_permissions(self, guild: discord.Guild) -> discord.Permissions:
+        member = guild.me or await guild.fetch_member(self.bot.user.id)  # type: ignore[union-attr]
+        return member.guild_permissions
+
+    async def missing_permissions(self, channel: discord.TextChannel) -> list[str]:
+        """What the bot lacks to post embeds in `channel` (computed from roles and overwrites)."""
+        guild = channel.guild
+        member = guild.me or await guild.fetch_member(self.bot.user.id)  # type: ignore[union-attr]
+        permissions = channel.permissions_for(member)
+        return [label for name, label in NEEDED if not getattr(permissions, name)]
+
+    async def show_status(self, interaction: discord.Interaction, settings: GuildSettings, line: str) -> None:
+        now = self.bot.clock()
+        where = f"<#{settings.channel_id}>" if settings.channel_id else "off"
+        rows = [
+            f"**Channel:** {where}",
+            f"**Milestones:** {', '.join(map(str, settings.milestones))} days before a premiere",
+            f"**Ping:** {f'<@&{settings.role_id}>' if settings.role_id else 'nobody'}",
+            f"**Change updates:** {'on' if settings.updates else 'off'} · **Premiere events:** {'on' if settings.events else 'off'}",
+        ]
+        if settings.paused_at:
+            rows.append(
+                f"**Paused** after repeated failures: {settings.problem} Pick a channel again to resume."
+            )
+        elif settings.problem:
+            rows.append(f"**Last problem:** {settings.problem}")
+        if settings.channel_id:
+            upcoming = await self.bot.announcer.upcoming(settings, now)
+            rows.append("**Next posts:**")
+            rows += [f"{discord.utils.format_dt(when, 'F')} ({discord.utils.format_dt(when, 'R')}): {card.title}"
+                     for when, card in upcoming] or ["nothing planned yet"]  # fmt: skip
+        embed = discord.Embed(
+            title="Announcements in this server", description="\n".join(rows), colour=0xB3202A
+        )
+        await interaction.response.send_message(
+            line or None, embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+
+async def setup(bot: CitadelBot) -> None:
+    await bot.add_cog(Announce(bot))
