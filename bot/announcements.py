@@ -148,3 +148,50 @@ def update_card(entry: Entry, changes: Sequence[dict[str, Any]], now: datetime, 
     return fit(
         Card(update_title(entry.title, changes), "\n".join(lines) + f"\n\nEverything known: {mention}")
     )
+
+
+def _when(value: str, status: str | None, now: datetime, default_time: time) -> tuple[datetime | None, str]:
+    """(the instant if known to the day, how to say it) for one premiere."""
+    moment = premiere_moment(value, default_time)
+    if moment is None:
+        return None, premiere_text(value, status, now, Style.DISCORD)
+    stamp = int(moment.timestamp())
+    verb = "premieres" if moment > now else "premiered"
+    return moment, f"{verb} <t:{stamp}:F> (<t:{stamp}:R>)"
+
+
+def countdown_entry(entry: Entry, facts: Sequence[Fact], now: datetime, default_time: time) -> Card:
+    """/citadel countdown entry: the premiere as a timestamp, or as much of it as is known."""
+    premiere = next((f for f in facts if f.field == "premiere"), None)
+    if premiere is None:
+        return Card(entry.title, "No premiere date is known yet.")
+    status = next((f.value for f in facts if f.field == "status"), None)
+    sources = SourceIndex()
+    _, said = _when(premiere.value, status, now, default_time)
+    if premiere_moment(premiere.value, default_time) is None:
+        said = f"Premiere: {said}"
+    return fit(Card(entry.title, f"{said} {sources.cite(premiere)}", (), sources.footer()))
+
+
+def countdown_overview(
+    premieres: Sequence[tuple[str, str]], entries: Sequence[Entry], now: datetime, default_time: time
+) -> Card:
+    """/citadel countdown: every premiere still ahead (or whose window is still open), soonest first."""
+    titles = {e.slug: e.title for e in entries}
+    ahead: list[tuple[datetime, str, str]] = []
+    for slug, value in premieres:
+        try:
+            when = ReleaseDate.parse(value)
+        except ValueError:
+            continue
+        moment = premiere_moment(value, default_time)
+        if (moment is not None and moment > now) or (moment is None and not when.has_passed(now.date())):
+            start = moment or datetime.combine(when.window()[0], time(0), tzinfo=now.tzinfo)
+            ahead.append((start, titles.get(slug, slug), _when(value, None, now, default_time)[1]))
+    if not ahead:
+        return Card(
+            "Upcoming premieres", "No premiere is ahead right now. `/citadel show` has every entry's history."
+        )
+    ahead.sort()
+    fields = tuple(CardField(title, said) for _, title, said in ahead)
+    return fit(Card("Upcoming premieres", "", fields))

@@ -116,7 +116,7 @@ class Announcer:
             assert settings.channel_id is not None
             by_config.setdefault(settings.milestones, []).append((settings.guild_id, settings.channel_id))
         next_due: datetime | None = None
-        for slug, value in await self.outbox.premieres():
+        for slug, value in await self.bot.store.premieres():
             moment = premiere_moment(value, self.default_time)
             if moment is None:
                 continue
@@ -231,7 +231,7 @@ class Announcer:
             card = await self.render(delivery, now)
             if card is not None:
                 found.append((max(datetime.fromisoformat(delivery.due_at), now), card))
-        for slug, value in await self.outbox.premieres():
+        for slug, value in await self.bot.store.premieres():
             moment = premiere_moment(value, self.default_time)
             entry = await self.bot.store.entry(slug)
             if moment is None or entry is None:
@@ -251,7 +251,7 @@ class Announcer:
             return
         now = self.clock()
         wanted: dict[str, tuple[str, datetime]] = {}
-        for slug, value in await self.outbox.premieres():
+        for slug, value in await self.bot.store.premieres():
             moment = premiere_moment(value, self.default_time)
             if moment is not None and moment > now:
                 wanted[slug] = (value, moment)

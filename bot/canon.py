@@ -180,7 +180,8 @@ async def load_canon(store: Store, directory: Path) -> CanonReport:
         if known.get(canon_file.name) == canon_file.digest:
             report.unchanged.append(canon_file.name)
             continue
-        async with store.transaction() as db:
+        # The very first load seeds an empty store: history, but not news for subscribed servers.
+        async with store.transaction(announce=bool(known)) as db:
             before = await store.canon_snapshot(db, canon_file.name)
             await store.upsert_entry(db, canon_file.entry)
             for fact in canon_file.facts:

@@ -9,7 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answers import AnswerError, about_answer, entry_answer, search_answer
+from bot.announcements import countdown_entry, countdown_overview
+from bot.answers import AnswerError, about_answer, entry_answer, resolve_entry, search_answer
 from bot.client import CitadelBot, reply_ephemeral
 from bot.facts import FIELDS, Entry, match_entries, normalize
 from bot.render import Card, cut, to_embed
@@ -18,8 +19,8 @@ log = logging.getLogger(__name__)
 
 # Discord allows 25 subcommands in a group; these names are taken by the group's own commands,
 # and two more are kept free for the countdown and suggest commands to come.
-FIXED_SUBCOMMANDS = ("show", "search", "about", "suggest")
-RESERVED_SUBCOMMANDS = ("countdown",)
+FIXED_SUBCOMMANDS = ("show", "search", "about", "suggest", "countdown")
+RESERVED_SUBCOMMANDS: tuple[str, ...] = ()
 MAX_ENTRY_SUBCOMMANDS = 25 - len(FIXED_SUBCOMMANDS) - len(RESERVED_SUBCOMMANDS)
 AUTOCOMPLETE_CHOICES = 25
 
@@ -89,6 +90,19 @@ class CitadelGroup(app_commands.Group):
     async def about(self, interaction: discord.Interaction) -> None:
         await self.cog.answer(interaction, lambda: about_answer(self.cog.bot.store, self.cog.entries))
 
+    @app_commands.command(name="countdown", description="When the next premieres are, or one entry's")
+    @app_commands.describe(entry="One entry (default: every premiere still ahead)")
+    async def countdown(
+        self, interaction: discord.Interaction, entry: app_commands.Range[str, 1, 100] | None = None
+    ) -> None:
+        await self.cog.answer(interaction, lambda: self.cog.countdown_card(entry))
+
+    @countdown.autocomplete("entry")
+    async def countdown_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return self.cog.entry_choices(current)
+
     @app_commands.command(
         name="suggest", description="Suggest a sourced fact or correction for the moderators to review"
     )
@@ -149,6 +163,16 @@ class Citadel(commands.Cog):
             app_commands.Choice(name=cut(e.title, 100), value=e.slug)
             for e in match_entries(current, self.entries, AUTOCOMPLETE_CHOICES)
         ]
+
+    async def countdown_card(self, query: str | None) -> Card:
+        store, now = self.bot.store, self.bot.clock()
+        if query is None:
+            premieres = await store.premieres()
+            return countdown_overview(premieres, self.entries, now, self.bot.settings.default_premiere_time)
+        entry = resolve_entry(query, self.entries)
+        return countdown_entry(
+            entry, await store.facts_for(entry.slug), now, self.bot.settings.default_premiere_time
+        )
 
     async def entry_card(self, query: str) -> Card:
         return await entry_answer(self.bot.store, query, self.entries, self.bot.clock())

@@ -94,7 +94,7 @@ async def test_the_synced_command_tree(bot: CitadelBot, fake: FakeDiscord, setti
     assert announce["name"] == "announce" and announce["default_member_permissions"] == str(1 << 5)
     assert citadel["name"] == "citadel" and citadel["description"]
     subcommands = {o["name"]: o for o in citadel["options"]}
-    assert set(subcommands) == ENTRY_SUBCOMMANDS | {"show", "search", "about", "suggest"}
+    assert set(subcommands) == ENTRY_SUBCOMMANDS | {"show", "search", "about", "suggest", "countdown"}
     assert all(o["type"] == 1 and 1 <= len(o["description"]) <= 100 for o in subcommands.values())
     assert subcommands["diana"]["description"] == "The Italian spin-off (2024), starring Matilda De Angelis"
     (entry_option,) = subcommands["show"]["options"]

@@ -132,6 +132,7 @@ class Store:
         # Called after a transaction that changed facts or entries commits (the scheduler wakes up).
         self.on_change: list[Callable[[], None]] = []
         self._changed = False
+        self._announce = True
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -180,9 +181,11 @@ class Store:
         return current
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction; rolled back on any exception."""
+    async def transaction(self, *, announce: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction; rolled back on any exception. With `announce=False` its changes are
+        history but not news (the first seeding of an empty store)."""
         async with self._write_lock:
+            self._announce = announce
             await self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -252,6 +255,14 @@ class Store:
         """The current facts of one entry (an index lookup: cost does not grow with other entries)."""
         async with self._db.execute(self.FACTS_FOR_SQL, (slug,)) as cursor:
             return [_fact(row) for row in await cursor.fetchall()]
+
+    async def premieres(self) -> list[tuple[str, str]]:
+        """(entry slug, premiere value) of every entry with a premiere, in franchise order."""
+        async with self._db.execute(
+            "SELECT e.slug, f.value FROM facts f JOIN entries e ON e.id = f.entry_id "
+            "WHERE f.field = 'premiere' AND e.removed_at IS NULL ORDER BY e.position"
+        ) as cursor:
+            return [(row[0], row[1]) for row in await cursor.fetchall()]
 
     async def search(self, query: str, limit: int = 10) -> list[SearchHit]:
         """Facts whose text matches every word of `query` (prefix match on the last), best first."""
@@ -422,11 +433,12 @@ class Store:
         )
         revision = int(cursor.lastrowid or 0)
         # The outbox: the change and the event that announces it commit together, or neither does.
-        await db.execute(
-            "INSERT INTO change_events (entry_id, revision_id, created_at) VALUES (?, ?, ?)",
-            (entry_id, revision, self.now()),
-        )
-        self._changed = True
+        if self._announce:
+            await db.execute(
+                "INSERT INTO change_events (entry_id, revision_id, created_at) VALUES (?, ?, ?)",
+                (entry_id, revision, self.now()),
+            )
+            self._changed = True
         return revision
 
     # --- curation: one transaction per moderator action ----------------------------------------

@@ -241,14 +241,6 @@ class Outbox:
             )
             return db.total_changes - before
 
-    async def premieres(self) -> list[tuple[str, str]]:
-        """(entry slug, premiere value) of every entry with a premiere."""
-        async with self.store.db.execute(
-            "SELECT e.slug, f.value FROM facts f JOIN entries e ON e.id = f.entry_id "
-            "WHERE f.field = 'premiere' AND e.removed_at IS NULL ORDER BY e.position"
-        ) as cursor:
-            return [(row[0], row[1]) for row in await cursor.fetchall()]
-
     # --- deliveries ------------------------------------------------------------------------------
 
     async def due_deliveries(self, now: datetime, shards: Shards | None, limit: int = 500) -> list[Delivery]:
