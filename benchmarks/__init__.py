@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory, measured against the fake Discord; not part of the test suite."""
