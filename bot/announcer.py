@@ -268,7 +268,7 @@ class Announcer:
         http = self.bot.http
         for slug, (event_id, _) in existing.items():
             if slug not in wanted:
-                await http.edit_guild_scheduled_event(guild_id, event_id, status=4)  # cancelled
+                await http.edit_scheduled_event(guild_id, event_id, status=4)  # cancelled
                 await self.outbox.save_guild_event(guild_id, slug, None)
         for slug, (value, moment) in wanted.items():
             entry = await self.bot.store.entry(slug)
@@ -290,5 +290,5 @@ class Announcer:
                 )
                 await self.outbox.save_guild_event(guild_id, slug, int(data["id"]), value)
             elif existing[slug][1] != value:
-                await http.edit_guild_scheduled_event(guild_id, existing[slug][0], **times)
+                await http.edit_scheduled_event(guild_id, existing[slug][0], **times)
                 await self.outbox.save_guild_event(guild_id, slug, existing[slug][0], value)

@@ -170,15 +170,18 @@ class Announce(commands.Cog):
         self.bot.announcer.poke()
         await self.show_status(interaction, settings, line)
 
+    async def bot_member(self, guild: discord.Guild) -> discord.Member:
+        # Fetched, not taken from the cache: without the privileged members intent the bot never
+        # hears of changes to its own roles, so the cached member can be out of date.
+        assert self.bot.user is not None
+        return await guild.fetch_member(self.bot.user.id)
+
     async def bot_permissions(self, guild: discord.Guild) -> discord.Permissions:
-        member = guild.me or await guild.fetch_member(self.bot.user.id)  # type: ignore[union-attr]
-        return member.guild_permissions
+        return (await self.bot_member(guild)).guild_permissions
 
     async def missing_permissions(self, channel: discord.TextChannel) -> list[str]:
         """What the bot lacks to post embeds in `channel` (computed from roles and overwrites)."""
-        guild = channel.guild
-        member = guild.me or await guild.fetch_member(self.bot.user.id)  # type: ignore[union-attr]
-        permissions = channel.permissions_for(member)
+        permissions = channel.permissions_for(await self.bot_member(channel.guild))
         return [label for name, label in NEEDED if not getattr(permissions, name)]
 
     async def show_status(self, interaction: discord.Interaction, settings: GuildSettings, line: str) -> None:

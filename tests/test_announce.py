@@ -370,3 +370,44 @@ async def test_nothing_due_means_the_scheduler_sleeps(
     await set_premiere(bot, PREMIERE)  # a change wakes it at once
     await asyncio.sleep(0.2)
     assert bot.announcer.steps > steps
+
+
+SEND_MESSAGES, EMBED_LINKS = 1 << 11, 1 << 14
+
+
+async def test_a_channel_the_bot_cannot_post_in_is_refused_with_what_is_missing(
+    bot: CitadelBot, fake: FakeDiscord
+) -> None:
+    channel = await fake.add_text_channel(HOME.id, "no-embeds", deny_bot=SEND_MESSAGES | EMBED_LINKS)
+    await asyncio.sleep(0.1)  # CHANNEL_CREATE reaches the bot's cache
+    line = assert_ephemeral_line(await subscribe(fake, channel_id=int(channel["id"])), "I can't post in")
+    assert "I'm missing Send Messages and Embed Links there" in line and line.endswith("Nothing was changed.")
+    assert (await Outbox(bot.store).settings(HOME.id)).channel_id is None
+    answer = await subscribe(fake)  # the ordinary channel is fine
+    assert answer["data"]["content"] == f"Countdowns and updates will be posted in <#{HOME.channel_id}>."
+
+
+async def test_premiere_events_are_created_moved_and_cancelled(
+    bot: CitadelBot, fake: FakeDiscord, clock: ManualClock
+) -> None:
+    await subscribe(fake)
+    record = await fake.invoke_command("announce", subcommand="events", options={"state": "on"}, guild_id=HOME.id,
+                                       permissions=MANAGE_GUILD)  # fmt: skip
+    assert (await record.wait_response())["data"]["content"] == "Premiere events are on."
+    await set_premiere(bot, PREMIERE)
+    await fake.wait_for_message(HOME.channel_id, count=1)
+    await asyncio.sleep(0.2)
+    (event,) = fake.scheduled_events[HOME.id].values()
+    assert event["name"] == "Citadel season 2 premieres" and event["entity_type"] == 3
+    assert event["entity_metadata"] == {"location": "Prime Video"}
+    assert event["scheduled_start_time"].startswith("2026-12-24T00:00:00")
+
+    await set_premiere(bot, "2027-01-20")
+    await asyncio.sleep(0.3)
+    (moved,) = fake.scheduled_events[HOME.id].values()
+    assert moved["id"] == event["id"] and moved["scheduled_start_time"].startswith("2027-01-20T00:00:00")
+
+    await set_premiere(bot, "Q1 2027")  # no longer known to the day
+    await asyncio.sleep(0.3)
+    (cancelled,) = fake.scheduled_events[HOME.id].values()
+    assert cancelled["status"] == 4
