@@ -73,6 +73,14 @@ async def posts(fake: FakeDiscord, count: int, channel_id: int = HOME.channel_id
     return titles(fake, channel_id)
 
 
+async def first_two_posts(bot: CitadelBot, fake: FakeDiscord, clock: ManualClock) -> None:
+    """Subscribe, date the premiere, and let the 30-day countdown and the change update post."""
+    await subscribe(fake)
+    await set_premiere(bot, PREMIERE)
+    await advance(clock, START + timedelta(seconds=150))
+    await posts(fake, 2)
+
+
 async def advance(clock: ManualClock, to: datetime) -> None:
     clock.set(to)
     await asyncio.sleep(0)
@@ -111,10 +119,7 @@ async def test_a_restart_between_milestones_posts_nothing_twice(
     settings: Settings, fake: FakeDiscord, clock: ManualClock
 ) -> None:
     async with running_bot(settings, fake, clock) as bot:
-        await subscribe(fake)
-        await set_premiere(bot, PREMIERE)
-        await advance(clock, START + timedelta(seconds=150))
-        await posts(fake, 2)
+        await first_two_posts(bot, fake, clock)
     await advance(clock, START + timedelta(days=3))
     async with running_bot(settings, fake, clock):
         await asyncio.sleep(0.3)
@@ -127,10 +132,7 @@ async def test_downtime_across_three_milestones_posts_only_the_latest(
     settings: Settings, fake: FakeDiscord, clock: ManualClock
 ) -> None:
     async with running_bot(settings, fake, clock) as bot:
-        await subscribe(fake)
-        await set_premiere(bot, PREMIERE)
-        await advance(clock, START + timedelta(seconds=150))
-        await posts(fake, 2)
+        await first_two_posts(bot, fake, clock)
     # Down while the 14-, 7- and 3-day milestones pass; back 1 day after the 3-day one.
     await advance(clock, PREMIERE_AT - timedelta(days=2))
     async with running_bot(settings, fake, clock):
@@ -146,10 +148,7 @@ async def test_downtime_across_three_milestones_posts_only_the_latest(
 async def test_a_date_change_re_arms_the_milestones(
     bot: CitadelBot, fake: FakeDiscord, clock: ManualClock
 ) -> None:
-    await subscribe(fake)
-    await set_premiere(bot, PREMIERE)
-    await advance(clock, START + timedelta(seconds=150))
-    await posts(fake, 2)
+    await first_two_posts(bot, fake, clock)
     await set_premiere(bot, "2027-01-20")
     await advance(clock, START + timedelta(seconds=300))
     moved = await posts(fake, 3)
