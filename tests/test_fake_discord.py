@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import datetime as dt
 import io
 import json
+import math
 import os
+import statistics
 import sys
+import time
 import zlib
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -22,8 +28,15 @@ from discord import app_commands
 from discord.http import Route, handle_message_parameters
 from discord.webhook.async_ import interaction_message_response_params
 
-from tests.fake_discord import CommandNotSynced, FakeDiscord, openapi
-from tests.fake_discord.payloads import FLAG_EPHEMERAL, shard_for_guild
+from tests.fake_discord import CommandNotSynced, FakeDiscord, RateLimits, openapi, rest
+from tests.fake_discord.payloads import (
+    EMBED_LINKS,
+    FLAG_EPHEMERAL,
+    MANAGE_EVENTS,
+    SEND_MESSAGES,
+    VIEW_CHANNEL,
+    shard_for_guild,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 INTENTS = discord.Intents.none()
@@ -133,11 +146,13 @@ class SuggestView(discord.ui.View):
 class Bot:
     """A real discord.py Client with a real command tree, connected to the fake."""
 
-    def __init__(self, fake: FakeDiscord, **client_options: Any) -> None:
+    def __init__(
+        self, fake: FakeDiscord, *, intents: discord.Intents = INTENTS, **client_options: Any
+    ) -> None:
         self.fake = fake
         self.seen: dict[str, Any] = {}
         # guild_ready_timeout is a supported Client option: on_ready comes 0.05 s after the last guild.
-        self.client = discord.Client(intents=INTENTS, guild_ready_timeout=0.05, **client_options)
+        self.client = discord.Client(intents=intents, guild_ready_timeout=0.05, **client_options)
         self.tree = app_commands.CommandTree(self.client)
         build_tree(self.tree, self.seen)
         self.task: asyncio.Task[None] | None = None
@@ -704,6 +719,391 @@ async def test_multipart_payload_json_is_validated_too(fake: FakeDiscord) -> Non
     assert [p.path for p in fake.invalid_requests[0].problems] == [("embeds", 0, "title")]
     assert len(fake.invalid_requests) == 1
     assert sent.attachments[0].filename == "hello.txt" and sent.attachments[0].size == 5
+
+
+# --- emulated rate limits -----------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_discord_py_rides_out_emulated_rate_limits_and_delivers_everything_once() -> None:
+    # Discord's global limit as is (50/s); the per-channel window cut from 5 s to 1 s so that twelve
+    # messages to one channel need two waits of a second rather than two of five.
+    async with FakeDiscord(1, rate_limits=RateLimits(message_window=1.0)) as fake:
+        with fake.point_discord_py_here():
+            guild_id = fake.guild_ids[0]
+            busy = fake.guild(guild_id).channel_id  # type: ignore[union-attr]
+            others = [int((await fake.add_text_channel(guild_id, f"c{i}"))["id"]) for i in range(120)]
+            client = discord.Client(intents=INTENTS)
+            try:
+                await client.login(fake.token)
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                sends = [client.get_partial_messageable(busy).send(f"busy {i}") for i in range(12)]
+                sends += [client.get_partial_messageable(c).send(f"to {c}") for c in others]
+                sent = await asyncio.wait_for(asyncio.gather(*sends), 20)
+                elapsed = loop.time() - started
+            finally:
+                await client.close()
+
+    assert sorted(m["content"] for m in fake.messages[busy]) == sorted(f"busy {i}" for i in range(12))
+    assert all([m["content"] for m in fake.messages[c]] == [f"to {c}"] for c in others)
+    assert len({m.id for m in sent}) == 132
+    scopes = Counter(scope for _, _, scope, _ in fake.rate_limited)
+    assert scopes["global"] > 0  # 132 sends at once against 50 a second: discord.py waited and retried
+    assert scopes["user"] == 0  # it read the bucket headers and never overran a channel's bucket
+    posts = fake.request_times["POST /channels/{channel_id}/messages"]
+    assert len(posts) == 132 + scopes["global"]  # every 429 was retried, nothing was sent twice
+    # 133 requests (with the login) at 50 a second take three windows, so at least two seconds.
+    assert elapsed >= 2.0
+    assert fake.invalid_requests == [] and fake.errors == []
+
+
+@pytest.mark.asyncio
+async def test_emulated_rate_limits_answer_with_discords_headers_and_bodies(fake: FakeDiscord) -> None:
+    auth = {"Authorization": f"Bot {fake.token}"}
+    async with aiohttp.ClientSession() as session:
+        # Off by default (the fixture's fake): twenty posts to one channel in a row all go through.
+        channel = fake.guild(fake.guild_ids[0]).channel_id  # type: ignore[union-attr]
+        for i in range(20):
+            async with session.post(
+                f"{fake.api_base}/channels/{channel}/messages", json={"content": str(i)}, headers=auth
+            ) as resp:
+                assert resp.status == 200
+        assert fake.rate_limited == [] and fake.rate_limiter is None
+
+        async with FakeDiscord(2, rate_limits=True) as limited:
+            first, second = (limited.guild(g).channel_id for g in limited.guild_ids)  # type: ignore[union-attr]
+            answers = []
+            for i in range(6):
+                async with session.post(
+                    f"{limited.api_base}/channels/{first}/messages", json={"content": str(i)}, headers=auth
+                ) as resp:
+                    answers.append((resp.status, resp.headers.copy(), await resp.json()))
+            async with session.post(
+                f"{limited.api_base}/channels/{second}/messages", json={"content": "x"}, headers=auth
+            ) as resp:
+                other = (resp.status, resp.headers.copy())
+
+    assert [status for status, _, _ in answers] == [200] * 5 + [429]
+    assert [h["X-RateLimit-Remaining"] for _, h, _ in answers[:5]] == ["4", "3", "2", "1", "0"]
+    assert {h["X-RateLimit-Limit"] for _, h, _ in answers} == {"5"}
+    bucket = answers[0][1]["X-RateLimit-Bucket"]
+    assert {h["X-RateLimit-Bucket"] for _, h, _ in answers} == {bucket}
+    for _, headers, _ in answers:
+        reset_after = float(headers["X-RateLimit-Reset-After"])
+        assert 0 < reset_after <= 5
+        assert abs(float(headers["X-RateLimit-Reset"]) - (time.time() + reset_after)) < 1
+
+    _, headers, body = answers[5]
+    assert body["global"] is False and body["code"] == 0 and body["message"] == "You are being rate limited."
+    assert 0 < body["retry_after"] <= 5
+    assert headers["Retry-After"] == str(math.ceil(body["retry_after"]))
+    assert (headers["X-RateLimit-Scope"], headers["X-RateLimit-Remaining"]) == ("user", "0")
+    assert headers["Via"]  # without it discord.py takes a 429 for a Cloudflare ban and gives up
+    assert "X-RateLimit-Global" not in headers
+    assert [m["content"] for m in limited.messages[first]] == ["0", "1", "2", "3", "4"]
+    assert [(m, p, scope) for m, p, scope, _ in limited.rate_limited] == [
+        ("POST", f"/channels/{first}/messages", "user")
+    ]
+    # Another channel is another bucket, under the same route hash (as Discord sends it).
+    assert other[0] == 200 and other[1]["X-RateLimit-Remaining"] == "4"
+    assert other[1]["X-RateLimit-Bucket"] == bucket
+
+
+@pytest.mark.asyncio
+async def test_global_rate_limit_spares_interaction_callbacks_and_webhooks() -> None:
+    async with (
+        FakeDiscord(1, rate_limits=RateLimits(global_limit=3, global_window=0.5)) as fake,
+        aiohttp.ClientSession() as session,
+    ):
+        auth = {"Authorization": f"Bot {fake.token}"}
+        statuses = []
+        for _ in range(4):
+            async with session.get(f"{fake.api_base}/users/@me", headers=auth) as resp:
+                statuses.append(resp.status)
+                headers, body = resp.headers.copy(), await resp.json()
+        # Token-authorised routes are exempt: they answer on their merits (here: unknown token), never 429.
+        exempt = []
+        for _ in range(5):
+            async with session.post(
+                f"{fake.api_base}/webhooks/{fake.application_id}/nope", json={"content": "x"}
+            ) as r:
+                exempt.append(r.status)
+            async with session.post(f"{fake.api_base}/interactions/1/nope/callback", json={"type": 1}) as r:
+                exempt.append(r.status)
+        await asyncio.sleep(body["retry_after"])
+        async with session.get(f"{fake.api_base}/users/@me", headers=auth) as resp:
+            after_wait = resp.status
+
+    assert statuses == [200, 200, 200, 429] and after_wait == 200
+    assert body == {
+        "message": "You are being rate limited.",
+        "retry_after": body["retry_after"],
+        "global": True,
+        "code": 0,
+    }
+    assert 0 < body["retry_after"] <= 0.5
+    assert (headers["X-RateLimit-Global"], headers["X-RateLimit-Scope"]) == ("true", "global")
+    assert headers["Via"] and headers["Retry-After"] == "1"
+    assert "X-RateLimit-Bucket" not in headers  # a global limit is no route's bucket
+    assert 429 not in exempt and set(exempt) == {404}
+    assert [(m, p, scope) for m, p, scope, _ in fake.rate_limited] == [("GET", "/users/@me", "global")]
+
+
+# --- members, permissions, channels -------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_fetched_member_and_overwrites_give_the_permissions_the_fake_enforces(bot: Bot) -> None:
+    fake, client = bot.fake, bot.client
+    assert client.user is not None
+    spec = fake.guild(fake.guild_ids[0])
+    assert spec is not None
+    guild = client.get_guild(spec.id)
+    assert guild is not None
+    no_send = await fake.add_text_channel(spec.id, "no-send", deny_bot=SEND_MESSAGES)
+    no_embeds = await fake.add_text_channel(spec.id, "no-embeds", deny_bot=EMBED_LINKS, on="member")
+    hidden = await fake.add_text_channel(spec.id, "hidden", deny_bot=VIEW_CHANNEL)
+    ids = [int(c["id"]) for c in (no_send, no_embeds, hidden)]
+    await wait_until(lambda: all(guild.get_channel(i) for i in ids), what="CHANNEL_CREATE in the cache")
+
+    me = await guild.fetch_member(client.user.id)
+    assert [r.id for r in me.roles] == [spec.id, spec.bot_role_id]  # @everyone and the managed role
+    channels = [guild.get_channel(spec.channel_id), *(guild.get_channel(i) for i in ids)]
+    general, send_denied, embeds_denied, invisible = (c.permissions_for(me) for c in channels)  # type: ignore[union-attr]
+    assert general.view_channel and general.send_messages and general.embed_links
+    assert general.manage_events and not general.mention_everyone and not general.administrator
+    assert send_denied.view_channel and not send_denied.send_messages
+    assert embeds_denied.send_messages and not embeds_denied.embed_links
+    assert not invisible.view_channel and not invisible.send_messages and not invisible.read_message_history
+    # discord.py and the fake compute the same numbers from the same roles and overwrites.
+    assert [c.permissions_for(me).value for c in channels] == [fake.permissions_in(c.id) for c in channels]  # type: ignore[union-attr]
+    assert general.value & MANAGE_EVENTS
+
+    await channels[0].send(embed=discord.Embed(title="allowed"))  # type: ignore[union-attr]
+    await channels[2].send("plain text needs no Embed Links")  # type: ignore[union-attr]
+    refusals = []
+    for channel, kwargs in [
+        (channels[1], {"content": "x"}),
+        (channels[2], {"embed": discord.Embed(title="x")}),
+        (channels[3], {"content": "x"}),
+    ]:
+        with pytest.raises(discord.Forbidden) as refused:
+            await channel.send(**kwargs)  # type: ignore[union-attr]
+        refusals.append((refused.value.code, refused.value.text))
+    assert refusals == [
+        (50013, "Missing Permissions"),
+        (50013, "Missing Permissions"),
+        (50001, "Missing Access"),
+    ]
+    assert [len(fake.messages[c.id]) for c in channels] == [1, 0, 1, 0]  # type: ignore[union-attr]
+
+    fake.set_member_roles(spec.id, int(fake.tester["id"]), [spec.bot_role_id])
+    tester = await guild.fetch_member(int(fake.tester["id"]))
+    assert tester.name == "tester" and [r.id for r in tester.roles] == [spec.id, spec.bot_role_id]
+    with pytest.raises(discord.NotFound) as unknown:
+        await guild.fetch_member(123456789012345678)
+    assert (unknown.value.code, unknown.value.text) == (10007, "Unknown Member")
+
+    await fake.delete_channel(ids[0])
+    await wait_until(lambda: guild.get_channel(ids[0]) is None, what="CHANNEL_DELETE in the cache")
+    with pytest.raises(discord.NotFound) as gone:
+        await client.get_partial_messageable(ids[0]).send("x")
+    assert gone.value.code == 10003
+    assert str(ids[0]) not in [c["id"] for c in fake.guild_payload(spec.id)["channels"]]  # type: ignore[index]
+
+
+# --- scheduled events ---------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_scheduled_events_round_trip_without_dispatches_the_bot_did_not_ask_for(bot: Bot) -> None:
+    fake, client = bot.fake, bot.client
+    guild = client.get_guild(fake.guild_ids[0])
+    assert guild is not None
+    start = (discord.utils.utcnow() + dt.timedelta(days=3)).replace(microsecond=0)
+    event = await guild.create_scheduled_event(
+        name="Citadel: Diana premieres",
+        description="Everything known: /citadel diana",
+        start_time=start,
+        end_time=start + dt.timedelta(hours=2),
+        entity_type=discord.EntityType.external,
+        location="Prime Video",
+        privacy_level=discord.PrivacyLevel.guild_only,
+    )
+    stored = fake.scheduled_events[guild.id][event.id]
+    assert stored["scheduled_start_time"] == start.isoformat() and stored["status"] == 1
+    assert (stored["entity_type"], stored["channel_id"], stored["entity_metadata"]) == (
+        3,
+        None,
+        {"location": "Prime Video"},
+    )
+    assert stored["creator_id"] == str(fake.bot_user_id) and stored["privacy_level"] == 2
+    assert (event.location, event.end_time, event.creator_id) == (
+        "Prime Video",
+        start + dt.timedelta(hours=2),
+        fake.bot_user_id,
+    )
+    assert [e.id for e in await guild.fetch_scheduled_events()] == [event.id]
+
+    later = start + dt.timedelta(days=1)
+    moved = await event.edit(start_time=later, end_time=later + dt.timedelta(hours=2))
+    assert moved.start_time == later and stored["scheduled_start_time"] == later.isoformat()
+    with pytest.raises(discord.HTTPException) as skipped:  # scheduled -> completed is not allowed
+        await client.http.edit_scheduled_event(guild.id, event.id, status=3)
+    assert skipped.value.code == 50035
+    ended = await (await moved.start()).end()
+    assert ended.status is discord.EventStatus.completed
+    with pytest.raises(discord.HTTPException) as finished:
+        await client.http.edit_scheduled_event(guild.id, event.id, name="again")
+    assert (finished.value.status, finished.value.code) == (400, 180000)
+
+    with pytest.raises(discord.HTTPException) as no_end:
+        await client.http.create_guild_scheduled_event(
+            guild.id,
+            name="x",
+            privacy_level=2,
+            entity_type=3,
+            entity_metadata={"location": "Prime Video"},
+            scheduled_start_time=start.isoformat(),
+        )
+    assert no_end.value.code == 50035
+    with pytest.raises(discord.HTTPException) as no_location:
+        await client.http.create_guild_scheduled_event(
+            guild.id,
+            name="x",
+            privacy_level=2,
+            entity_type=3,
+            entity_metadata={"location": ""},
+            scheduled_start_time=start.isoformat(),
+            scheduled_end_time=later.isoformat(),
+        )
+    assert no_location.value.code == 50035
+    assert [[p.path for p in i.problems] for i in fake.invalid_requests] == [
+        [("status",)],
+        [("scheduled_end_time",)],
+        [("entity_metadata", "location")],
+    ]
+    fake.invalid_requests.clear()  # expected here; the fixture asserts nothing else was invalid
+
+    cancelled = await (
+        await guild.create_scheduled_event(
+            name="Season 2",
+            start_time=later,
+            end_time=later + dt.timedelta(hours=1),
+            entity_type=discord.EntityType.external,
+            location="Prime Video",
+            privacy_level=discord.PrivacyLevel.guild_only,
+        )
+    ).cancel()
+    assert cancelled.status is discord.EventStatus.cancelled
+    await cancelled.delete()
+    with pytest.raises(discord.NotFound) as deleted:
+        await guild.fetch_scheduled_event(cancelled.id)
+    assert deleted.value.code == 10070 and list(fake.scheduled_events[guild.id]) == [event.id]
+    # The bot asked for no GUILD_SCHEDULED_EVENTS intent (1<<16), so Discord sent it none of this.
+    assert not [e for e in fake.dispatch_counts if e.startswith("GUILD_SCHEDULED_EVENT")]
+    assert list(guild.scheduled_events) == []
+
+
+@pytest.mark.asyncio
+async def test_scheduled_event_dispatches_and_permissions(fake: FakeDiscord) -> None:
+    intents = discord.Intents.none()
+    intents.guilds = intents.guild_scheduled_events = True
+    async with running_bot(fake, intents=intents) as listener:
+        guild = listener.client.get_guild(fake.guild_ids[0])
+        assert guild is not None
+        start = discord.utils.utcnow() + dt.timedelta(days=1)
+        event = await guild.create_scheduled_event(
+            name="Citadel",
+            start_time=start,
+            end_time=start + dt.timedelta(hours=1),
+            entity_type=discord.EntityType.external,
+            location="Prime Video",
+            privacy_level=discord.PrivacyLevel.guild_only,
+        )
+        await wait_until(lambda: guild.get_scheduled_event(event.id) is not None, what="the CREATE dispatch")
+        await event.edit(name="Citadel: Diana")
+        await wait_until(lambda: guild.get_scheduled_event(event.id).name == "Citadel: Diana", what="UPDATE")  # type: ignore[union-attr]
+        await event.delete()
+        await wait_until(lambda: guild.get_scheduled_event(event.id) is None, what="the DELETE dispatch")
+        assert [
+            fake.dispatch_counts[f"GUILD_SCHEDULED_EVENT_{k}"] for k in ("CREATE", "UPDATE", "DELETE")
+        ] == [1, 1, 1]
+
+        # Without Manage Events (or Create Events) Discord refuses with 403 50013.
+        fake.bot_permissions &= ~MANAGE_EVENTS
+        with pytest.raises(discord.Forbidden) as refused:
+            await guild.create_scheduled_event(
+                name="x",
+                start_time=start,
+                end_time=start + dt.timedelta(hours=1),
+                entity_type=discord.EntityType.external,
+                location="y",
+                privacy_level=discord.PrivacyLevel.guild_only,
+            )
+        assert refused.value.code == 50013
+
+
+# --- scale --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_message_post_costs_the_fake_the_same_however_much_it_already_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fake's own time per POST (validation on), measured inside its handler: 1,000 posts into an
+    empty fake, then 1,000 more once it holds 20,000 more messages, request records and nonces."""
+    spent: list[float] = []
+    handle = rest.RestAPI.handle
+
+    async def timed(self: rest.RestAPI, request: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
+        began = time.perf_counter()
+        try:
+            return await handle(self, request)
+        finally:
+            spent.append(time.perf_counter() - began)
+
+    monkeypatch.setattr(rest.RestAPI, "handle", timed)  # before the fake binds its handler
+    embed = {
+        "title": "Citadel: Diana",
+        "description": "d" * 300,
+        "fields": [{"name": "Premiere", "value": "10 October 2024"}],
+    }
+    async with FakeDiscord(1, rate_limits=RateLimits(global_limit=10**6, message_limit=10**6)) as fake:
+        channel = fake.guild(fake.guild_ids[0]).channel_id  # type: ignore[union-attr]
+        url = f"{fake.api_base}/channels/{channel}/messages"
+        auth = {"Authorization": f"Bot {fake.token}"}
+        async with aiohttp.ClientSession() as session:
+
+            async def post(count: int) -> list[float]:
+                first = len(spent)
+                for _ in range(count):
+                    n = len(fake.requests)
+                    body = {"content": f"post {n}", "embeds": [embed], "nonce": str(n), "enforce_nonce": True}
+                    async with session.post(url, json=body, headers=auth) as resp:
+                        assert resp.status == 200
+                return spent[first:]
+
+            await post(100)  # warm-up: validators compiled, connection open
+            empty = await post(1000)
+            # What 20,000 more posts would have left behind, without spending the time to send them.
+            message, record, now = fake.messages[channel][-1], fake.requests[-1], time.time()
+            for i in range(20_000):
+                fake.store_message(dict(message, id=str(fake.snowflake())))
+                fake.requests.append(dataclasses.replace(record))
+                fake.nonces[(fake.bot_user_id, f"earlier-{i}")] = (now, message)
+            full = await post(1000)
+
+    assert len(fake.messages[channel]) == 22_100 and fake.invalid_requests == []
+    if fake.spec is None:
+        pytest.skip("no OpenAPI spec: validation, the bulk of the cost, was off")
+    print(
+        f"fake per POST: {statistics.mean(empty) * 1e3:.3f} ms empty, {statistics.mean(full) * 1e3:.3f} ms full"
+    )
+    assert statistics.median(empty + full) < 0.005  # ~0.5 ms here, most of it jsonschema
+    # O(1) per request: anything that walked the stored messages, records or nonces would add >1 ms.
+    assert statistics.mean(full) < 1.5 * statistics.mean(empty) + 0.0002
 
 
 # --- separate process ---------------------------------------------------------------------------------

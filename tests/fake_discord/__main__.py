@@ -24,6 +24,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--heartbeat-ms", type=int, default=41250)
     parser.add_argument("--interaction-window", type=float, default=3.0)
     parser.add_argument("--no-validate", action="store_true", help="skip OpenAPI validation (faster)")
+    parser.add_argument(
+        "--rate-limits", action="store_true", help="emulate Discord's global and per-route rate limits"
+    )
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
 
@@ -39,6 +42,7 @@ async def serve(args: argparse.Namespace) -> None:
         interaction_window=args.interaction_window,
         recommended_shards=args.shards,
         validate=not args.no_validate,
+        rate_limits=args.rate_limits,
     )
     async with fake:
         info = {

@@ -116,6 +116,10 @@ def add_control_routes(app: web.Application, fake: FakeDiscord) -> None:
                 ],
                 "unknown_routes": fake.unknown_routes,
                 "interactions": len(fake.interactions),
+                "rate_limited": [
+                    {"method": m, "path": path, "scope": scope, "time": t}
+                    for m, path, scope, t in fake.rate_limited
+                ],
                 "errors": fake.errors,
                 "ready_shards": sorted(s.shard_id for s in fake.shard_sessions.values() if s.guilds_sent),
             }

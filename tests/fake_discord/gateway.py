@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from .payloads import GuildSpec, guild_create_payload, shard_for_guild
+from .payloads import GuildSpec, shard_for_guild
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -169,7 +169,8 @@ class Session:
     def _render(self, entry: LogEntry) -> dict[str, Any]:
         data = entry.data
         if isinstance(data, GuildSpec):
-            data = guild_create_payload(data, self.fake.bot_user_id, self.fake.joined_at)
+            # Rendered now, not when logged: a replay after RESUME shows the guild as it stands.
+            data = self.fake.render_guild(data)
         return {"op": OP_DISPATCH, "s": entry.seq, "t": entry.event, "d": data}
 
     async def dispatch(
@@ -178,6 +179,7 @@ class Session:
         """Number, log and (when connected) send one dispatch; a disconnected session keeps it for RESUME."""
         async with self.lock:
             self.seq += 1
+            self.fake.dispatch_counts[event] += 1
             entry = LogEntry(self.seq, event, data, on_written)
             self.log.append(entry)
             if self.connection is not None:

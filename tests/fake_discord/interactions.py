@@ -418,6 +418,9 @@ def build_interaction(
             raise ValueError(f"guild {guild_id} is not one of the fake's guilds; pass channel_id=")
         channel = dict(fake.channel(channel_id) or text_channel_payload(channel_id, guild_id))
         channel["permissions"] = perms
+        # Discord computes app_permissions for the channel: roles and that channel's overwrites.
+        computed = fake.permissions_of(channel) if spec is not None else None
+        app_default = computed if computed is not None else fake.bot_permissions
         payload.update(
             guild_id=str(guild_id),
             guild={"id": str(guild_id), "locale": spec.locale if spec else "en-US", "features": []},
@@ -425,7 +428,7 @@ def build_interaction(
             channel_id=str(channel_id),
             channel=channel,
             member=member_payload(user_data, roles=roles, permissions=perms),
-            app_permissions=str(fake.bot_permissions if app_permissions is None else int(app_permissions)),
+            app_permissions=str(app_default if app_permissions is None else int(app_permissions)),
             context=CONTEXT_GUILD if context is None else context,
             authorizing_integration_owners=dict(integration_owners or {"0": str(guild_id)}),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -237,6 +238,8 @@ _COMMAND_SINGLE = {
     ("PATCH", "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}"),
 }
 _CALLBACK = ("POST", "/interactions/{interaction_id}/{interaction_token}/callback")
+_EVENT_CREATE = ("POST", "/guilds/{guild_id}/scheduled-events")
+EXTERNAL_EVENT = 3
 
 
 def is_valid_command_name(name: str) -> bool:
@@ -415,6 +418,38 @@ def _check_command(command: Any, at: tuple[str | int, ...]) -> list[Problem]:
     return problems
 
 
+def _parse_time(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def scheduled_event_problems(event: Mapping[str, Any]) -> list[Problem]:
+    """What Discord refuses in a scheduled event (a create body, or an event with an edit applied)
+    beyond the spec: an external event (entity_type 3) needs a location and an end time, and the times
+    must parse as ISO 8601."""
+    problems = []
+    for key in ("scheduled_start_time", "scheduled_end_time"):
+        value = event.get(key)
+        if value is not None and _parse_time(value) is None:
+            problems.append(
+                Problem((key,), "DATE_TIME_TYPE_PARSE", f"Could not interpret {value!r} as date time.")
+            )
+    if event.get("entity_type") == EXTERNAL_EVENT:
+        metadata = event.get("entity_metadata")
+        location = metadata.get("location") if isinstance(metadata, Mapping) else None
+        if not isinstance(location, str) or not location.strip():
+            problems.append(
+                Problem(("entity_metadata", "location"), "BASE_TYPE_REQUIRED", "This field is required")
+            )
+        if event.get("scheduled_end_time") is None:
+            problems.append(Problem(("scheduled_end_time",), "BASE_TYPE_REQUIRED", "This field is required"))
+    return problems
+
+
 def discord_limits(method: str, template: str, body: Any) -> list[Problem]:
     """Problems with ``body`` that Discord reports but the OpenAPI spec does not encode."""
     key = (method.upper(), template)
@@ -454,6 +489,8 @@ def discord_limits(method: str, template: str, body: Any) -> list[Problem]:
         return problems
     if key in _COMMAND_SINGLE:
         return _check_command(body, ())
+    if key == _EVENT_CREATE and isinstance(body, Mapping):
+        return scheduled_event_problems(body)
     return []
 
 

@@ -35,15 +35,17 @@ USE_APPLICATION_COMMANDS = 1 << 31
 SEND_MESSAGES_IN_THREADS = 1 << 38
 MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3
+MANAGE_EVENTS = 1 << 33
+CREATE_EVENTS = 1 << 44
 
-# What Discord gives @everyone in a new server, less voice: a plain member.
+# What Discord gives @everyone in a new server, less voice and less Mention Everyone (which servers
+# that let bots in commonly turn off, and which a bot must never need): a plain member.
 EVERYONE_PERMISSIONS = (
     VIEW_CHANNEL
     | SEND_MESSAGES
     | EMBED_LINKS
     | ATTACH_FILES
     | READ_MESSAGE_HISTORY
-    | MENTION_EVERYONE
     | USE_EXTERNAL_EMOJIS
     | ADD_REACTIONS
     | USE_APPLICATION_COMMANDS
@@ -51,7 +53,9 @@ EVERYONE_PERMISSIONS = (
     | 1  # CREATE_INSTANT_INVITE
     | (1 << 26)  # CHANGE_NICKNAME
 )
-BOT_PERMISSIONS = EVERYONE_PERMISSIONS
+# The bot's managed role: what its invite asked for. With @everyone's bits it gives the bot View
+# Channel, Send Messages, Embed Links and Manage Events in an ordinary channel, and no Mention Everyone.
+BOT_PERMISSIONS = EVERYONE_PERMISSIONS | MANAGE_EVENTS
 
 FLAG_EPHEMERAL = 1 << 6
 FLAG_LOADING = 1 << 7
@@ -180,7 +184,12 @@ def role_payload(
 
 
 def text_channel_payload(
-    channel_id: int, guild_id: int, name: str = "general", position: int = 0
+    channel_id: int,
+    guild_id: int,
+    name: str = "general",
+    position: int = 0,
+    *,
+    permission_overwrites: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     return {
         "id": str(channel_id),
@@ -188,7 +197,7 @@ def text_channel_payload(
         "guild_id": str(guild_id),
         "name": name,
         "position": position,
-        "permission_overwrites": [],
+        "permission_overwrites": [dict(o) for o in permission_overwrites],
         "parent_id": None,
         "topic": None,
         "nsfw": False,
@@ -209,14 +218,20 @@ def dm_channel_payload(channel_id: int, recipient: Mapping[str, Any]) -> dict[st
     }
 
 
-def guild_roles(spec: GuildSpec, bot_user_id: int) -> list[dict[str, Any]]:
+def guild_roles(
+    spec: GuildSpec,
+    bot_user_id: int,
+    *,
+    everyone_permissions: int = EVERYONE_PERMISSIONS,
+    bot_permissions: int = BOT_PERMISSIONS,
+) -> list[dict[str, Any]]:
     roles = [
-        role_payload(spec.id, "@everyone", permissions=EVERYONE_PERMISSIONS),
+        role_payload(spec.id, "@everyone", permissions=everyone_permissions),
         # Discord gives every bot a managed role named after it when it joins with permissions.
         role_payload(
             spec.bot_role_id,
             "citadel-bot",
-            permissions=BOT_PERMISSIONS,
+            permissions=bot_permissions,
             position=1,
             managed=True,
             tags={"bot_id": str(bot_user_id)},
@@ -232,8 +247,20 @@ def guild_channels(spec: GuildSpec) -> list[dict[str, Any]]:
     return channels
 
 
-def guild_create_payload(spec: GuildSpec, bot_user_id: int, joined_at: str) -> dict[str, Any]:
-    """A minimal but complete GUILD_CREATE ``d``: every key discord.py's Guild._from_data reads."""
+def guild_create_payload(
+    spec: GuildSpec,
+    bot_user_id: int,
+    joined_at: str,
+    *,
+    roles: list[dict[str, Any]] | None = None,
+    channels: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A minimal but complete GUILD_CREATE ``d``: every key discord.py's Guild._from_data reads.
+
+    ``roles`` and ``channels`` replace the ones built from ``spec`` (the fake's current state).
+    """
+    channels = guild_channels(spec) if channels is None else channels
+    has_default = any(c["id"] == str(spec.channel_id) for c in channels)
     return {
         "id": str(spec.id),
         "name": spec.name,
@@ -258,7 +285,7 @@ def guild_create_payload(spec: GuildSpec, bot_user_id: int, joined_at: str) -> d
         "premium_subscription_count": 0,
         "premium_progress_bar_enabled": False,
         "preferred_locale": spec.locale,
-        "system_channel_id": str(spec.channel_id),
+        "system_channel_id": str(spec.channel_id) if has_default else None,
         "system_channel_flags": 0,
         "rules_channel_id": None,
         "public_updates_channel_id": None,
@@ -271,8 +298,8 @@ def guild_create_payload(spec: GuildSpec, bot_user_id: int, joined_at: str) -> d
         "max_stage_video_channel_users": 50,
         "incidents_data": None,
         "features": [],
-        "roles": guild_roles(spec, bot_user_id),
-        "channels": guild_channels(spec),
+        "roles": guild_roles(spec, bot_user_id) if roles is None else roles,
+        "channels": channels,
         "emojis": [],
         "stickers": [],
         "threads": [],
@@ -404,3 +431,40 @@ def apply_message_edit(message: dict[str, Any], body: Mapping[str, Any]) -> dict
     message["flags"] &= ~FLAG_LOADING
     message["edited_timestamp"] = iso()
     return message
+
+
+# Guild scheduled events
+EVENT_SCHEDULED = 1
+EVENT_ACTIVE = 2
+EVENT_COMPLETED = 3
+EVENT_CANCELED = 4
+EVENT_EXTERNAL = 3
+# The only status changes Discord allows; finished events (3, 4) cannot be changed at all.
+EVENT_TRANSITIONS = {EVENT_SCHEDULED: {EVENT_ACTIVE, EVENT_CANCELED}, EVENT_ACTIVE: {EVENT_COMPLETED}}
+
+
+def scheduled_event_payload(
+    *, event_id: int, guild_id: int, creator: Mapping[str, Any], body: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A guild scheduled event as Discord returns it, from a create request body."""
+    return {
+        "id": str(event_id),
+        "guild_id": str(guild_id),
+        "channel_id": None if body.get("channel_id") is None else str(body["channel_id"]),
+        "creator_id": creator["id"],
+        "name": body["name"],
+        "description": body.get("description"),
+        "scheduled_start_time": body["scheduled_start_time"],
+        "scheduled_end_time": body.get("scheduled_end_time"),
+        "privacy_level": body.get("privacy_level", 2),
+        "status": EVENT_SCHEDULED,
+        "entity_type": body["entity_type"],
+        "entity_id": None,
+        "entity_metadata": dict(body["entity_metadata"]) if body.get("entity_metadata") else None,
+        "sku_ids": [],
+        "creator": dict(creator),
+        "user_count": 0,
+        "image": None,
+        "recurrence_rule": body.get("recurrence_rule"),
+        "auto_start": False,
+    }

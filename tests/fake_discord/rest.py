@@ -1,8 +1,8 @@
-"""The REST API under /api/v10: auth, rate-limit headers, injected failures, validation and the routes."""
+"""The REST API under /api/v10: auth, rate limits, injected failures, validation and the routes."""
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 import json
 import logging
 import re
@@ -18,12 +18,24 @@ from multidict import MultiDictProxy
 from . import openapi
 from .interactions import ALLOWED_CALLBACKS, APPLICATION_COMMAND, InteractionRecord
 from .payloads import (
+    ATTACH_FILES,
+    CREATE_EVENTS,
+    EMBED_LINKS,
+    EVENT_CANCELED,
+    EVENT_COMPLETED,
+    EVENT_EXTERNAL,
+    EVENT_TRANSITIONS,
     FLAG_EPHEMERAL,
     FLAG_LOADING,
+    MANAGE_EVENTS,
+    SEND_MESSAGES,
+    VIEW_CHANNEL,
     apply_message_edit,
     message_payload,
+    scheduled_event_payload,
     user_payload,
 )
+from .ratelimits import BucketState, bucket_hash, global_limit_answer
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -147,7 +159,8 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def _ratelimit_headers(method: str, template: str) -> dict[str, str]:
-    bucket = hashlib.blake2s(f"{method} {template}".encode(), digest_size=8).hexdigest()
+    """Headers of a roomy bucket, for routes the emulated limits leave alone (or with limits off)."""
+    bucket = bucket_hash(method, template)
     return {
         "X-RateLimit-Limit": "50",
         "X-RateLimit-Remaining": "49",
@@ -171,6 +184,8 @@ class Route:
 
 
 _ROUTES: list[Route] = []
+# Paths exempt from the global rate limit (interaction callbacks and webhooks), known routes or not.
+_TOKEN_PATHS = ("/interactions/", "/webhooks/")
 
 
 def route(method: str, template: str) -> Callable[[Handler], Handler]:
@@ -196,6 +211,7 @@ class RestAPI:
 
     def __init__(self, fake: FakeDiscord) -> None:
         self.fake = fake
+        self._operations: dict[tuple[str, str, tuple[str, ...]], openapi.Operation | None] = {}
 
     # --- plumbing -------------------------------------------------------------------------------------
 
@@ -216,10 +232,13 @@ class RestAPI:
         matched = self._match(method, path)
         template = matched[0].template if matched else path
         record.template = matched[0].template if matched else None
+        fake.request_times[f"{method} {template}"].append(record.time)
         response = await self._respond(request, method, path, body, files, matched, received_at)
-        headers = _ratelimit_headers(method, template)
-        for key, value in headers.items():
-            response.headers.setdefault(key, value)
+        if "X-RateLimit-Scope" not in response.headers:
+            # A 429 carries only its own headers (a global one has no bucket); others get a roomy bucket
+            # unless the emulated limits already set the real one.
+            for key, value in _ratelimit_headers(method, template).items():
+                response.headers.setdefault(key, value)
         record.status = response.status
         return response
 
@@ -235,8 +254,17 @@ class RestAPI:
     ) -> web.StreamResponse:
         fake = self.fake
         if matched is None or not matched[0].token_auth:
-            if request.headers.get("Authorization") != f"Bot {fake.token}":
+            authorization = request.headers.get("Authorization")
+            if authorization != f"Bot {fake.token}":
                 return json_response({"message": "401: Unauthorized", "code": 0}, 401)
+            limiter = fake.rate_limiter
+            # Interaction callbacks and webhook routes are exempt from the global limit, as on Discord.
+            if limiter is not None and not path.startswith(_TOKEN_PATHS):
+                retry_after = limiter.check_global(authorization, time.monotonic())
+                if retry_after is not None:
+                    fake.rate_limited.append((method, path, "global", time.time()))
+                    body_429, headers_429 = global_limit_answer(retry_after)
+                    return json_response(body_429, 429, headers_429)
         if matched is None:
             fake.unknown_routes.append((method, path))
             log.warning("fake Discord: unknown route %s %s", method, path)
@@ -251,6 +279,31 @@ class RestAPI:
                     400,
                 )
 
+        bucket: BucketState | None = None
+        if fake.rate_limiter is not None:
+            bucket = fake.rate_limiter.take(method, route_.template, params, time.monotonic())
+            if bucket is not None and bucket.limited:
+                fake.rate_limited.append((method, path, "user", time.time()))
+                return json_response(bucket.body(), 429, bucket.headers())
+        response = await self._answer(method, path, body, files, route_, params, request, received_at)
+        if bucket is not None:
+            # Every answer of a limited route tells the client where its bucket stands, errors included.
+            response.headers.update(bucket.headers())
+        return response
+
+    async def _answer(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        files: list[dict[str, Any]],
+        route_: Route,
+        params: dict[str, str],
+        request: web.Request,
+        received_at: float,
+    ) -> web.StreamResponse:
+        """Injected failures, body validation, then the route's handler."""
+        fake = self.fake
         for rule in fake.failure_rules:
             if rule.matches(method, path):
                 rule.hits += 1
@@ -333,11 +386,27 @@ class RestAPI:
         problems: list[openapi.Problem] = []
         spec = self.fake.spec
         if spec is not None:
-            op = spec.find(method, path)
+            op = self._operation(spec, method, path, template)
             if op is not None:
                 problems += spec.check(op, body)
         problems += openapi.discord_limits(method, template, body)
         return openapi.dedupe(problems)
+
+    def _operation(
+        self, spec: openapi.OpenAPISpec, method: str, path: str, template: str
+    ) -> openapi.Operation | None:
+        """The spec's operation for a request, looked up once per route instead of per request.
+
+        A route template matches one spec operation, except where a literal segment ("@original")
+        shares a route with an id: those paths are keyed by their non-numeric segments too.
+        """
+        literals = tuple(seg for seg in path.split("/") if seg.startswith("@"))
+        key = (method, template, literals)
+        try:
+            return self._operations[key]
+        except KeyError:
+            op = self._operations[key] = spec.find(method, path)
+            return op
 
 
 # --- users, application, gateway ---------------------------------------------------------------------
@@ -615,6 +684,7 @@ async def create_message(api: RestAPI, call: RestCall) -> web.StreamResponse:
     fake = api.fake
     channel = _channel(api, call)
     body = call.body or {}
+    _check_can_send(fake, channel, body, call.files)  # access comes before looking at the message
     if not (
         body.get("content")
         or body.get("embeds")
@@ -650,9 +720,46 @@ async def create_message(api: RestAPI, call: RestCall) -> web.StreamResponse:
     )
     fake.store_message(message, guild_id=int(channel["guild_id"]) if "guild_id" in channel else None)
     if key is not None:
-        fake.nonces[key] = (time.time(), message)
+        _remember_nonce(fake, key, message)
     await fake.dispatch_message_create(message, channel)
     return json_response(message)
+
+
+def _check_can_send(
+    fake: FakeDiscord, channel: dict[str, Any], body: dict[str, Any], files: list[dict[str, Any]]
+) -> None:
+    """Refuse a message the bot's permissions in ``channel`` do not allow, with Discord's errors.
+
+    Missing Embed Links with embeds, or Attach Files with files, is answered 403 50013 like missing
+    Send Messages. (Discord's answer there has varied; a refusal is the strict reading, and a bot that
+    checks its permissions first never meets it.)
+    """
+    perms = fake.permissions_of(channel)
+    if perms is None:  # a DM: no permissions to compute
+        return
+    if not perms & VIEW_CHANNEL:
+        raise missing_access()
+    if not perms & SEND_MESSAGES:
+        raise missing_permissions()
+    if body.get("embeds") and not perms & EMBED_LINKS:
+        raise missing_permissions()
+    if files and not perms & ATTACH_FILES:
+        raise missing_permissions()
+
+
+def _remember_nonce(fake: FakeDiscord, key: tuple[int, str], message: dict[str, Any]) -> None:
+    """Store a nonce for enforce_nonce and forget expired ones, O(1) amortised.
+
+    Re-inserting moves the key to the end, so the dict stays ordered by time and expired entries are
+    always at the front: 10,000 messages with nonces never make this scan.
+    """
+    now = time.time()
+    nonces = fake.nonces
+    nonces.pop(key, None)
+    oldest = next(iter(nonces), None)
+    if oldest is not None and now - nonces[oldest][0] > NONCE_WINDOW:
+        del nonces[oldest]  # one per insert keeps up: the dict never outgrows the window by more than one
+    nonces[key] = (now, message)
 
 
 @route("GET", "/channels/{channel_id}/messages")
@@ -740,3 +847,151 @@ async def get_guild_channels(api: RestAPI, call: RestCall) -> web.StreamResponse
     if payload is None:
         raise DiscordError(404, 10004, "Unknown Guild")
     return json_response(payload["channels"])
+
+
+# --- members ------------------------------------------------------------------------------------------
+
+
+def _guild_id(api: RestAPI, call: RestCall) -> int:
+    guild_id = int(call.params["guild_id"])
+    if api.fake.guild(guild_id) is None:
+        raise DiscordError(404, 10004, "Unknown Guild")
+    return guild_id
+
+
+@route("GET", "/guilds/{guild_id}/members/{user_id}")
+async def get_member(api: RestAPI, call: RestCall) -> web.StreamResponse:
+    member = api.fake.member(_guild_id(api, call), int(call.params["user_id"]))
+    if member is None:
+        raise DiscordError(404, 10007, "Unknown Member")
+    return json_response(member)
+
+
+# --- guild scheduled events -----------------------------------------------------------------------------
+
+
+def _invalid(api: RestAPI, call: RestCall, problems: list[openapi.Problem]) -> DiscordError:
+    """A 400 50035 for problems found by a handler, recorded like those found before it."""
+    body = call.body
+    api.fake.invalid_requests.append(
+        InvalidRequest(call.method, call.path, body, [p.detail or p.message for p in problems], problems)
+    )
+    return DiscordError(400, 50035, "Invalid Form Body", openapi.error_tree(problems))
+
+
+def _normalise_times(event: dict[str, Any]) -> None:
+    """Discord answers with its own rendering of the times it was sent: UTC, ``+00:00``."""
+    for key in ("scheduled_start_time", "scheduled_end_time"):
+        value = event.get(key)
+        if isinstance(value, str):
+            moment = dt.datetime.fromisoformat(value)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=dt.UTC)
+            event[key] = moment.astimezone(dt.UTC).isoformat()
+
+
+def _event_or_404(api: RestAPI, call: RestCall, guild_id: int) -> dict[str, Any]:
+    event = api.fake.scheduled_events.get(guild_id, {}).get(int(call.params["guild_scheduled_event_id"]))
+    if event is None:
+        raise DiscordError(404, 10070, "Unknown Guild Scheduled Event")
+    return event
+
+
+def _may_manage_event(api: RestAPI, guild_id: int, event: dict[str, Any] | None) -> None:
+    """Manage Events, or Create Events for the bot's own events (and to create one), as Discord has it."""
+    perms = api.fake.guild_permissions(guild_id)
+    if perms & MANAGE_EVENTS:
+        return
+    own = event is None or event.get("creator_id") == str(api.fake.bot_user_id)
+    if own and perms & CREATE_EVENTS:
+        return
+    raise missing_permissions()
+
+
+@route("GET", "/guilds/{guild_id}/scheduled-events")
+async def list_scheduled_events(api: RestAPI, call: RestCall) -> web.StreamResponse:
+    guild_id = _guild_id(api, call)
+    return json_response(list(api.fake.scheduled_events.get(guild_id, {}).values()))
+
+
+@route("POST", "/guilds/{guild_id}/scheduled-events")
+async def create_scheduled_event(api: RestAPI, call: RestCall) -> web.StreamResponse:
+    fake = api.fake
+    guild_id = _guild_id(api, call)
+    _may_manage_event(api, guild_id, None)
+    event = scheduled_event_payload(
+        event_id=fake.snowflake(), guild_id=guild_id, creator=fake.bot_user_public, body=call.body
+    )
+    _normalise_times(event)
+    fake.scheduled_events[guild_id][int(event["id"])] = event
+    await fake.dispatch_scheduled_event("GUILD_SCHEDULED_EVENT_CREATE", event)
+    fake.changes.notify()
+    return json_response(event)
+
+
+@route("GET", "/guilds/{guild_id}/scheduled-events/{guild_scheduled_event_id}")
+async def get_scheduled_event(api: RestAPI, call: RestCall) -> web.StreamResponse:
+    return json_response(_event_or_404(api, call, _guild_id(api, call)))
+
+
+_EVENT_FIELDS = (
+    "name",
+    "description",
+    "scheduled_start_time",
+    "scheduled_end_time",
+    "privacy_level",
+    "status",
+    "entity_type",
+    "channel_id",
+    "entity_metadata",
+    "recurrence_rule",
+)
+
+
+@route("PATCH", "/guilds/{guild_id}/scheduled-events/{guild_scheduled_event_id}")
+async def edit_scheduled_event(api: RestAPI, call: RestCall) -> web.StreamResponse:
+    fake = api.fake
+    guild_id = _guild_id(api, call)
+    event = _event_or_404(api, call, guild_id)
+    _may_manage_event(api, guild_id, event)
+    if event["status"] in (EVENT_COMPLETED, EVENT_CANCELED):
+        raise DiscordError(400, 180000, "Cannot update a finished event")
+    body = call.body or {}
+    merged = dict(event)
+    for key in _EVENT_FIELDS:
+        if key in body and not (key in ("status", "entity_type") and body[key] is None):
+            merged[key] = body[key]
+    problems = openapi.scheduled_event_problems(merged)
+    status = merged["status"]
+    if status != event["status"] and status not in EVENT_TRANSITIONS.get(event["status"], ()):
+        allowed = sorted(EVENT_TRANSITIONS.get(event["status"], ()))
+        problems.append(
+            openapi.Problem(
+                ("status",),
+                "BASE_TYPE_CHOICES",
+                f"Value must be one of {allowed}.",
+                f"status {event['status']} cannot change to {status}",
+            )
+        )
+    if problems:
+        raise _invalid(api, call, problems)
+    if merged["entity_type"] == EVENT_EXTERNAL:
+        merged["channel_id"] = None
+    merged["channel_id"] = None if merged["channel_id"] is None else str(merged["channel_id"])
+    _normalise_times(merged)
+    event.update(merged)
+    await fake.dispatch_scheduled_event("GUILD_SCHEDULED_EVENT_UPDATE", event)
+    fake.changes.notify()
+    return json_response(event)
+
+
+@route("DELETE", "/guilds/{guild_id}/scheduled-events/{guild_scheduled_event_id}")
+async def delete_scheduled_event(api: RestAPI, call: RestCall) -> web.StreamResponse:
+    fake = api.fake
+    guild_id = _guild_id(api, call)
+    event = _event_or_404(api, call, guild_id)
+    _may_manage_event(api, guild_id, event)
+    del fake.scheduled_events[guild_id][int(event["id"])]
+    await fake.dispatch_scheduled_event("GUILD_SCHEDULED_EVENT_DELETE", event)
+    fake.changes.notify()
+    return web.Response(status=204)

@@ -8,7 +8,7 @@ import json
 import logging
 import socket
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -42,6 +42,7 @@ from .payloads import (
     SnowflakeFactory,
     client_user_payload,
     dm_channel_payload,
+    guild_channels,
     guild_create_payload,
     guild_roles,
     iso,
@@ -51,13 +52,27 @@ from .payloads import (
     text_channel_payload,
     user_payload,
 )
+from .permissions import (
+    ALL_PERMISSIONS,
+    OVERWRITE_MEMBER,
+    OVERWRITE_ROLE,
+    base_permissions,
+    channel_permissions,
+    overwrite,
+)
+from .ratelimits import RateLimiter, RateLimits
 from .rest import API_PREFIX, FailureRule, InvalidRequest, RequestRecord, RestAPI, SyncEvent, json_response
 from .waiting import Changes
 
 log = logging.getLogger(__name__)
 
+GUILDS = 1 << 0
 GUILD_MESSAGES = 1 << 9
 DIRECT_MESSAGES = 1 << 12
+GUILD_SCHEDULED_EVENTS = 1 << 16
+
+# (method, path below /api/v10, "global" or "user", time.time()) of every 429 the emulated limits gave.
+RateLimitHit = tuple[str, str, str, float]
 
 
 class Restore:
@@ -81,6 +96,9 @@ class FakeDiscord:
 
     ``guilds`` is a count (deterministic snowflakes that spread evenly over shards, each with one
     text channel) or a list of GuildSpec.
+
+    ``rate_limits=True`` emulates Discord's REST rate limits with Discord's numbers; a ``RateLimits``
+    sets other numbers (see ratelimits.py for the model). Off by default.
     """
 
     def __init__(
@@ -99,6 +117,7 @@ class FakeDiscord:
         privileged_intents: int = 0,
         validate: bool = True,
         spec_path: Path = openapi.SPEC_PATH,
+        rate_limits: bool | RateLimits = False,
     ) -> None:
         self.token = token
         self.bot_user_id = bot_user_id
@@ -108,7 +127,10 @@ class FakeDiscord:
         self.bot_user_public = user_payload(bot_user_id, bot_username, bot=True)
         self.tester = user_payload(DEFAULT_TESTER_ID, "tester")
         self.guild_owner_id = DEFAULT_OWNER_ID
-        self.default_permissions = EVERYONE_PERMISSIONS
+        self.default_permissions = EVERYONE_PERMISSIONS  # the invoking member's, in interactions
+        # The @everyone role and the bot's managed role as GUILD_CREATE sends them; change them before
+        # the bot connects to take a permission away everywhere (e.g. Manage Events).
+        self.everyone_permissions = EVERYONE_PERMISSIONS
         self.bot_permissions = BOT_PERMISSIONS
         self.host = host
         self.port = port
@@ -132,6 +154,13 @@ class FakeDiscord:
                 self._extra_channels[int(channel["id"])] = dict(channel, guild_id=str(spec.id))
         self._dm_channels: dict[str, dict[str, Any]] = {}
         self._users: dict[int, dict[str, Any]] = {DEFAULT_TESTER_ID: self.tester}
+        # Channel changes live here, not in the GuildSpecs: tests share GuildSpec constants between fakes.
+        self._added_channels: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
+        self._deleted_channels: set[int] = set()
+        # guild id -> user id -> role ids beyond @everyone (and, for the bot, beyond its managed role).
+        self.member_roles: defaultdict[int, dict[int, list[int]]] = defaultdict(dict)
+        # guild id -> event id -> the event object as Discord returns it.
+        self.scheduled_events: defaultdict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
 
         # What tests inspect.
         self.requests: list[RequestRecord] = []
@@ -147,9 +176,17 @@ class FakeDiscord:
         self.heartbeats = 0
         self.gateway_compressions: list[str | None] = []  # the compress= of each websocket, in order
         self.other_gateway_ops: list[tuple[int, Any]] = []
+        self.dispatch_counts: Counter[str] = Counter()  # gateway event name -> dispatches, all sessions
         self.errors: list[str] = []
         self.failure_rules: list[FailureRule] = []
         self.nonces: dict[tuple[int, str], tuple[float, dict[str, Any]]] = {}
+        self.rate_limits: RateLimits | None = (
+            rate_limits if isinstance(rate_limits, RateLimits) else RateLimits() if rate_limits else None
+        )
+        self.rate_limiter = RateLimiter(self.rate_limits) if self.rate_limits is not None else None
+        self.rate_limited: list[RateLimitHit] = []
+        # "METHOD /route/{template}" (or the raw path of an unknown route) -> time.time() of each request.
+        self.request_times: defaultdict[str, list[float]] = defaultdict(list)
 
         # Gateway state.
         self.connections: set[Connection] = set()
@@ -287,9 +324,36 @@ class FakeDiscord:
 
     def guild_payload(self, guild_id: int) -> dict[str, Any] | None:
         spec = self._guilds.get(guild_id)
-        return None if spec is None else guild_create_payload(spec, self.bot_user_id, self.joined_at)
+        return None if spec is None else self.render_guild(spec)
+
+    def render_guild(self, spec: GuildSpec) -> dict[str, Any]:
+        """GUILD_CREATE ``d`` for ``spec`` as the guild stands now (roles, added and deleted channels)."""
+        channels = [c for c in guild_channels(spec) if int(c["id"]) not in self._deleted_channels]
+        channels.extend(self._added_channels.get(spec.id, ()))
+        payload = guild_create_payload(
+            spec, self.bot_user_id, self.joined_at, roles=self.roles(spec.id), channels=channels
+        )
+        # Discord lists the guild's events that have not finished yet.
+        payload["guild_scheduled_events"] = [
+            dict(e) for e in self.scheduled_events.get(spec.id, {}).values() if e["status"] in (1, 2)
+        ]
+        return payload
+
+    def roles(self, guild_id: int) -> list[dict[str, Any]]:
+        """The guild's roles as GUILD_CREATE sends them (empty for an unknown guild)."""
+        spec = self._guilds.get(guild_id)
+        if spec is None:
+            return []
+        return guild_roles(
+            spec,
+            self.bot_user_id,
+            everyone_permissions=self.everyone_permissions,
+            bot_permissions=self.bot_permissions,
+        )
 
     def channel(self, channel_id: int) -> dict[str, Any] | None:
+        if channel_id in self._deleted_channels:
+            return None
         spec = self._channel_guild.get(channel_id)
         if spec is not None:
             return text_channel_payload(channel_id, spec.id)
@@ -300,13 +364,120 @@ class FakeDiscord:
         self._extra_channels[int(channel["id"])] = dict(channel)
 
     def find_role(self, guild_id: int | None, role_id: int) -> dict[str, Any] | None:
-        spec = self._guilds.get(guild_id) if guild_id is not None else None
-        if spec is None:
+        if guild_id is None:
             return None
-        for role in guild_roles(spec, self.bot_user_id):
+        for role in self.roles(guild_id):
             if role["id"] == str(role_id):
                 return role
         return None
+
+    async def add_text_channel(
+        self,
+        guild_id: int,
+        name: str = "announcements",
+        *,
+        deny_bot: int = 0,
+        allow_bot: int = 0,
+        on: str = "role",
+        overwrites: Sequence[Mapping[str, Any]] = (),
+        channel_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A new text channel in ``guild_id``, announced with CHANNEL_CREATE; returns the channel object.
+
+        ``deny_bot``/``allow_bot`` (permission bits, e.g. SEND_MESSAGES) become an overwrite on the
+        bot's managed role (``on="role"``) or on the bot's member (``on="member"``); ``overwrites``
+        adds more entries as is (see permissions.overwrite). The bot then sees the channel in its cache
+        and ``channel.permissions_for(member)`` reflects the overwrites; the fake refuses what Discord
+        would (see ``permissions_in``).
+        """
+        spec = self._guilds.get(guild_id)
+        if spec is None:
+            raise ValueError(f"guild {guild_id} is not one of the fake's guilds")
+        if on not in ("role", "member"):
+            raise ValueError(f"on must be 'role' or 'member', not {on!r}")
+        entries = [dict(o) for o in overwrites]
+        if deny_bot or allow_bot:
+            target, kind = (
+                (spec.bot_role_id, OVERWRITE_ROLE) if on == "role" else (self.bot_user_id, OVERWRITE_MEMBER)
+            )
+            entries.append(overwrite(target, kind, allow=allow_bot, deny=deny_bot))
+        position = len(self.render_guild(spec)["channels"])
+        cid = channel_id if channel_id is not None else self.snowflake()
+        channel = text_channel_payload(cid, guild_id, name, position, permission_overwrites=entries)
+        self._added_channels[guild_id].append(channel)
+        self._extra_channels[cid] = channel
+        self._deleted_channels.discard(cid)
+        await self.dispatch_guild_event("CHANNEL_CREATE", channel, guild_id, GUILDS)
+        self.changes.notify()
+        return channel
+
+    async def delete_channel(self, channel_id: int) -> dict[str, Any]:
+        """Delete a guild channel (CHANNEL_DELETE on the gateway); later requests on it get 404 10003."""
+        channel = self.channel(channel_id)
+        if channel is None or "guild_id" not in channel:
+            raise ValueError(f"channel {channel_id} is not a guild channel the fake knows")
+        guild_id = int(channel["guild_id"])
+        self._deleted_channels.add(channel_id)
+        self._extra_channels.pop(channel_id, None)
+        added = self._added_channels.get(guild_id)
+        if added:
+            added[:] = [c for c in added if c["id"] != str(channel_id)]
+        await self.dispatch_guild_event("CHANNEL_DELETE", channel, guild_id, GUILDS)
+        self.changes.notify()
+        return channel
+
+    # --- members and permissions ----------------------------------------------------------------------
+
+    def set_member_roles(self, guild_id: int, user_id: int, roles: Iterable[int]) -> None:
+        """Roles (beyond @everyone, and for the bot beyond its managed role) of a member of ``guild_id``."""
+        self.member_roles[guild_id][user_id] = [int(r) for r in roles]
+
+    def member_role_ids(self, guild_id: int, user_id: int) -> list[int]:
+        spec = self._guilds.get(guild_id)
+        extra = self.member_roles.get(guild_id, {}).get(user_id, [])
+        if spec is not None and user_id == self.bot_user_id:
+            return [spec.bot_role_id, *(r for r in extra if r != spec.bot_role_id)]
+        return list(extra)
+
+    def member(self, guild_id: int, user_id: int) -> dict[str, Any] | None:
+        """GET /guilds/{guild_id}/members/{user_id}: the bot or any user the fake knows, else None."""
+        user = self.user(user_id)
+        if self._guilds.get(guild_id) is None or user is None:
+            return None
+        return member_payload(user, roles=self.member_role_ids(guild_id, user_id), joined_at=self.joined_at)
+
+    def permissions_in(self, channel_id: int, user_id: int | None = None) -> int | None:
+        """What ``user_id`` (default: the bot) may do in a guild channel, computed as Discord does;
+        None for DMs and unknown channels."""
+        channel = self.channel(channel_id)
+        return None if channel is None else self.permissions_of(channel, user_id)
+
+    def permissions_of(self, channel: Mapping[str, Any], user_id: int | None = None) -> int | None:
+        """``permissions_in`` for a channel object already at hand (None outside a guild)."""
+        if "guild_id" not in channel:
+            return None
+        guild_id = int(channel["guild_id"])
+        uid = self.bot_user_id if user_id is None else user_id
+        spec = self._guilds.get(guild_id)
+        if spec is not None and spec.owner_id == uid:
+            return ALL_PERMISSIONS
+        role_ids = self.member_role_ids(guild_id, uid)
+        base = base_permissions(self.roles(guild_id), guild_id, role_ids)
+        return channel_permissions(
+            base,
+            channel.get("permission_overwrites") or (),
+            guild_id=guild_id,
+            member_id=uid,
+            member_role_ids=role_ids,
+        )
+
+    def guild_permissions(self, guild_id: int, user_id: int | None = None) -> int:
+        """Guild-level permissions (roles only, no channel) of ``user_id``, default the bot."""
+        uid = self.bot_user_id if user_id is None else user_id
+        spec = self._guilds.get(guild_id)
+        if spec is not None and spec.owner_id == uid:
+            return ALL_PERMISSIONS
+        return base_permissions(self.roles(guild_id), guild_id, self.member_role_ids(guild_id, uid))
 
     def user(self, user_id: int) -> dict[str, Any] | None:
         if user_id == self.bot_user_id:
@@ -418,6 +589,22 @@ class FakeDiscord:
         # Ephemeral messages exist only for the user who invoked: they are not in the channel's history.
         self.store_message(message, guild_id=rec.guild_id, visible=not message["flags"] & FLAG_EPHEMERAL)
         return message
+
+    async def dispatch_guild_event(
+        self, event: str, data: dict[str, Any], guild_id: int, intent: int
+    ) -> bool:
+        """Dispatch ``event`` to the session owning ``guild_id`` if it asked for ``intent``; True if sent."""
+        session = self._session_for(guild_id)
+        if session is None or not session.intents & intent:
+            return False
+        await session.dispatch(event, data)
+        return True
+
+    async def dispatch_scheduled_event(self, event: str, data: dict[str, Any]) -> bool:
+        """GUILD_SCHEDULED_EVENT_* only to a session that asked for GUILD_SCHEDULED_EVENTS (1<<16)."""
+        return await self.dispatch_guild_event(
+            event, dict(data), int(data["guild_id"]), GUILD_SCHEDULED_EVENTS
+        )
 
     async def dispatch_message_create(self, message: Mapping[str, Any], channel: Mapping[str, Any]) -> None:
         """MESSAGE_CREATE to the shard that owns the channel, if its session asked for message intents."""
