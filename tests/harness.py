@@ -99,7 +99,7 @@ def assert_ephemeral_line(response: dict[str, Any], *says: str) -> str:
 
 
 def bot_process(
-    settings: Settings, token: str, cwd: Path, *args: str, log_level: str = "INFO"
+    settings: Settings, token: str, cwd: Path, *args: str, log_level: str = "INFO", **extra_env: str
 ) -> subprocess.Popen[str]:
     """`python -m bot [args]` with settings from the environment; its output goes to files in `cwd`
     (a pipe nobody reads while the test drives the fake would fill up and stall the bot)."""
@@ -113,6 +113,7 @@ def bot_process(
         DISCORD_API_BASE=str(settings.discord_api_base),
         DISCORD_GATEWAY_URL=str(settings.discord_gateway_url),
         PYTHONPATH=str(ROOT),
+        **extra_env,
     )
     with open(cwd / "stdout.txt", "w") as out, open(cwd / "stderr.txt", "w") as err:
         return subprocess.Popen(

@@ -6,19 +6,21 @@ restart, one post per entry per settling window."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from bot.__main__ import open_store
 from bot.client import CitadelBot
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.facts import Fact
 from bot.store.outbox import GuildSettings, Outbox
 from tests.fake_discord import FakeDiscord
-from tests.harness import HOME, MANAGE_GUILD, OTHER, assert_ephemeral_line, running_bot
+from tests.harness import HOME, MANAGE_GUILD, OTHER, assert_ephemeral_line, bot_process, running_bot
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 PREMIERE = "2026-12-24"  # 29.5 days after START
@@ -410,3 +412,47 @@ async def test_premiere_events_are_created_moved_and_cancelled(
     await asyncio.sleep(0.3)
     (cancelled,) = fake.scheduled_events[HOME.id].values()
     assert cancelled["status"] == 4
+
+
+async def test_a_sigkill_after_the_send_and_before_its_mark_posts_nothing_twice(
+    settings: Settings, fake: FakeDiscord, tmp_path: Any
+) -> None:
+    """The bot runs as `python -m bot` (real clock) and is killed while Discord has posted its message
+    but not yet answered; the restarted bot sends the same nonce and Discord hands back the first."""
+    store = await open_store(settings)
+    outbox = Outbox(store)
+    await outbox.save_settings(GuildSettings(HOME.id, channel_id=HOME.channel_id))
+    in_a_week = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()  # the 7-day milestone is due now
+    await store.edit_fact(
+        "season-2", "premiere", "", Fact("premiere", in_a_week, SOURCE, "2026-11-20"), "mod (1)"
+    )
+    await store.close()
+    fake.hold_replies(HOME.channel_id)
+
+    process = bot_process(settings, settings.discord_token or "", tmp_path, UPDATE_SETTLE_SECONDS="86400")
+    try:
+        (posted,) = await fake.wait_for_message(HOME.channel_id, count=1, timeout=30)
+        process.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(process.wait, 30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    store = await open_store(settings)
+    (pending,) = await Outbox(store).deliveries(HOME.id)
+    assert pending.status == "pending" and pending.message_id is None  # killed between send and mark
+    await store.close()
+
+    fake.release_replies(HOME.channel_id)
+    async with running_bot(settings, fake) as bot:
+        await asyncio.sleep(0.5)
+        (delivery,) = await Outbox(bot.store).deliveries(HOME.id)
+        for _ in range(50):
+            if delivery.status == "sent":
+                break
+            await asyncio.sleep(0.1)
+            (delivery,) = await Outbox(bot.store).deliveries(HOME.id)
+        assert delivery.status == "sent" and delivery.message_id == int(posted["id"])
+    assert [m["id"] for m in fake.messages[HOME.channel_id]] == [posted["id"]]
+    assert titles(fake) == ["Citadel season 2 premieres in 7 days"]
+    sends = posted_bodies(fake)
+    assert len(sends) == 2 and sends[0]["nonce"] == sends[1]["nonce"]  # the retry carried the same nonce

@@ -722,6 +722,9 @@ async def create_message(api: RestAPI, call: RestCall) -> web.StreamResponse:
     if key is not None:
         _remember_nonce(fake, key, message)
     await fake.dispatch_message_create(message, channel)
+    gate = fake.held_replies.get(int(channel["id"]))
+    if gate is not None:  # posted, but the sender has not heard so yet
+        await gate.wait()
     return json_response(message)
 
 

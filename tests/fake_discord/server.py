@@ -161,6 +161,7 @@ class FakeDiscord:
         self.member_roles: defaultdict[int, dict[int, list[int]]] = defaultdict(dict)
         # guild id -> event id -> the event object as Discord returns it.
         self.scheduled_events: defaultdict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
+        self.held_replies: dict[int, asyncio.Event] = {}
 
         # What tests inspect.
         self.requests: list[RequestRecord] = []
@@ -410,6 +411,19 @@ class FakeDiscord:
         await self.dispatch_guild_event("CHANNEL_CREATE", channel, guild_id, GUILDS)
         self.changes.notify()
         return channel
+
+    def hold_replies(self, channel_id: int) -> asyncio.Event:
+        """Messages posted in ``channel_id`` are created at once but answered only when the returned
+        event is set: the moment between Discord posting a message and the sender hearing of it,
+        where a crash is worst."""
+        gate = asyncio.Event()
+        self.held_replies[channel_id] = gate
+        return gate
+
+    def release_replies(self, channel_id: int) -> None:
+        gate = self.held_replies.pop(channel_id, None)
+        if gate is not None:
+            gate.set()
 
     async def delete_channel(self, channel_id: int) -> dict[str, Any]:
         """Delete a guild channel (CHANNEL_DELETE on the gateway); later requests on it get 404 10003."""
