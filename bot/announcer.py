@@ -84,14 +84,12 @@ class Announcer:
             await self.clock.sleep_until(next_at, self.wake)
 
     def shards(self) -> Shards | None:
-        """The shards this process owns, or None when it owns them all."""
+        """The shards this process owns, or None when it runs them all (SHARD_IDS unset)."""
+        ids = self.bot.settings.shard_ids
         count = self.bot.shard_count
-        if not count or count <= 1:
+        if ids is None or not count:
             return None
-        ids = getattr(self.bot, "shard_ids", None) or (
-            [self.bot.shard_id] if self.bot.shard_id is not None else []
-        )
-        return Shards(count, tuple(ids)) if ids else None
+        return Shards(count, tuple(ids))
 
     # --- one step --------------------------------------------------------------------------------
 

@@ -94,7 +94,7 @@ def tree_digest(
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-class CitadelBot(commands.Bot):
+class CitadelBot(commands.AutoShardedBot):
     """The bot. Resources (settings, an open store, a clock) are passed in and outlive it."""
 
     def __init__(
@@ -118,6 +118,9 @@ class CitadelBot(commands.Bot):
             max_messages=None,
             chunk_guilds_at_startup=False,
             guild_ready_timeout=guild_ready_timeout,
+            # None and None: Discord's recommended shard count, all in this process.
+            shard_count=settings.shard_count,
+            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,
         )
         self.settings = settings
         self.store = store

@@ -44,6 +44,9 @@ class Settings:
     default_premiere_time: time = time(0, 0, tzinfo=UTC)
     # Posts per second the announcer allows itself, under Discord's global limit of 50 requests a second.
     announce_rate: float = 40.0
+    # Sharding: with neither set, one process runs Discord's recommended number of shards.
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
     # Only for running against a local fake Discord (tests, benchmarks); empty means Discord itself.
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
@@ -135,7 +138,19 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
             f"CANON_DIR {str(canon_dir)!r} is not a folder: point it at data/canon or leave it empty."
         )
 
+    shard_count = _number("SHARD_COUNT", get("SHARD_COUNT"), 0, 1, 10000) or None
+    shard_ids = None
+    if get("SHARD_IDS"):
+        if shard_count is None:
+            raise ConfigError("SHARD_IDS needs SHARD_COUNT: set how many shards there are in all.")
+        parts = [p.strip() for p in get("SHARD_IDS").split(",") if p.strip()]
+        if not all(p.isdigit() and int(p) < shard_count for p in parts) or not parts:
+            raise ConfigError(f"SHARD_IDS must be comma-separated shard numbers from 0 to {shard_count - 1}.")
+        shard_ids = tuple(sorted({int(p) for p in parts}))
+
     return Settings(
+        shard_count=shard_count,
+        shard_ids=shard_ids,
         update_settle_seconds=_number("UPDATE_SETTLE_SECONDS", get("UPDATE_SETTLE_SECONDS"), 120, 0, 86400),
         default_premiere_time=_time_of_day("DEFAULT_PREMIERE_TIME", get("DEFAULT_PREMIERE_TIME")),
         announce_rate=float(_number("ANNOUNCE_RATE", get("ANNOUNCE_RATE"), 40, 1, 45)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, replace
@@ -112,6 +113,21 @@ def fact_content(fact: Fact) -> dict[str, str]:
     return {name: data[name] for name in _FACT_CONTENT}
 
 
+def sql_statements(script: str) -> list[str]:
+    """The statements of a migration file, one by one (triggers' BEGIN…END kept whole), so they can
+    run inside a transaction the store controls; executescript would commit on its own."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip().strip(";").strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return [s for s in statements if not all(ln.strip().startswith("--") or not ln.strip() for ln in s.splitlines())]
+
+
 def migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
     """Numbered migration files, in order; numbers must run 1, 2, 3… without gaps."""
     found = sorted((int(m[1]), p) for p in directory.iterdir() if (m := _MIGRATION_NAME.match(p.name)))
@@ -169,14 +185,27 @@ class Store:
         return int(row[0]) if row else 0
 
     async def migrate(self) -> int:
-        """Apply every migration newer than the database, each in its own transaction."""
+        """Apply every migration newer than the database, each in its own transaction.
+
+        The version is read again after taking the write lock, so processes sharing the file
+        (one per group of shards) can start at the same time and apply each migration once."""
         current = await self.schema_version()
         for number, path in migrations():
             if number <= current:
                 continue
-            sql = path.read_text(encoding="utf-8")
-            # executescript runs the whole file; wrapping it makes the schema and its version atomic.
-            await self._db.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
+            await self._db.execute("BEGIN IMMEDIATE")
+            current = await self.schema_version()
+            if number <= current:
+                await self._db.execute("COMMIT")
+                continue
+            try:
+                for statement in sql_statements(path.read_text(encoding="utf-8")):
+                    await self._db.execute(statement)
+                await self._db.execute(f"PRAGMA user_version = {number}")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")  # the schema change and its version, together
             current = number
         return current
 
