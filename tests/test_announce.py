@@ -329,7 +329,7 @@ async def test_a_deleted_channel_and_a_429_storm_do_not_stop_the_others(
     outbox = Outbox(bot.store)
     for guild in (HOME, OTHER):
         await outbox.save_settings(GuildSettings(guild.id, channel_id=guild.channel_id))
-    fake.fail_channel(OTHER.channel_id, "unknown_channel")  # deleted under the bot
+    await fake.delete_channel(OTHER.channel_id)  # deleted under the bot
     fake.inject_rate_limit(
         f"/channels/{HOME.channel_id}/messages", retry_after=0.2, times=2
     )  # a storm of 429s
