@@ -117,7 +117,33 @@ class FactModal(discord.ui.Modal):
         )
 
 
-class HistoryView(discord.ui.View):
+class OwnedView(discord.ui.View):
+    """Buttons only the moderator who asked may press (and only while still a moderator)."""
+
+    owner_id: int
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        editor_check(interaction)
+        if interaction.user.id != self.owner_id:
+            await reply_ephemeral(
+                interaction, "These buttons belong to whoever asked; run the command yourself."
+            )
+            return False
+        return True
+
+    async def on_error(
+        self,
+        interaction: discord.Interaction,
+        error: Exception,
+        item: discord.ui.Item,  # type: ignore[type-arg]
+    ) -> None:
+        refused = isinstance(error, app_commands.CheckFailure)
+        if not refused:
+            log.error("a moderator's button failed", exc_info=error)
+        await reply_ephemeral(interaction, str(error) if refused else "That didn't work; try again.")
+
+
+class HistoryView(OwnedView):
     """Pages of revisions, newest first, turned with buttons by the moderator who asked."""
 
     def __init__(self, title: str, revisions: Sequence[Revision], owner_id: int) -> None:
@@ -142,23 +168,6 @@ class HistoryView(discord.ui.View):
         self.newer.disabled = self.page == 0
         self.older.disabled = self.page >= self.pages - 1
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        editor_check(interaction)
-        if interaction.user.id != self.owner_id:
-            await reply_ephemeral(
-                interaction, "These buttons belong to whoever asked; run /fact history yourself."
-            )
-            return False
-        return True
-
-    async def on_error(
-        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item
-    ) -> None:  # type: ignore[type-arg]
-        await reply_ephemeral(
-            interaction,
-            str(error) if isinstance(error, app_commands.CheckFailure) else "That didn't work; try again.",
-        )
-
     async def _turn(self, interaction: discord.Interaction, step: int) -> None:
         self.page = min(max(self.page + step, 0), self.pages - 1)
         self._sync_buttons()
@@ -173,22 +182,10 @@ class HistoryView(discord.ui.View):
         await self._turn(interaction, 1)
 
 
-class ConfirmRemoval(discord.ui.View):
+class ConfirmRemoval(OwnedView):
     def __init__(self, cog: Curation, slug: str, owner_id: int) -> None:
         super().__init__(timeout=120)
         self.cog, self.slug, self.owner_id = cog, slug, owner_id
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        editor_check(interaction)
-        return interaction.user.id == self.owner_id
-
-    async def on_error(
-        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item
-    ) -> None:  # type: ignore[type-arg]
-        await reply_ephemeral(
-            interaction,
-            str(error) if isinstance(error, app_commands.CheckFailure) else "That didn't work; try again.",
-        )
 
     @discord.ui.button(label="Remove the entry and its facts", style=discord.ButtonStyle.danger)
     async def confirm(
