@@ -8,6 +8,7 @@ from __future__ import annotations
 import calendar
 import difflib
 import enum
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -140,8 +141,9 @@ def normalize(text: str) -> str:
     return _NON_WORD.sub(" ", stripped.casefold()).strip()
 
 
+@functools.lru_cache(maxsize=8192)
 def entry_terms(entry: Entry) -> tuple[str, ...]:
-    """Every name a fan might use for an entry, normalized."""
+    """Every name a fan might use for an entry, normalized (cached: entries are immutable)."""
     names = [entry.slug.replace("-", " "), entry.title, *entry.aliases]
     if ":" in entry.title:
         names.append(entry.title.split(":", 1)[1])
@@ -149,7 +151,11 @@ def entry_terms(entry: Entry) -> tuple[str, ...]:
     return tuple(terms)
 
 
+FUZZY_CUTOFF = 0.6
+
+
 def _score(query: str, terms: Sequence[str]) -> float:
+    """100 exact, 80 a name starting with the query, 60 a word starting with it, 40 a substring."""
     best = 0.0
     for term in terms:
         if term == query:
@@ -160,9 +166,19 @@ def _score(query: str, terms: Sequence[str]) -> float:
             best = max(best, 60.0)
         elif query in term:
             best = max(best, 40.0)
-        else:
-            ratio = difflib.SequenceMatcher(None, query, term).ratio()
-            if ratio >= 0.6:
+    return best
+
+
+def _fuzzy(matcher: difflib.SequenceMatcher[str], terms: Sequence[str]) -> float:
+    """Below 30 for a near spelling ('Dianna'), 0 otherwise; the cheap upper bounds go first."""
+    best, size = 0.0, len(matcher.b)
+    for term in terms:
+        if 2 * min(size, len(term)) < FUZZY_CUTOFF * (size + len(term)):
+            continue  # lengths alone rule it out: the cheapest bound of all
+        matcher.set_seq1(term)
+        if matcher.real_quick_ratio() >= FUZZY_CUTOFF and matcher.quick_ratio() >= FUZZY_CUTOFF:
+            ratio = matcher.ratio()
+            if ratio >= FUZZY_CUTOFF:
                 best = max(best, 30.0 * ratio)
     return best
 
@@ -178,6 +194,10 @@ def ranked_entries(query: str, entries: Iterable[Entry], limit: int = 25) -> lis
     if not wanted:
         return [(0.0, e) for e in ordered[:limit]]
     scored = [(score, e) for e in ordered if (score := _score(wanted, entry_terms(e))) > 0]
+    if not scored and len(wanted) >= 3:  # near spellings only when nothing matches plainly
+        matcher = difflib.SequenceMatcher(None)
+        matcher.set_seq2(wanted)  # the query is compared with every term: analyse it once
+        scored = [(score, e) for e in ordered if (score := _fuzzy(matcher, entry_terms(e))) > 0]
     scored.sort(key=lambda pair: -pair[0])  # stable: ties keep franchise order
     return scored[:limit]
 
