@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 import discord
@@ -23,6 +24,7 @@ FIXED_SUBCOMMANDS = ("show", "search", "about", "suggest", "countdown")
 RESERVED_SUBCOMMANDS: tuple[str, ...] = ()
 MAX_ENTRY_SUBCOMMANDS = 25 - len(FIXED_SUBCOMMANDS) - len(RESERVED_SUBCOMMANDS)
 AUTOCOMPLETE_CHOICES = 25
+ANSWERS_KEPT = 1024
 
 
 def field_choices(current: str) -> list[app_commands.Choice[str]]:
@@ -60,14 +62,18 @@ class CitadelGroup(app_commands.Group):
         slug = entry.slug
 
         async def callback(interaction: discord.Interaction) -> None:
-            await self.cog.answer(interaction, lambda: self.cog.entry_card(slug))
+            await self.cog.answer(
+                interaction, lambda: self.cog.entry_card(slug), self.cog.answer_key("entry", slug)
+            )
 
         return app_commands.Command(name=slug, description=subcommand_description(entry), callback=callback)
 
     @app_commands.command(name="show", description="Show what is known about any Citadel series or spin-off")
     @app_commands.describe(entry="A title, a country or a lead actor, e.g. Diana, India, season 2")
     async def show(self, interaction: discord.Interaction, entry: app_commands.Range[str, 1, 100]) -> None:
-        await self.cog.answer(interaction, lambda: self.cog.entry_card(entry))
+        await self.cog.answer(
+            interaction, lambda: self.cog.entry_card(entry), self.cog.answer_key("entry", entry)
+        )
 
     @show.autocomplete("entry")
     async def show_autocomplete(
@@ -82,7 +88,11 @@ class CitadelGroup(app_commands.Group):
     @app_commands.command(name="search", description="Find facts by their text across all entries")
     @app_commands.describe(query="Words to look for, e.g. Milan, De Angelis, Raj & DK")
     async def search(self, interaction: discord.Interaction, query: app_commands.Range[str, 1, 100]) -> None:
-        await self.cog.answer(interaction, lambda: search_answer(self.cog.bot.store, query))
+        await self.cog.answer(
+            interaction,
+            lambda: search_answer(self.cog.bot.store, query),
+            self.cog.answer_key("search", query),
+        )
 
     @app_commands.command(
         name="about", description="What this bot is, where its facts come from, how to suggest one"
@@ -143,6 +153,14 @@ class Citadel(commands.Cog):
         self.bot = bot
         self.entries: list[Entry] = []
         self.group: CitadelGroup | None = None
+        # Answers as sent, until the facts change: the store calls forget() after every commit that
+        # changed a fact or an entry. Keys carry the date where the wording depends on it.
+        self._answers: OrderedDict[tuple[object, ...], discord.Embed] = OrderedDict()
+        self._version = -1
+        bot.store.on_change.append(self.forget)
+
+    def forget(self) -> None:
+        self._answers.clear()
 
     async def cog_load(self) -> None:
         self.entries = await self.bot.store.entries()
@@ -156,6 +174,7 @@ class Citadel(commands.Cog):
     async def refresh_entries(self) -> None:
         """Re-read the entries after a moderator changed them: autocomplete knows a new one at once."""
         self.entries = await self.bot.store.entries()
+        self.forget()
 
     def entry_choices(self, current: str) -> list[app_commands.Choice[str]]:
         # Served from memory: autocomplete must answer fast and never touch the disk.
@@ -177,16 +196,42 @@ class Citadel(commands.Cog):
     async def entry_card(self, query: str) -> Card:
         return await entry_answer(self.bot.store, query, self.entries, self.bot.clock())
 
-    async def answer(self, interaction: discord.Interaction, make: Callable[[], Awaitable[Card]]) -> None:
-        """Answer with the card `make` builds, or with its one-line ephemeral reason why not."""
-        try:
-            card = await make()
-        except AnswerError as exc:
-            await reply_ephemeral(interaction, str(exc))
-            return
-        await interaction.response.send_message(
-            embed=to_embed(card), allowed_mentions=discord.AllowedMentions.none()
-        )
+    def answer_key(self, kind: str, query: str) -> tuple[object, ...] | None:
+        """The cache key of an answer, or None if it is not worth keeping."""
+        if kind == "entry":
+            try:  # by the entry meant, so "Italy", "diana" and "Diana" share one answer
+                slug = resolve_entry(query, self.entries).slug
+            except AnswerError:
+                return None
+            return ("entry", slug, self.bot.clock().date())  # "expected …, not confirmed" turns with the date
+        return (kind, " ".join(query.casefold().split()))
+
+    async def answer(
+        self,
+        interaction: discord.Interaction,
+        make: Callable[[], Awaitable[Card]],
+        key: tuple[object, ...] | None = None,
+    ) -> None:
+        """Answer with the card `make` builds (or the same answer kept from before), or with its
+        one-line ephemeral reason why not."""
+        if key is not None and (version := await self.bot.store.data_version()) != self._version:
+            self._answers.clear()  # another process sharing the database changed something
+            self._version = version
+        embed = self._answers.get(key) if key is not None else None
+        if embed is None:
+            try:
+                card = await make()
+            except AnswerError as exc:
+                await reply_ephemeral(interaction, str(exc))
+                return
+            embed = to_embed(card)
+            if key is not None:
+                self._answers[key] = embed
+                if len(self._answers) > ANSWERS_KEPT:
+                    self._answers.popitem(last=False)
+        else:
+            self._answers.move_to_end(key)  # type: ignore[arg-type]
+        await interaction.response.send_message(embed=embed, allowed_mentions=discord.AllowedMentions.none())
 
 
 async def setup(bot: CitadelBot) -> None:

@@ -117,6 +117,8 @@ async def test_add_edit_remove_and_revert_a_fact(
 ) -> None:
     db = settings.database_path
     revisions = count(db, "revisions")
+    record = await mods.fake.invoke_command("citadel", subcommand="diana")  # an answer to keep
+    assert fields_of((await record.wait_response())["data"]["embeds"][0])["Episodes"].startswith("6 [")
 
     fields = stored_answer(
         await mods.answer(
@@ -139,6 +141,9 @@ async def test_add_edit_remove_and_revert_a_fact(
         "Episodes now says “7”",
     )
     assert fields["Episodes"].startswith("7 [")
+    # Fans see the edit at once: the answer kept from before the edit is not served again.
+    record = await mods.fake.invoke_command("citadel", subcommand="diana")
+    assert fields_of((await record.wait_response())["data"]["embeds"][0])["Episodes"].startswith("7 [")
 
     fields = stored_answer(
         await mods.answer(

@@ -280,3 +280,16 @@ async def test_a_token_discord_rejects_ends_with_one_line_and_exit_code_2(
     )
     assert "Traceback" not in err and wrong not in out + err
     assert fake.identifies == []
+
+
+async def test_an_answer_kept_in_memory_is_dropped_when_another_process_changes_the_database(
+    bot: CitadelBot, fake: FakeDiscord, settings: Settings
+) -> None:
+    assert fields_of(embed_of(await ask(fake, "diana")))["Episodes"].startswith("6 [")
+    other = sqlite3.connect(settings.database_path)  # as a second bot process sharing the file would
+    other.execute(
+        "UPDATE facts SET value = '9' WHERE field = 'episodes' AND entry_id = (SELECT id FROM entries WHERE slug = 'diana')"
+    )
+    other.commit()
+    other.close()
+    assert fields_of(embed_of(await ask(fake, "diana")))["Episodes"].startswith("9 [")

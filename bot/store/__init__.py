@@ -179,6 +179,13 @@ class Store:
 
     # --- schema ----------------------------------------------------------------------------------
 
+    async def data_version(self) -> int:
+        """Changes when another connection (another process sharing the file) commits; see on_change
+        for this connection's own commits."""
+        async with self._db.execute("PRAGMA data_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
     async def schema_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cursor:
             row = await cursor.fetchone()

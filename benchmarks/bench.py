@@ -1,0 +1,835 @@
+"""citadel-bot against a bare discord.py bot (the floor), both run as separate processes against the
+fake Discord on loopback, measured through the gateway and REST as Discord would see them.
+
+    .venv/bin/python -m benchmarks.bench                        # 1, 1,000 and 10,000 servers
+    .venv/bin/python -m benchmarks.bench --servers 1 1000 --quick
+
+For each number of servers G it runs, one after the other, each with a fresh fake Discord of G guilds:
+
+- the floor (`python -m benchmarks.floor_bot`), answering with constants held in memory;
+- citadel-bot (`python -m bot`) with the shipped canon;
+- citadel-bot with 100,000 more facts over 1,000 generated entries;
+- the floor built with discord.py's defaults (FLOOR_DEFAULTS=1), only for the chat-message flood.
+
+and measures: time from process start to the first answered `/citadel diana`; latency (INTERACTION_CREATE
+written to the bot's websocket -> interaction callback received) over N sequential interactions and N
+with 50 in flight, for `/citadel diana`, `/citadel search query:Milan` and the `/citadel show`
+autocomplete with "ital" typed; answered interactions per second with 50 in flight (the three in turn);
+resident memory after start-up and after the load; CPU over idle seconds; and, while the fake sends
+100,000 chat messages (MESSAGE_CREATE) across the servers, memory growth and CPU.
+
+Prints one table per G (ours, floor, ours / floor) and the targets, and writes
+benchmarks/results/bench.json and benchmarks/results/bench.png. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import discord
+import psutil
+
+from bot.answers import entry_answer, search_answer
+from bot.canon import load_canon
+from bot.clock import utc_now
+from bot.config import DEFAULT_CANON_DIR
+from bot.facts import FIELDS, Entry, fact_key, format_person, match_entries, parse_value
+from bot.render import cut, to_embed
+from bot.store import Store
+from tests.fake_discord import FakeDiscord, InteractionRecord
+from tests.fake_discord.payloads import message_payload, user_payload
+from tests.harness import TOKEN
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).with_name("results")
+IN_FLIGHT = 50
+SEARCH_QUERY = "Milan"
+TYPED = "ital"
+GENERATED_ENTRIES = 1_000
+FACTS_PER_ENTRY = 100
+CHATTERS = 1_000  # distinct authors of the flood's chat messages
+ANSWER_TIMEOUT = 10.0  # seconds the driver waits for a callback (Discord itself gives up after 3)
+# Settings a developer's shell may carry that would change what the bots do.
+CLEARED_ENV = (
+    "HOME_GUILD_IDS",
+    "EDITOR_ROLE_ID",
+    "REVIEW_CHANNEL_ID",
+    "SHARD_COUNT",
+    "SHARD_IDS",
+    "FLOOR_DEFAULTS",
+    "FLOOR_ANSWERS",
+    "UPDATE_SETTLE_SECONDS",
+    "ANNOUNCE_RATE",
+)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How much of each measurement to do; `--quick` shortens everything to try the benchmark out."""
+
+    interactions: int = 2_000
+    throughput_seconds: float = 30.0
+    idle_seconds: float = 60.0
+    chat_messages: int = 100_000
+
+    @classmethod
+    def quick(cls) -> Counts:
+        return cls(interactions=200, throughput_seconds=5.0, idle_seconds=10.0, chat_messages=10_000)
+
+
+@dataclass(frozen=True)
+class BotSpec:
+    """One bot process the benchmark starts."""
+
+    key: str
+    label: str
+    module: str
+    store: str | None = None  # "canon" or "100k": which store file it gets
+    env: dict[str, str] = field(default_factory=dict)
+    load: bool = True  # latency, throughput and idle runs
+    flood: bool = False  # the chat-message flood
+
+
+FLOOR = BotSpec("floor", "floor", "benchmarks.floor_bot")
+OURS = BotSpec("ours", "ours, canon", "bot", store="canon", flood=True)
+OURS_100K = BotSpec("ours_100k", "ours, 100k facts", "bot", store="100k", flood=True)
+FLOOR_DEFAULTS = BotSpec(
+    "floor_defaults",
+    "discord.py defaults",
+    "benchmarks.floor_bot",
+    env={"FLOOR_DEFAULTS": "1"},
+    load=False,
+    flood=True,
+)
+BOTS = (FLOOR, OURS, OURS_100K, FLOOR_DEFAULTS)
+
+
+class BotDied(RuntimeError):
+    """The bot process exited while it was being measured."""
+
+
+# --- the stores ------------------------------------------------------------------------------------
+
+FIRST_NAMES = (
+    "Alessia", "Marco", "Giulia", "Luca", "Priya", "Arjun", "Sofia", "Matteo", "Ananya", "Rohan",
+    "Chiara", "Davide", "Isha", "Kabir", "Elena", "Paolo", "Meera", "Vikram", "Laura", "Nikhil",
+    "Carmen", "Diego", "Lucia", "Javier", "Ines", "Tomás", "Valeria", "Mateo", "Camila", "Andrés",
+)  # fmt: skip
+LAST_NAMES = (
+    "Rossi", "Bianchi", "Ferrari", "Esposito", "Romano", "Colombo", "Ricci", "Marino", "Greco", "Bruno",
+    "Sharma", "Verma", "Gupta", "Iyer", "Nair", "Kapoor", "Mehta", "Reddy", "Joshi", "Rao",
+    "García", "López", "Martínez", "Sánchez", "Pérez", "Gómez", "Díaz", "Ruiz", "Hernández", "Moreno",
+)  # fmt: skip
+CITIES = (
+    "Milan", "Rome", "Turin", "Naples", "Venice", "Florence", "Mumbai", "Delhi", "Jaipur", "Goa",
+    "Madrid", "Barcelona", "Seville", "Valencia", "Mexico City", "Guadalajara", "Monterrey", "London",
+    "Paris", "Berlin", "Lisbon", "Prague", "Vienna", "Budapest", "Istanbul", "Cairo", "Tokyo", "Seoul",
+    "Sydney", "Toronto", "Chicago", "Boston", "Lagos", "Nairobi", "Lima", "Bogotá", "Santiago", "Oslo",
+    "Dublin", "Athens",
+)  # fmt: skip
+WORDS = (
+    "agent", "mole", "heist", "safehouse", "handler", "memory", "wipe", "syndicate", "asset", "cover",
+    "extraction", "border", "convoy", "archive", "cipher", "rooftop", "betrayal", "alliance", "dossier",
+    "signal", "embassy", "courier", "vault", "manifest", "harbour", "tunnel", "ledger", "ransom", "decoy",
+    "blackout", "summit", "sleeper", "uplink", "checkpoint", "exile", "network", "protocol", "relay",
+)  # fmt: skip
+PRODUCERS = ("Amazon MGM Studios", "AGBO", "Cattleya", "D2R Films", "Midnight Radio", "Ficción Producciones")
+
+
+def generated_entry(index: int) -> Entry:
+    return Entry(
+        slug=f"gen-{index:04d}",
+        title=f"Generated series {index:04d}",
+        description=f"A generated entry for the benchmark, number {index}",
+        position=1_000 + index,
+    )
+
+
+def generated_facts(index: int, rng: random.Random) -> list[tuple[str, str, str]]:
+    """(field, raw value, note) of one generated entry: 100 facts over single and multi-valued fields."""
+
+    def sentence(words: int) -> str:
+        return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
+
+    facts: list[tuple[str, str, str]] = [
+        ("status", rng.choice(("released", "cancelled", "renewed")), ""),
+        ("premiere", f"{rng.randint(2015, 2023)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}", ""),
+        ("network", "Prime Video", ""),
+        ("language", rng.choice(("Italian", "Hindi", "Spanish", "English")), ""),
+        ("episodes", str(rng.randint(4, 10)), ""),
+        ("plot", f"In {rng.choice(CITIES)}, {sentence(30)}", ""),
+    ]
+    people = rng.sample([(f, last) for f in FIRST_NAMES for last in LAST_NAMES], 50)
+    for first, last in people[:40]:
+        facts.append(
+            ("cast", format_person(f"{first} {last}", f"Agent {rng.choice(WORDS).capitalize()}"), "")
+        )
+    for first, last in people[40:]:
+        facts.append(("executive_producer", f"{first} {last}", ""))
+    for n in range(10):
+        facts.append(("production", f"{rng.choice(PRODUCERS)} unit {index}-{n}", ""))
+    for city in rng.sample(CITIES, 10):
+        facts.append(("filming_location", city, rng.choice(("", "second unit", "studio and streets"))))
+    for n in range(24):
+        facts.append(("notes", f"Note {n}: {sentence(12)} Shot near {rng.choice(CITIES)}.", ""))
+    assert len(facts) == FACTS_PER_ENTRY
+    return facts
+
+
+async def add_generated_facts(store: Store) -> None:
+    """1,000 entries of 100 facts each, every fact with a source, a source date and its revision, in
+    one transaction of bulk inserts (the FTS index is kept by the store's own triggers)."""
+    rng = random.Random(2030)
+    now = store.now()
+    async with store.transaction(announce=False) as db:
+        for index in range(1, GENERATED_ENTRIES + 1):
+            await store.upsert_entry(db, generated_entry(index))
+        async with db.execute("SELECT slug, id FROM entries") as cursor:
+            entry_ids = {row[0]: row[1] for row in await cursor.fetchall()}
+        async with db.execute("SELECT coalesce(max(id), 0) FROM revisions") as cursor:
+            row = await cursor.fetchone()
+        revision_id = int(row[0]) if row else 0
+        revisions: list[tuple[Any, ...]] = []
+        facts: list[tuple[Any, ...]] = []
+        for index in range(1, GENERATED_ENTRIES + 1):
+            entry_id = entry_ids[generated_entry(index).slug]
+            positions: dict[str, int] = {}
+            for field_name, raw, note in generated_facts(index, rng):
+                value = parse_value(field_name, raw)
+                source = f"https://example.org/generated/{index:04d}/{field_name}"
+                source_date = f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+                content = {
+                    "value": value,
+                    "note": note,
+                    "source": source,
+                    "source_date": source_date,
+                    "added_by": "benchmark",
+                    "added_at": now,
+                }
+                key = fact_key(field_name, value)
+                position = positions.get(field_name, 0) if FIELDS[field_name].multi else 0
+                positions[field_name] = position + 1
+                revision_id += 1
+                revisions.append((revision_id, entry_id, field_name, key, "add", None, json.dumps(content),
+                                  "benchmark", now, "generated"))  # fmt: skip
+                facts.append((entry_id, field_name, key, value, note, source, source_date, "benchmark", now,
+                              position, revision_id))  # fmt: skip
+        await db.executemany(
+            "INSERT INTO revisions (id, entry_id, field, key, action, old, new, who, at, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            revisions,
+        )
+        await db.executemany(
+            "INSERT INTO facts (entry_id, field, key, value, note, source, source_date, added_by, added_at, "
+            "position, revision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            facts,
+        )
+
+
+async def floor_answers(store: Store) -> dict[str, Any]:
+    """Exactly what citadel-bot answers from this store: the floor sends the same bytes."""
+    entries = await store.entries()
+    diana = to_embed(await entry_answer(store, "diana", entries, utc_now())).to_dict()
+    search = to_embed(await search_answer(store, SEARCH_QUERY)).to_dict()
+    choices = [{"name": cut(e.title, 100), "value": e.slug} for e in match_entries(TYPED, entries, 25)]
+    return {"diana": diana, "search": search, "choices": choices}
+
+
+async def build_stores(directory: Path) -> tuple[dict[str, Path], Path, dict[str, int]]:
+    """The two store files every run starts from (copied, so each run is a first start), and the
+    floor's answers file."""
+    canon = directory / "canon.sqlite3"
+    store = await Store.open(canon)
+    try:
+        await load_canon(store, DEFAULT_CANON_DIR)
+        answers = directory / "floor_answers.json"
+        answers.write_text(json.dumps(await floor_answers(store), ensure_ascii=False))
+        canon_facts = await store.count("facts")
+        await store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        await store.close()
+    big = directory / "facts-100k.sqlite3"
+    shutil.copyfile(canon, big)
+    started = time.perf_counter()
+    store = await Store.open(big)
+    try:
+        await add_generated_facts(store)
+        big_facts = await store.count("facts")
+        await store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        await store.close()
+    print(
+        f"stores: canon {canon_facts} facts; generated {big_facts} facts in {time.perf_counter() - started:.1f}s"
+    )
+    return {"canon": canon, "100k": big}, answers, {"canon": canon_facts, "100k": big_facts}
+
+
+# --- driving the fake ------------------------------------------------------------------------------
+
+Send = Callable[[FakeDiscord, int], Awaitable[InteractionRecord]]
+Check = Callable[[dict[str, Any]], bool]
+
+
+async def send_diana(fake: FakeDiscord, guild_id: int) -> InteractionRecord:
+    return await fake.invoke_command("citadel", subcommand="diana", guild_id=guild_id)
+
+
+async def send_search(fake: FakeDiscord, guild_id: int) -> InteractionRecord:
+    return await fake.invoke_command(
+        "citadel", subcommand="search", options={"query": SEARCH_QUERY}, guild_id=guild_id
+    )
+
+
+async def send_autocomplete(fake: FakeDiscord, guild_id: int) -> InteractionRecord:
+    return await fake.send_autocomplete(
+        "citadel", subcommand="show", option="entry", value=TYPED, guild_id=guild_id
+    )
+
+
+def is_embed(callback: dict[str, Any]) -> bool:
+    data = callback.get("data") or {}
+    return callback.get("type") == 4 and bool(data.get("embeds")) and not (data.get("flags") or 0) & 64
+
+
+def is_choices(callback: dict[str, Any]) -> bool:
+    return callback.get("type") == 8 and bool((callback.get("data") or {}).get("choices"))
+
+
+COMMANDS: tuple[tuple[str, str, Send, Check], ...] = (
+    ("diana", "/citadel diana", send_diana, is_embed),
+    ("search", f"/citadel search {SEARCH_QUERY}", send_search, is_embed),
+    ("autocomplete", f"/citadel show autocomplete '{TYPED}'", send_autocomplete, is_choices),
+)
+
+
+async def answered(record: InteractionRecord, timeout: float) -> bool:
+    """Whether the bot answered (rather than being refused by the fake or timing out)."""
+    try:
+        await record.changes.wait_for(
+            lambda: record.callback is not None or bool(record.rejected), timeout, "an answer"
+        )
+    except TimeoutError:
+        return False
+    return record.callback is not None
+
+
+def drop(fake: FakeDiscord, record: InteractionRecord) -> None:
+    """The fake keeps every interaction for tests to inspect; the benchmark is done with this one."""
+    fake.interactions.pop(record.id, None)
+    fake.interactions_by_token.pop(record.token, None)
+
+
+def forget(fake: FakeDiscord) -> None:
+    """Between phases: drop what the fake records of every request and message (it keeps them for
+    tests), so its lists do not grow in the benchmark's process for the whole run."""
+    fake.requests.clear()
+    fake.request_times.clear()
+    fake.messages.clear()
+    fake._message_index.clear()  # no public way to empty it; the fake is ours to drive here
+    fake.interactions.clear()
+    fake.interactions_by_token.clear()
+
+
+def percentiles(latencies: Sequence[float]) -> dict[str, float]:
+    """p50, p90, p99 and max in milliseconds (nearest rank)."""
+    ordered = sorted(latencies)
+    if not ordered:
+        return {"p50": float("nan"), "p90": float("nan"), "p99": float("nan"), "max": float("nan")}
+
+    def rank(p: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))] * 1000
+
+    return {"p50": rank(50), "p90": rank(90), "p99": rank(99), "max": ordered[-1] * 1000}
+
+
+async def latency_run(
+    fake: FakeDiscord, send: Send, check: Check, count: int, in_flight: int, guilds: Sequence[int]
+) -> dict[str, Any]:
+    """`count` interactions, `in_flight` at a time, spread over the servers; latencies of the answers."""
+    latencies: list[float] = []
+    errors = 0
+    issued = 0
+
+    async def worker() -> None:
+        nonlocal errors, issued
+        while issued < count:
+            index = issued
+            issued += 1
+            record = await send(fake, guilds[index % len(guilds)])
+            if await answered(record, ANSWER_TIMEOUT) and check(record.callback or {}) and record.latency:
+                latencies.append(record.latency)
+            else:
+                errors += 1
+            drop(fake, record)
+
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+    return {**percentiles(latencies), "answered": len(latencies), "errors": errors}
+
+
+async def throughput_run(
+    fake: FakeDiscord, seconds: float, guilds: Sequence[int], bot: psutil.Process
+) -> dict[str, Any]:
+    """Answers per second with IN_FLIGHT interactions always outstanding (the three commands in turn),
+    and how much of a core the bot and the driver (this process: the fake and the load) used meanwhile."""
+    driver = psutil.Process()
+    bot_before, driver_before = cpu_seconds(bot), cpu_seconds(driver)
+    started = time.perf_counter()
+    deadline = started + seconds
+    done = 0
+    errors = 0
+
+    async def worker(offset: int) -> None:
+        nonlocal done, errors
+        index = offset
+        while time.perf_counter() < deadline:
+            _, _, send, check = COMMANDS[index % len(COMMANDS)]
+            record = await send(fake, guilds[index % len(guilds)])
+            index += IN_FLIGHT
+            ok = await answered(record, ANSWER_TIMEOUT) and check(record.callback or {})
+            if ok and record.callback_at is not None and record.callback_at <= deadline:
+                done += 1
+            elif not ok:
+                errors += 1
+            drop(fake, record)
+
+    await asyncio.gather(*(worker(n) for n in range(IN_FLIGHT)))
+    took = time.perf_counter() - started
+    return {
+        "per_second": done / seconds,
+        "answered": done,
+        "errors": errors,
+        "seconds": seconds,
+        "bot_cpu_percent": 100 * (cpu_seconds(bot) - bot_before) / took,
+        "driver_cpu_percent": 100 * (cpu_seconds(driver) - driver_before) / took,
+    }
+
+
+# --- the bot process -------------------------------------------------------------------------------
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def rss_mb(process: psutil.Process) -> float:
+    return process.memory_info().rss / 2**20
+
+
+def alive(process: subprocess.Popen[bytes], run_dir: Path) -> None:
+    if process.poll() is not None:
+        err = (run_dir / "stderr.txt").read_text(errors="replace")[-3000:]
+        raise BotDied(f"the bot exited with {process.returncode}:\n{err}")
+
+
+async def settle(
+    process: psutil.Process, popen: subprocess.Popen[bytes], run_dir: Path, limit: float = 120.0
+) -> float:
+    """Until the bot uses under 2% of a core over a second (done with start-up or a backlog)."""
+    started = time.perf_counter()
+    last = cpu_seconds(process)
+    while time.perf_counter() - started < limit:
+        await asyncio.sleep(1.0)
+        alive(popen, run_dir)
+        now = cpu_seconds(process)
+        if now - last < 0.02:
+            break
+        last = now
+    return time.perf_counter() - started
+
+
+async def first_answer(
+    fake: FakeDiscord, started: float, popen: subprocess.Popen[bytes], run_dir: Path
+) -> float:
+    """Seconds from Popen to the first answered `/citadel diana` (sent again until one is answered)."""
+    guild = fake.guild_ids[0]  # on shard 0, the first to connect
+
+    def connected() -> bool:
+        session = fake.shard_sessions.get(0)
+        return bool(fake.syncs) and session is not None and session.ready_at is not None
+
+    while True:
+        alive(popen, run_dir)
+        if time.perf_counter() - started > 300:
+            raise TimeoutError("no answer to /citadel diana within 300 s of starting the bot")
+        try:
+            await fake.changes.wait_for(connected, 0.5, "the bot's commands and its first shard")
+        except TimeoutError:
+            continue
+        record = await send_diana(fake, guild)
+        ok = await answered(record, 2.0) and is_embed(record.callback or {})
+        if ok and record.callback_at is not None:
+            return record.callback_at - started
+
+
+async def chat_flood(
+    fake: FakeDiscord, process: psutil.Process, popen: subprocess.Popen[bytes], run_dir: Path, count: int
+) -> dict[str, Any]:
+    """`count` MESSAGE_CREATEs spread over the servers' channels, as fast as the fake writes them. The
+    fake delivers them only to a bot whose intents include GUILD_MESSAGES, as Discord does."""
+    await settle(process, popen, run_dir)
+    before_rss, before_cpu = rss_mb(process), cpu_seconds(process)
+    before_dispatched = fake.dispatch_counts["MESSAGE_CREATE"]
+    channels = [fake.channel(fake.guild(g).channel_id) for g in fake.guild_ids]  # type: ignore[union-attr]
+    authors = [user_payload(400_000_000_000_000_000 + n, f"chatter{n}") for n in range(CHATTERS)]
+    started = time.perf_counter()
+    for n in range(count):
+        channel = channels[n % len(channels)]
+        assert channel is not None
+        message = message_payload(
+            message_id=fake.snowflake(),
+            channel_id=int(channel["id"]),
+            author=authors[n % CHATTERS],
+            body={"content": f"message {n}: did anyone else catch the {WORDS[n % len(WORDS)]} scene?"},
+        )
+        await fake.dispatch_message_create(message, channel)
+        if n % 1000 == 999:
+            alive(popen, run_dir)
+    sent_seconds = time.perf_counter() - started
+    await settle(process, popen, run_dir)
+    after_rss, after_cpu = rss_mb(process), cpu_seconds(process)
+    return {
+        "messages": count,
+        "delivered": fake.dispatch_counts["MESSAGE_CREATE"] - before_dispatched,
+        "send_seconds": sent_seconds,
+        "rss_before_mb": before_rss,
+        "rss_after_mb": after_rss,
+        "rss_growth_mb": after_rss - before_rss,
+        "cpu_seconds": after_cpu - before_cpu,
+    }
+
+
+def bot_env(spec: BotSpec, fake: FakeDiscord, database: Path, answers: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in CLEARED_ENV}
+    env.update(
+        DISCORD_TOKEN=TOKEN,
+        DATABASE_PATH=str(database),
+        CANON_DIR=str(DEFAULT_CANON_DIR),
+        DISCORD_API_BASE=fake.api_base,
+        DISCORD_GATEWAY_URL=fake.gateway_url,
+        PYTHONPATH=str(ROOT),
+        LOG_LEVEL="WARNING",
+        FLOOR_ANSWERS=str(answers),
+        **spec.env,
+    )
+    return env
+
+
+async def stop(popen: subprocess.Popen[bytes]) -> None:
+    if popen.poll() is None:
+        popen.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.to_thread(popen.wait, 20)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            await asyncio.to_thread(popen.wait)
+
+
+async def measure(
+    spec: BotSpec, servers: int, counts: Counts, stores: dict[str, Path], answers: Path, workdir: Path
+) -> dict[str, Any]:
+    """One bot process against a fresh fake Discord with `servers` guilds."""
+    shards = 10 if servers >= 10_000 else 1
+    run_dir = workdir / f"{spec.key}-{servers}"
+    run_dir.mkdir()
+    database = run_dir / "bot.sqlite3"
+    if spec.store is not None:
+        shutil.copyfile(stores[spec.store], database)
+    result: dict[str, Any] = {"bot": spec.key, "servers": servers, "shards": shards}
+    result["load_average_before"] = os.getloadavg()
+    print(f"[{servers} servers] {spec.label}: starting", flush=True)
+    async with FakeDiscord(guilds=servers, token=TOKEN, recommended_shards=shards, validate=False) as fake:
+        env = bot_env(spec, fake, database, answers)
+        with open(run_dir / "stdout.txt", "wb") as out, open(run_dir / "stderr.txt", "wb") as err:
+            started = time.perf_counter()
+            popen = subprocess.Popen(
+                [sys.executable, "-m", spec.module], cwd=run_dir, env=env, stdout=out, stderr=err
+            )
+        try:
+            process = psutil.Process(popen.pid)
+            result["first_answer_s"] = await first_answer(fake, started, popen, run_dir)
+            for shard in range(shards):
+                await fake.wait_for_ready(shard, timeout=300)
+            result["all_shards_ready_s"] = time.perf_counter() - started
+            await settle(process, popen, run_dir)
+            forget(fake)
+            result["rss_start_mb"] = rss_mb(process)
+            guilds = fake.guild_ids
+            if spec.load:
+                for name, _, send, check in COMMANDS:
+                    result[f"{name}_sequential"] = await latency_run(
+                        fake, send, check, counts.interactions, 1, guilds
+                    )
+                    forget(fake)
+                    result[f"{name}_in_flight"] = await latency_run(
+                        fake, send, check, counts.interactions, IN_FLIGHT, guilds
+                    )
+                    forget(fake)
+                    print(f"[{servers} servers] {spec.label}: {name} done", flush=True)
+                result["throughput"] = await throughput_run(fake, counts.throughput_seconds, guilds, process)
+                forget(fake)
+                await settle(process, popen, run_dir)
+                result["rss_load_mb"] = rss_mb(process)
+                before = cpu_seconds(process)
+                await asyncio.sleep(counts.idle_seconds)
+                alive(popen, run_dir)
+                used = cpu_seconds(process) - before
+                result["idle"] = {
+                    "seconds": counts.idle_seconds,
+                    "cpu_seconds": used,
+                    "percent_of_core": 100 * used / counts.idle_seconds,
+                }
+            if spec.flood:
+                result["flood"] = await chat_flood(fake, process, popen, run_dir, counts.chat_messages)
+            alive(popen, run_dir)
+            result["errors_logged"] = sum(
+                1
+                for line in (run_dir / "stderr.txt").read_text(errors="replace").splitlines()
+                if " ERROR " in line
+            )
+        finally:
+            await stop(popen)
+    result["load_average_after"] = os.getloadavg()
+    print(f"[{servers} servers] {spec.label}: done in {time.perf_counter() - started:.0f}s", flush=True)
+    return result
+
+
+# --- the report ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    unit: str
+    get: Callable[[dict[str, Any]], float | None]
+    floor_key: str = "floor"  # which run is the floor for this row
+    digits: int = 1
+
+
+def dig(*path: str) -> Callable[[dict[str, Any]], float | None]:
+    def get(result: dict[str, Any]) -> float | None:
+        value: Any = result
+        for key in path:
+            if not isinstance(value, dict) or key not in value:
+                return None
+            value = value[key]
+        return float(value)
+
+    return get
+
+
+def rows() -> list[Row]:
+    table = [Row("time to first answer", "s", dig("first_answer_s"), digits=2)]
+    for name, label, _, _ in COMMANDS:
+        for mode, mode_label in (("sequential", "sequential"), ("in_flight", f"{IN_FLIGHT} in flight")):
+            for p in ("p50", "p90", "p99", "max"):
+                table.append(Row(f"{label}, {mode_label}, {p}", "ms", dig(f"{name}_{mode}", p), digits=2))
+    table += [
+        Row(f"answered / s ({IN_FLIGHT} in flight)", "/s", dig("throughput", "per_second")),
+        Row("  bot CPU meanwhile (% of a core)", "%", dig("throughput", "bot_cpu_percent"), digits=0),
+        Row("  driver CPU meanwhile (% of a core)", "%", dig("throughput", "driver_cpu_percent"), digits=0),
+        Row("RSS after start-up", "MB", dig("rss_start_mb")),
+        Row("RSS after the load", "MB", dig("rss_load_mb")),
+        Row("CPU idle (% of a core)", "%", dig("idle", "percent_of_core"), digits=3),
+        Row("chat flood: RSS before", "MB", dig("flood", "rss_before_mb"), floor_key="floor_defaults"),
+        Row("chat flood: RSS growth", "MB", dig("flood", "rss_growth_mb"), floor_key="floor_defaults"),
+        Row("chat flood: CPU", "s", dig("flood", "cpu_seconds"), floor_key="floor_defaults", digits=2),
+        Row(
+            "chat flood: messages delivered",
+            "",
+            dig("flood", "delivered"),
+            floor_key="floor_defaults",
+            digits=0,
+        ),
+    ]
+    return table
+
+
+def ratio(ours: float | None, floor: float | None) -> float | None:
+    if ours is None or floor is None or floor == 0:
+        return None
+    return ours / floor
+
+
+def fmt(value: float | None, digits: int) -> str:
+    if value is None or value != value:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def table(servers: int, runs: dict[str, dict[str, Any]]) -> str:
+    """One server count: every figure for ours (canon, 100k facts), the floor, and the ratios."""
+    head = ("", "ours", "ours 100k", "floor", "ours/floor", "100k/floor")
+    lines = [f"### {servers:,} server{'s' if servers != 1 else ''}", ""]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("| --- " + "| ---: " * (len(head) - 1) + "|")
+    for row in rows():
+        ours = row.get(runs.get("ours", {}))
+        big = row.get(runs.get("ours_100k", {}))
+        floor = row.get(runs.get(row.floor_key, {}))
+        if ours is None and big is None and floor is None:
+            continue
+        label = f"{row.label} ({row.unit})" if row.unit else row.label
+        if row.floor_key != "floor":
+            label += " †"
+        cells = [label, fmt(ours, row.digits), fmt(big, row.digits), fmt(floor, row.digits)]
+        cells += [fmt(ratio(ours, floor), 2), fmt(ratio(big, floor), 2)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def targets(all_runs: dict[int, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The issue's targets, checked for ours with 100,000 facts against the floor."""
+    checks: list[dict[str, Any]] = []
+
+    def check(
+        servers: int, what: str, ours: float | None, floor: float | None, limit: float, higher: bool
+    ) -> None:
+        r = ratio(ours, floor)
+        ok = None if r is None else (r >= limit if higher else r <= limit)
+        checks.append({"servers": servers, "target": what, "ours": ours, "floor": floor, "ratio": r,
+                       "limit": limit, "met": ok})  # fmt: skip
+
+    for servers, runs in sorted(all_runs.items()):
+        ours, floor = runs.get("ours_100k", {}), runs.get("floor", {})
+        if servers in (1, 10_000):
+            for name, label, _, _ in COMMANDS:
+                for mode in ("sequential", "in_flight"):
+                    for p in ("p50", "p99"):
+                        get = dig(f"{name}_{mode}", p)
+                        check(servers, f"{label} {mode} {p} <= 1.25x", get(ours), get(floor), 1.25, False)
+        get = dig("throughput", "per_second")
+        check(servers, "answered/s >= 0.8x", get(ours), get(floor), 0.8, True)
+        get = dig("first_answer_s")
+        check(servers, "time to first answer <= 1.2x", get(ours), get(floor), 1.2, False)
+        if servers == 10_000:
+            for key in ("rss_start_mb", "rss_load_mb"):
+                get = dig(key)
+                check(servers, f"{key} <= 1.2x", get(ours), get(floor), 1.2, False)
+        idle = dig("idle", "percent_of_core")(ours)
+        checks.append({"servers": servers, "target": "idle CPU < 1% of a core", "ours": idle, "floor": None,
+                       "ratio": None, "limit": 1.0, "met": None if idle is None else idle < 1.0})  # fmt: skip
+        growth = dig("flood", "rss_growth_mb")(ours)
+        checks.append({"servers": servers, "target": "chat flood: ours does not grow (< 1 MB)", "ours": growth,
+                       "floor": None, "ratio": None, "limit": 1.0,
+                       "met": None if growth is None else growth < 1.0})  # fmt: skip
+    return checks
+
+
+def chart(all_runs: dict[int, dict[str, dict[str, Any]]], path: Path) -> None:
+    """Latency p50/p99 (50 in flight) of each command and memory, against the number of servers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(all_runs)
+    bots = (("ours", "ours, canon", "tab:blue"), ("ours_100k", "ours, 100k facts", "tab:red"),
+            ("floor", "floor", "tab:gray"))  # fmt: skip
+    fig, axes = plt.subplots(2, 2, figsize=(12, 9))
+    panels = [(axes[0][0], "diana"), (axes[0][1], "search"), (axes[1][0], "autocomplete")]
+    for ax, name in panels:
+        label = next(lbl for n, lbl, _, _ in COMMANDS if n == name)
+        for key, bot_label, colour in bots:
+            for p, style in (("p50", "-"), ("p99", "--")):
+                ys = [dig(f"{name}_in_flight", p)(all_runs[s].get(key, {})) for s in sizes]
+                ax.plot(sizes, ys, style, marker="o", color=colour, label=f"{bot_label} {p}")
+        ax.set_title(f"{label}: latency, {IN_FLIGHT} in flight")
+        ax.set_ylabel("ms")
+    ax = axes[1][1]
+    for key, bot_label, colour in bots:
+        for metric, style, what in (
+            ("rss_start_mb", "-", "after start-up"),
+            ("rss_load_mb", "--", "after load"),
+        ):
+            ys = [dig(metric)(all_runs[s].get(key, {})) for s in sizes]
+            ax.plot(sizes, ys, style, marker="o", color=colour, label=f"{bot_label}, {what}")
+    ax.set_title("resident memory")
+    ax.set_ylabel("MB")
+    for row in axes:
+        for ax in row:
+            ax.set_xscale("symlog", linthresh=1)
+            ax.set_xlabel("servers")
+            ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7)
+    fig.suptitle("citadel-bot against a bare discord.py bot (floor), fake Discord on loopback")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "discord.py": discord.__version__,
+        "platform": platform.platform(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+    }
+
+
+async def main(sizes: list[int], counts: Counts, quick: bool) -> None:
+    started = time.perf_counter()
+    all_runs: dict[int, dict[str, dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory(prefix="citadel-bench-") as tmp:
+        workdir = Path(tmp)
+        stores, answers, fact_counts = await build_stores(workdir)
+        for servers in sizes:
+            all_runs[servers] = {}
+            for spec in BOTS:
+                all_runs[servers][spec.key] = await measure(spec, servers, counts, stores, answers, workdir)
+            print()
+            print(table(servers, all_runs[servers]), flush=True)
+            print()
+    checks = targets(all_runs)
+    print("Targets (ours with 100,000 facts against the floor):")
+    for c in checks:
+        verdict = {True: "met", False: "MISSED", None: "n/a"}[c["met"]]
+        shown = f"ratio {c['ratio']:.2f}" if c["ratio"] is not None else f"value {fmt(c['ours'], 3)}"
+        print(f"  {c['servers']:>6,} servers  {c['target']:<52} {shown:<14} {verdict}")
+    RESULTS.mkdir(exist_ok=True)
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "counts": counts.__dict__,
+        "machine": machine(),
+        "facts": fact_counts,
+        "wall_seconds": time.perf_counter() - started,
+        "runs": {str(s): runs for s, runs in all_runs.items()},
+        "tables": {str(s): table(s, runs) for s, runs in all_runs.items()},
+        "targets": checks,
+    }
+    (RESULTS / "bench.json").write_text(json.dumps(report, indent=2))
+    chart(all_runs, RESULTS / "bench.png")
+    print(
+        f"\nwrote {RESULTS / 'bench.json'} and {RESULTS / 'bench.png'} ({time.perf_counter() - started:.0f}s)"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--servers", type=int, nargs="+", default=[1, 1_000, 10_000])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="200 interactions, 5 s of throughput, 10 s idle, 10,000 chat messages",
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.servers, Counts.quick() if args.quick else Counts(), args.quick))
