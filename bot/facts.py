@@ -151,6 +151,11 @@ def entry_terms(entry: Entry) -> tuple[str, ...]:
     return tuple(terms)
 
 
+@functools.lru_cache(maxsize=8192)
+def _all_terms(entry: Entry) -> str:
+    return "\n".join(entry_terms(entry))
+
+
 FUZZY_CUTOFF = 0.6
 
 
@@ -193,7 +198,10 @@ def ranked_entries(query: str, entries: Iterable[Entry], limit: int = 25) -> lis
     wanted = normalize(query)
     if not wanted:
         return [(0.0, e) for e in ordered[:limit]]
-    scored = [(score, e) for e in ordered if (score := _score(wanted, entry_terms(e))) > 0]
+    # Every plain match contains the query, so one substring test per entry rules most of them out.
+    scored = [
+        (score, e) for e in ordered if wanted in _all_terms(e) and (score := _score(wanted, entry_terms(e))) > 0
+    ]
     if not scored and len(wanted) >= 3:  # near spellings only when nothing matches plainly
         matcher = difflib.SequenceMatcher(None)
         matcher.set_seq2(wanted)  # the query is compared with every term: analyse it once

@@ -157,6 +157,7 @@ class Citadel(commands.Cog):
         # changed a fact or an entry. Keys carry the date where the wording depends on it.
         self._answers: OrderedDict[tuple[object, ...], discord.Embed] = OrderedDict()
         self._version = -1
+        self._choices: OrderedDict[str, list[app_commands.Choice[str]]] = OrderedDict()
         bot.store.on_change.append(self.forget)
 
     def forget(self) -> None:
@@ -174,14 +175,22 @@ class Citadel(commands.Cog):
     async def refresh_entries(self) -> None:
         """Re-read the entries after a moderator changed them: autocomplete knows a new one at once."""
         self.entries = await self.bot.store.entries()
+        self._choices.clear()
         self.forget()
 
     def entry_choices(self, current: str) -> list[app_commands.Choice[str]]:
-        # Served from memory: autocomplete must answer fast and never touch the disk.
-        return [
-            app_commands.Choice(name=cut(e.title, 100), value=e.slug)
-            for e in match_entries(current, self.entries, AUTOCOMPLETE_CHOICES)
-        ]
+        # Served from memory: autocomplete must answer fast and never touch the disk. Many members
+        # type the same first letters, so recent results are kept until the entries change.
+        choices = self._choices.get(current)
+        if choices is None:
+            choices = [
+                app_commands.Choice(name=cut(e.title, 100), value=e.slug)
+                for e in match_entries(current, self.entries, AUTOCOMPLETE_CHOICES)
+            ]
+            self._choices[current] = choices
+            if len(self._choices) > ANSWERS_KEPT:
+                self._choices.popitem(last=False)
+        return choices
 
     async def countdown_card(self, query: str | None) -> Card:
         store, now = self.bot.store, self.bot.clock()
