@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -515,6 +516,72 @@ async def chat_flood(
     }
 
 
+def py_spy() -> str:
+    beside = Path(sys.executable).with_name("py-spy")
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
+    if found is None:
+        raise SystemExit("--profile needs py-spy: pip install py-spy")
+    return found
+
+
+def summarize_profile(raw: Path, top: int = 25) -> dict[str, Any]:
+    """From py-spy's raw output (one `frame;frame;... count` line per stack), the functions with the
+    most samples on top of the stack (self) and anywhere in it (inclusive), as % of all samples."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        # "function (path/file.py:123)" -> "function (file.py)": one row per function, not per line.
+        frames = [re.sub(r" \((?:.*/)?([^/]+?)(?::\d+)?\)$", r" (\1)", f) for f in stack.split(";")]
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+
+    def ranked(counts: dict[str, int]) -> list[tuple[str, float]]:
+        best = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+        return [(name, round(100 * n / max(total, 1), 1)) for name, n in best]
+
+    return {"samples": total, "self": ranked(own), "inclusive": ranked(inclusive)}
+
+
+async def profile_under_load(
+    fake: FakeDiscord, popen: subprocess.Popen[bytes], seconds: float, guilds: Sequence[int], out: Path
+) -> dict[str, Any]:
+    """py-spy on the bot while the throughput load runs again (after every measurement, so the
+    sampling does not touch the figures)."""
+    spy = await asyncio.create_subprocess_exec(
+        py_spy(), "record", "--nonblocking", "--format", "raw", "--rate", "200",
+        "--duration", str(max(1, round(seconds))), "-o", str(out), "-p", str(popen.pid),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    await asyncio.sleep(1.0)  # attached
+    load = await throughput_run(fake, seconds, guilds, psutil.Process(popen.pid))
+    _, err = await spy.communicate()
+    if spy.returncode != 0 or not out.exists():
+        return {"error": err.decode(errors="replace")[-2000:]}
+    return {"file": str(out), "throughput_while_profiled": load["per_second"], **summarize_profile(out)}
+
+
+def code_version() -> str:
+    """The commit the bot processes run from, with "+dirty" if bot/ or cogs/ have uncommitted changes
+    (others may be editing the bot while the benchmark runs)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "bot", "cogs"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
 def bot_env(spec: BotSpec, fake: FakeDiscord, database: Path, answers: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in CLEARED_ENV}
     env.update(
@@ -542,7 +609,13 @@ async def stop(popen: subprocess.Popen[bytes]) -> None:
 
 
 async def measure(
-    spec: BotSpec, servers: int, counts: Counts, stores: dict[str, Path], answers: Path, workdir: Path
+    spec: BotSpec,
+    servers: int,
+    counts: Counts,
+    stores: dict[str, Path],
+    answers: Path,
+    workdir: Path,
+    profile: bool = False,
 ) -> dict[str, Any]:
     """One bot process against a fresh fake Discord with `servers` guilds."""
     shards = 10 if servers >= 10_000 else 1
@@ -552,6 +625,7 @@ async def measure(
     if spec.store is not None:
         shutil.copyfile(stores[spec.store], database)
     result: dict[str, Any] = {"bot": spec.key, "servers": servers, "shards": shards}
+    result["code"] = code_version()
     result["load_average_before"] = os.getloadavg()
     print(f"[{servers} servers] {spec.label}: starting", flush=True)
     async with FakeDiscord(guilds=servers, token=TOKEN, recommended_shards=shards, validate=False) as fake:
@@ -597,6 +671,13 @@ async def measure(
                 }
             if spec.flood:
                 result["flood"] = await chat_flood(fake, process, popen, run_dir, counts.chat_messages)
+            if profile and spec.key == "ours_100k":
+                RESULTS.mkdir(exist_ok=True)
+                out = RESULTS / f"profile-{spec.key}-{servers}.txt"
+                result["profile"] = await profile_under_load(
+                    fake, popen, counts.throughput_seconds, guilds, out
+                )
+                forget(fake)
             alive(popen, run_dir)
             result["errors_logged"] = sum(
                 1
@@ -785,16 +866,19 @@ def machine() -> dict[str, Any]:
     }
 
 
-async def main(sizes: list[int], counts: Counts, quick: bool) -> None:
+async def main(sizes: list[int], counts: Counts, quick: bool, profile: bool) -> None:
     started = time.perf_counter()
     all_runs: dict[int, dict[str, dict[str, Any]]] = {}
+    print(f"code {code_version()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory(prefix="citadel-bench-") as tmp:
         workdir = Path(tmp)
         stores, answers, fact_counts = await build_stores(workdir)
         for servers in sizes:
             all_runs[servers] = {}
             for spec in BOTS:
-                all_runs[servers][spec.key] = await measure(spec, servers, counts, stores, answers, workdir)
+                all_runs[servers][spec.key] = await measure(
+                    spec, servers, counts, stores, answers, workdir, profile
+                )
             print()
             print(table(servers, all_runs[servers]), flush=True)
             print()
@@ -810,6 +894,7 @@ async def main(sizes: list[int], counts: Counts, quick: bool) -> None:
         "quick": quick,
         "counts": counts.__dict__,
         "machine": machine(),
+        "code": sorted({r.get("code", "unknown") for runs in all_runs.values() for r in runs.values()}),
         "facts": fact_counts,
         "wall_seconds": time.perf_counter() - started,
         "runs": {str(s): runs for s, runs in all_runs.items()},
@@ -818,6 +903,16 @@ async def main(sizes: list[int], counts: Counts, quick: bool) -> None:
     }
     (RESULTS / "bench.json").write_text(json.dumps(report, indent=2))
     chart(all_runs, RESULTS / "bench.png")
+    for servers, runs in sorted(all_runs.items()):
+        found = runs.get("ours_100k", {}).get("profile")
+        if found and "self" in found:
+            print(f"\nProfile of ours (100k facts) under load, {servers:,} servers ({found['file']}):")
+            print("  most samples on top of the stack (self):")
+            for name, share in found["self"][:15]:
+                print(f"    {share:5.1f}%  {name}")
+            print("  most samples anywhere in the stack (inclusive):")
+            for name, share in found["inclusive"][:15]:
+                print(f"    {share:5.1f}%  {name}")
     print(
         f"\nwrote {RESULTS / 'bench.json'} and {RESULTS / 'bench.png'} ({time.perf_counter() - started:.0f}s)"
     )
@@ -831,5 +926,10 @@ if __name__ == "__main__":
         action="store_true",
         help="200 interactions, 5 s of throughput, 10 s idle, 10,000 chat messages",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="at the end of each run of ours with 100k facts, py-spy it under the throughput load",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.servers, Counts.quick() if args.quick else Counts(), args.quick))
+    asyncio.run(main(args.servers, Counts.quick() if args.quick else Counts(), args.quick, args.profile))

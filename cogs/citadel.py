@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
@@ -25,6 +26,7 @@ RESERVED_SUBCOMMANDS: tuple[str, ...] = ()
 MAX_ENTRY_SUBCOMMANDS = 25 - len(FIXED_SUBCOMMANDS) - len(RESERVED_SUBCOMMANDS)
 AUTOCOMPLETE_CHOICES = 25
 ANSWERS_KEPT = 1024
+VERSION_CHECK_SECONDS = 0.5
 
 
 def field_choices(current: str) -> list[app_commands.Choice[str]]:
@@ -157,11 +159,24 @@ class Citadel(commands.Cog):
         # changed a fact or an entry. Keys carry the date where the wording depends on it.
         self._answers: OrderedDict[tuple[object, ...], discord.Embed] = OrderedDict()
         self._version = -1
+        self._checked_at = float("-inf")
         self._choices: OrderedDict[str, list[app_commands.Choice[str]]] = OrderedDict()
         bot.store.on_change.append(self.forget)
 
     def forget(self) -> None:
         self._answers.clear()
+
+    async def _notice_other_processes(self) -> None:
+        """Drop kept answers if a process sharing the database committed since we last looked; looked
+        at most every VERSION_CHECK_SECONDS, so such a change shows within that time (ours: at once)."""
+        now = time.monotonic()
+        if now - self._checked_at < VERSION_CHECK_SECONDS:
+            return
+        self._checked_at = now
+        version = await self.bot.store.data_version()
+        if version != self._version:
+            self._answers.clear()
+            self._version = version
 
     async def cog_load(self) -> None:
         self.entries = await self.bot.store.entries()
@@ -223,9 +238,8 @@ class Citadel(commands.Cog):
     ) -> None:
         """Answer with the card `make` builds (or the same answer kept from before), or with its
         one-line ephemeral reason why not."""
-        if key is not None and (version := await self.bot.store.data_version()) != self._version:
-            self._answers.clear()  # another process sharing the database changed something
-            self._version = version
+        if key is not None:
+            await self._notice_other_processes()
         embed = self._answers.get(key) if key is not None else None
         if embed is None:
             try:

@@ -7,6 +7,7 @@ each REST body against Discord's OpenAPI spec; the fixture fails any test that s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import sqlite3
@@ -18,6 +19,7 @@ import pytest
 
 from bot.client import CitadelBot
 from bot.config import Settings
+from cogs.citadel import VERSION_CHECK_SECONDS
 from tests.fake_discord import FakeDiscord
 from tests.fake_discord.payloads import FLAG_EPHEMERAL
 from tests.harness import (
@@ -292,4 +294,5 @@ async def test_an_answer_kept_in_memory_is_dropped_when_another_process_changes_
     )
     other.commit()
     other.close()
+    await asyncio.sleep(VERSION_CHECK_SECONDS)  # another process's change shows within this time
     assert fields_of(embed_of(await ask(fake, "diana")))["Episodes"].startswith("9 [")
