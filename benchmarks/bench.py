@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -379,8 +380,9 @@ async def latency_run(
                 errors += 1
             drop(fake, record)
 
-    await asyncio.gather(*(worker() for _ in range(in_flight)))
-    return {**percentiles(latencies), "answered": len(latencies), "errors": errors}
+    with GcPauses() as pauses:
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
+    return {**percentiles(latencies), "answered": len(latencies), "errors": errors, **pauses.summary()}
 
 
 async def throughput_run(
@@ -419,6 +421,35 @@ async def throughput_run(
         "bot_cpu_percent": 100 * (cpu_seconds(bot) - bot_before) / took,
         "driver_cpu_percent": 100 * (cpu_seconds(driver) - driver_before) / took,
     }
+
+
+class GcPauses:
+    """The driver's own garbage-collection pauses (they delay the fake, so they would show as bot
+    latency): recorded with gc.callbacks while a phase runs."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._started)
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "driver_gc_count": len(self.pauses),
+            "driver_gc_max_ms": 1000 * max(self.pauses, default=0.0),
+            "driver_gc_total_ms": 1000 * sum(self.pauses),
+        }
 
 
 # --- the bot process -------------------------------------------------------------------------------
