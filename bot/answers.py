@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.facts import Entry, find_entry, ranked_entries
+from bot.facts import Entry, as_index, find_entry, ranked_entries
 from bot.render import Card, Style, about_card, cut, entry_card, search_card
 from bot.store import Store
 
@@ -18,15 +18,16 @@ class AnswerError(Exception):
 
 def resolve_entry(query: str, entries: Sequence[Entry]) -> Entry:
     """The entry a fan meant by `query` (slug, title or alias), or AnswerError naming the closest ones."""
-    for entry in entries:
-        if entry.slug == query:
-            return entry
-    found = find_entry(query, entries)
+    index = as_index(entries)
+    exact = index.by_slug.get(query)
+    if exact is not None:
+        return exact
+    found = find_entry(query, index)
     if found is not None:
         return found
     if not query.strip():
         raise AnswerError("Name an entry: a title, a country or a lead actor, for example Diana or India.")
-    closest = [entry for score, entry in ranked_entries(query, entries, limit=3) if score >= 20]
+    closest = [entry for score, entry in ranked_entries(query, index, limit=3) if score >= 20]
     shown = cut(" ".join(query.split()), 60) or "that"
     if closest:
         names = ", ".join(e.title for e in closest)

@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.announcements import countdown_entry, countdown_overview
 from bot.answers import AnswerError, about_answer, entry_answer, resolve_entry, search_answer
 from bot.client import CitadelBot, reply_ephemeral
-from bot.facts import FIELDS, Entry, match_entries, normalize
+from bot.facts import FIELDS, Entry, EntryIndex, match_entries, normalize
 from bot.render import Card, cut, to_embed
 
 log = logging.getLogger(__name__)
@@ -81,11 +81,7 @@ class CitadelGroup(app_commands.Group):
     async def show_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        # Served from memory: autocomplete must answer fast and never touch the disk.
-        return [
-            app_commands.Choice(name=cut(e.title, 100), value=e.slug)
-            for e in match_entries(current, self.cog.entries, AUTOCOMPLETE_CHOICES)
-        ]
+        return self.cog.entry_choices(current)
 
     @app_commands.command(name="search", description="Find facts by their text across all entries")
     @app_commands.describe(query="Words to look for, e.g. Milan, De Angelis, Raj & DK")
@@ -153,7 +149,7 @@ class CitadelGroup(app_commands.Group):
 class Citadel(commands.Cog):
     def __init__(self, bot: CitadelBot) -> None:
         self.bot = bot
-        self.entries: list[Entry] = []
+        self.entries = EntryIndex(())
         self.group: CitadelGroup | None = None
         # Answers as sent, until the facts change: the store calls forget() after every commit that
         # changed a fact or an entry. Keys carry the date where the wording depends on it.
@@ -179,7 +175,7 @@ class Citadel(commands.Cog):
             self._version = version
 
     async def cog_load(self) -> None:
-        self.entries = await self.bot.store.entries()
+        self.entries = EntryIndex(await self.bot.store.entries())
         self.group = CitadelGroup(self)
         self.bot.tree.add_command(self.group)
 
@@ -189,7 +185,7 @@ class Citadel(commands.Cog):
 
     async def refresh_entries(self) -> None:
         """Re-read the entries after a moderator changed them: autocomplete knows a new one at once."""
-        self.entries = await self.bot.store.entries()
+        self.entries = EntryIndex(await self.bot.store.entries())
         self._choices.clear()
         self.forget()
 

@@ -13,8 +13,10 @@ from bot.facts import (
     FIELDS,
     DateError,
     Entry,
+    EntryIndex,
     Precision,
     ReleaseDate,
+    entry_terms,
     fact_key,
     find_entry,
     format_person,
@@ -224,3 +226,57 @@ def test_an_ambiguous_or_unknown_name_is_not_guessed() -> None:
 def test_matching_never_raises_and_never_returns_more_than_asked(text: str) -> None:
     assert len(match_entries(text, ENTRIES, limit=3)) <= 3
     find_entry(text, ENTRIES)
+
+
+def _ranked_by_scanning(query: str, entries: tuple[Entry, ...], limit: int) -> list[str]:
+    """The plain-match ranking written the slow, obvious way: every name of every entry."""
+    wanted = normalize(query)
+    scored = []
+    for entry in sorted(entries, key=lambda e: (e.position, e.slug)):
+        best = 0
+        for term in entry_terms(entry):
+            if term == wanted:
+                best = max(best, 100)
+            elif term.startswith(wanted):
+                best = max(best, 80)
+            elif f" {wanted}" in f" {term}":
+                best = max(best, 60)
+            elif wanted in term:
+                best = max(best, 40)
+        if best:
+            scored.append((best, entry.slug))
+    scored.sort(key=lambda pair: -pair[0])
+    return [slug for _, slug in scored[:limit]]
+
+
+_NAMES = st.text(alphabet="abcdeit 2:-", min_size=1, max_size=12)
+_ENTRY_LISTS = st.lists(
+    st.builds(
+        lambda slug, title, aliases, position: Entry(slug, title, aliases=tuple(aliases), position=position),
+        st.from_regex(r"[a-z]{1,6}", fullmatch=True),
+        _NAMES,
+        st.lists(_NAMES, max_size=3),
+        st.integers(0, 5),
+    ),
+    max_size=12,
+    unique_by=lambda e: e.slug,
+)
+
+
+@given(_ENTRY_LISTS, st.text(alphabet="abcdeit 2", min_size=1, max_size=5))
+def test_the_entry_index_ranks_exactly_as_scanning_every_name(entries: list[Entry], typed: str) -> None:
+    index = EntryIndex(entries)
+    expected = _ranked_by_scanning(typed, tuple(entries), 25)
+    if expected or len(normalize(typed)) < 3:  # near spellings are the fuzzy pass's business
+        assert [e.slug for e in match_entries(typed, index)] == expected
+        assert [e.slug for e in match_entries(typed, entries)] == expected
+    assert list(index) == entries and index.by_slug == {e.slug: e for e in entries}
+
+
+def test_the_entry_index_finds_a_name_in_the_last_and_the_first_entry_of_many() -> None:
+    many = [Entry(f"gen-{i:04d}", f"Generated series {i:04d}", position=i) for i in range(1000)]
+    index = EntryIndex([*many, *ENTRIES])
+    assert [e.slug for e in match_entries("ital", index)] == ["diana"]
+    assert [e.slug for e in match_entries("series 0999", index)] == ["gen-0999"]
+    assert [e.slug for e in match_entries("series 0000", index)] == ["gen-0000"]
+    assert len(match_entries("generated", index, limit=1000)) == 1000
