@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,9 @@ log = logging.getLogger(__name__)
 
 SOURCES_FILE = "sources.toml"
 CANON_AUTHOR = "canon"
+FILES_DIGEST_KEY = "canon_files_digest"
+# The code that turns the files into facts: a change to it re-reads the canon even if no file changed.
+READER_CODE = (Path(__file__), Path(__file__).with_name("facts.py"))
 
 
 class CanonError(Exception):
@@ -56,6 +58,8 @@ class CanonReport:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # here, not at the top: an unchanged canon (every start but the first) is never parsed
+
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -156,10 +160,24 @@ def read_entry_file(path: Path, sources: dict[str, Source]) -> CanonFile:
     return CanonFile(path.name, entry, tuple(facts), hashlib.sha256(payload.encode()).hexdigest())
 
 
+def entry_files(directory: Path) -> list[Path]:
+    return [p for p in sorted(directory.glob("*.toml")) if p.name != SOURCES_FILE]
+
+
+def canon_files_digest(directory: Path) -> str:
+    """A hash of every canon file's name and bytes, and of the code that reads them."""
+    digest = hashlib.sha256()
+    for path in (*sorted(directory.glob("*.toml")), *READER_CODE):
+        data = path.read_bytes()
+        digest.update(f"{path.name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
 def read_canon(directory: Path) -> list[CanonFile]:
     """Every entry file of the canon, parents before children; raises CanonError on the first problem."""
     sources = read_sources(directory)
-    files = [read_entry_file(p, sources) for p in sorted(directory.glob("*.toml")) if p.name != SOURCES_FILE]
+    files = [read_entry_file(p, sources) for p in entry_files(directory)]
     slugs = {f.entry.slug for f in files}
     for canon_file in files:
         if canon_file.entry.parent and canon_file.entry.parent not in slugs:
@@ -175,6 +193,11 @@ async def load_canon(store: Store, directory: Path) -> CanonReport:
     a changed file writes one revision per fact it changed, and leaves other facts (and
     moderators' edits to them) alone."""
     report = CanonReport()
+    files_digest = canon_files_digest(directory)
+    if await store.get_meta(FILES_DIGEST_KEY) == files_digest:
+        # Not a byte changed since the last load, nor the code that reads it: nothing to parse or compare.
+        report.unchanged = [p.name for p in entry_files(directory)]
+        return report
     known = await store.canon_digests()
     for canon_file in read_canon(directory):
         if known.get(canon_file.name) == canon_file.digest:
@@ -199,6 +222,7 @@ async def load_canon(store: Store, directory: Path) -> CanonReport:
                 db, canon_file.name, canon_file.digest, canon_file.entry, canon_file.facts
             )
         report.loaded.append(canon_file.name)
+    await store.set_meta(FILES_DIGEST_KEY, files_digest)
     if report.loaded:
         log.info("canon: loaded %s (%d revisions)", ", ".join(report.loaded), report.revisions)
     return report

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import bot.canon as canon_module
 from bot.canon import CanonError, load_canon, read_canon
 from bot.facts import Entry, Fact
 from bot.store import BUSY_TIMEOUT_MS, Store, fts_query, migrations
@@ -62,6 +63,29 @@ async def test_loading_an_unchanged_canon_again_writes_nothing(
     assert report.loaded == [] and report.revisions == 0
     assert await seeded.count("revisions") == before[1]
     assert wal.stat().st_size == wal_size  # not a single page written
+
+
+async def test_an_unchanged_canon_is_not_even_parsed_but_a_changed_byte_is_checked(
+    seeded: Store, canon_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(directory: Path) -> list[object]:
+        raise AssertionError("read_canon ran for an unchanged canon")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(canon_module, "read_canon", refuse)
+        report = await load_canon(seeded, canon_dir)
+    assert report.loaded == [] and len(report.unchanged) == 6
+    # A comment changes the bytes but no fact: every file is parsed and compared, nothing is written
+    # but the new digest, and the next start skips parsing again.
+    path = canon_dir / "diana.toml"
+    path.write_text(path.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")
+    revisions = await seeded.count("revisions")
+    report = await load_canon(seeded, canon_dir)
+    assert report.loaded == [] and report.revisions == 0 and await seeded.count("revisions") == revisions
+    assert await seeded.get_meta(canon_module.FILES_DIGEST_KEY) == canon_module.canon_files_digest(canon_dir)
+    with monkeypatch.context() as patched:
+        patched.setattr(canon_module, "read_canon", refuse)
+        assert (await load_canon(seeded, canon_dir)).loaded == []
 
 
 async def test_a_changed_canon_file_writes_one_revision_per_changed_fact(
