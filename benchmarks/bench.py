@@ -712,6 +712,7 @@ async def measure(
     answers: Path,
     workdir: Path,
     profile: bool = False,
+    repeat: int = 0,
 ) -> dict[str, Any]:
     """One bot against a fresh fake Discord with `servers` guilds: a few starts timed to the first
     answer, then one start kept running for everything else."""
@@ -724,10 +725,10 @@ async def measure(
     samples: list[float] = []
     if spec.load:
         for n in range(counts.starts - 1):
-            run_dir = workdir / f"{spec.key}-{servers}-start-{n}"
+            run_dir = workdir / f"{spec.key}-{servers}-{repeat}-start-{n}"
             samples.append(await time_to_first_answer(spec, servers, run_dir, stores, answers, workdir))
     async with FakeDiscord(guilds=servers, token=TOKEN, recommended_shards=shards, validate=False) as fake:
-        run_dir = workdir / f"{spec.key}-{servers}"
+        run_dir = workdir / f"{spec.key}-{servers}-{repeat}"
         popen, started = start_bot(spec, fake, run_dir, stores, answers, workdir)
         try:
             process = psutil.Process(popen.pid)
@@ -963,21 +964,44 @@ def machine() -> dict[str, Any]:
     }
 
 
-async def main(sizes: list[int], counts: Counts, quick: bool, profile: bool) -> None:
+def median_of(results: Sequence[Any]) -> Any:
+    """Repeated runs' results as one: the median of every number, every sample list joined."""
+    first = results[0]
+    if isinstance(first, dict):
+        return {key: median_of([r[key] for r in results if key in r]) for key in first}
+    if isinstance(first, list) and all(isinstance(x, int | float) for r in results for x in r):
+        return [x for r in results for x in r]
+    if isinstance(first, bool) or not isinstance(first, int | float):
+        return first
+    return statistics.median(results)
+
+
+async def main(sizes: list[int], counts: Counts, quick: bool, profile: bool, repeat: int = 1) -> None:
     started = time.perf_counter()
-    all_runs: dict[int, dict[str, dict[str, Any]]] = {}
+    all_runs: dict[int, dict[str, dict[str, Any]]] = {}  # the medians of the repeats
+    repeats: dict[int, list[dict[str, dict[str, Any]]]] = {}
     print(f"code {code_version()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory(prefix="citadel-bench-") as tmp:
         workdir = Path(tmp)
         stores, answers, fact_counts = await build_stores(workdir)
         await warm_up(stores, answers, workdir)
         for servers in sizes:
-            all_runs[servers] = {}
-            for spec in BOTS:
-                all_runs[servers][spec.key] = await measure(
-                    spec, servers, counts, stores, answers, workdir, profile
-                )
+            repeats[servers] = []
+            for n in range(repeat):
+                runs: dict[str, dict[str, Any]] = {}
+                for spec in BOTS:
+                    runs[spec.key] = await measure(
+                        spec, servers, counts, stores, answers, workdir, profile and n == repeat - 1, n
+                    )
+                repeats[servers].append(runs)
+                if repeat > 1:
+                    print(f"\n(run {n + 1} of {repeat})\n" + table(servers, runs), flush=True)
+            all_runs[servers] = {
+                key: median_of([r[key] for r in repeats[servers]]) for key in repeats[servers][0]
+            }
             print()
+            if repeat > 1:
+                print(f"Medians of {repeat} runs:")
             print(table(servers, all_runs[servers]), flush=True)
             print()
     checks = targets(all_runs)
@@ -995,7 +1019,9 @@ async def main(sizes: list[int], counts: Counts, quick: bool, profile: bool) -> 
         "code": sorted({r.get("code", "unknown") for runs in all_runs.values() for r in runs.values()}),
         "facts": fact_counts,
         "wall_seconds": time.perf_counter() - started,
-        "runs": {str(s): runs for s, runs in all_runs.items()},
+        "repeat": repeat,
+        "runs": {str(s): runs for s, runs in all_runs.items()},  # medians when repeated
+        "repeats": {str(s): every for s, every in repeats.items()} if repeat > 1 else {},
         "tables": {str(s): table(s, runs) for s, runs in all_runs.items()},
         "targets": checks,
     }
@@ -1029,5 +1055,12 @@ if __name__ == "__main__":
         action="store_true",
         help="at the end of each run of ours with 100k facts, py-spy it under the throughput load",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every measurement this many times and report the medians (3 for published figures)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.servers, Counts.quick() if args.quick else Counts(), args.quick, args.profile))
+    counts = Counts.quick() if args.quick else Counts()
+    asyncio.run(main(args.servers, counts, args.quick, args.profile, max(1, args.repeat)))
