@@ -64,24 +64,20 @@ class CitadelGroup(app_commands.Group):
         slug = entry.slug
 
         async def callback(interaction: discord.Interaction) -> None:
-            await self.cog.answer(
-                interaction, lambda: self.cog.entry_card(slug), self.cog.answer_key("entry", slug)
-            )
+            await self.cog.answer(interaction, lambda: self.cog.entry_card(slug), ("entry", slug))
 
         return app_commands.Command(name=slug, description=subcommand_description(entry), callback=callback)
 
     @app_commands.command(name="show", description="Show what is known about any Citadel series or spin-off")
     @app_commands.describe(entry="A title, a country or a lead actor, e.g. Diana, India, season 2")
     async def show(self, interaction: discord.Interaction, entry: app_commands.Range[str, 1, 100]) -> None:
-        await self.cog.answer(
-            interaction, lambda: self.cog.entry_card(entry), self.cog.answer_key("entry", entry)
-        )
+        await self.cog.answer(interaction, lambda: self.cog.entry_card(entry), ("entry", entry))
 
     @show.autocomplete("entry")
     async def show_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return self.cog.entry_choices(current)
+        return await self.cog.entry_choices(current)
 
     @app_commands.command(name="search", description="Find facts by their text across all entries")
     @app_commands.describe(query="Words to look for, e.g. Milan, De Angelis, Raj & DK")
@@ -89,7 +85,7 @@ class CitadelGroup(app_commands.Group):
         await self.cog.answer(
             interaction,
             lambda: search_answer(self.cog.bot.store, query),
-            self.cog.answer_key("search", query),
+            ("search", query),
         )
 
     @app_commands.command(
@@ -109,7 +105,7 @@ class CitadelGroup(app_commands.Group):
     async def countdown_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return self.cog.entry_choices(current)
+        return await self.cog.entry_choices(current)
 
     @app_commands.command(
         name="suggest", description="Suggest a sourced fact or correction for the moderators to review"
@@ -137,7 +133,7 @@ class CitadelGroup(app_commands.Group):
     async def suggest_entry_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return self.cog.entry_choices(current)
+        return await self.cog.entry_choices(current)
 
     @suggest.autocomplete("field")
     async def suggest_field_autocomplete(
@@ -155,6 +151,7 @@ class Citadel(commands.Cog):
         # changed a fact or an entry. Keys carry the date where the wording depends on it.
         self._answers: OrderedDict[tuple[object, ...], discord.Embed] = OrderedDict()
         self._version = -1
+        self._revision = -1  # the newest revision when the entries were last read
         self._checked_at = float("-inf")
         self._choices: OrderedDict[str, list[app_commands.Choice[str]]] = OrderedDict()
         bot.store.on_change.append(self.forget)
@@ -163,8 +160,10 @@ class Citadel(commands.Cog):
         self._answers.clear()
 
     async def _notice_other_processes(self) -> None:
-        """Drop kept answers if a process sharing the database committed since we last looked; looked
-        at most every VERSION_CHECK_SECONDS, so such a change shows within that time (ours: at once)."""
+        """Drop kept answers if a process sharing the database committed since we last looked, and
+        re-read the entries if that commit made a revision (a moderator's change through another
+        process). Looked at most every VERSION_CHECK_SECONDS, so such a change shows within that
+        time; this process's own changes show at once."""
         now = time.monotonic()
         if now - self._checked_at < VERSION_CHECK_SECONDS:
             return
@@ -173,8 +172,11 @@ class Citadel(commands.Cog):
         if version != self._version:
             self._answers.clear()
             self._version = version
+            if await self.bot.store.latest_revision() != self._revision:
+                await self.refresh_entries()
 
     async def cog_load(self) -> None:
+        self._revision = await self.bot.store.latest_revision()
         self.entries = EntryIndex(await self.bot.store.entries())
         self.group = CitadelGroup(self)
         self.bot.tree.add_command(self.group)
@@ -185,13 +187,16 @@ class Citadel(commands.Cog):
 
     async def refresh_entries(self) -> None:
         """Re-read the entries after a moderator changed them: autocomplete knows a new one at once."""
+        self._revision = await self.bot.store.latest_revision()
         self.entries = EntryIndex(await self.bot.store.entries())
         self._choices.clear()
         self.forget()
 
-    def entry_choices(self, current: str) -> list[app_commands.Choice[str]]:
-        # Served from memory: autocomplete must answer fast and never touch the disk. Many members
-        # type the same first letters, so recent results are kept until the entries change.
+    async def entry_choices(self, current: str) -> list[app_commands.Choice[str]]:
+        # Served from memory: autocomplete must answer fast and never touch the disk (but for the
+        # check for other processes' changes, at most every VERSION_CHECK_SECONDS). Many members type
+        # the same first letters, so recent results are kept until the entries change.
+        await self._notice_other_processes()
         choices = self._choices.get(current)
         if choices is None:
             choices = [
@@ -230,12 +235,12 @@ class Citadel(commands.Cog):
         self,
         interaction: discord.Interaction,
         make: Callable[[], Awaitable[Card]],
-        key: tuple[object, ...] | None = None,
+        question: tuple[str, str] | None = None,
     ) -> None:
-        """Answer with the card `make` builds (or the same answer kept from before), or with its
-        one-line ephemeral reason why not."""
-        if key is not None:
-            await self._notice_other_processes()
+        """Answer with the card `make` builds, or with its one-line ephemeral reason why not. An answer
+        to a `question` (kind, what was asked) is kept and sent again until the facts change."""
+        await self._notice_other_processes()
+        key = self.answer_key(*question) if question is not None else None
         embed = self._answers.get(key) if key is not None else None
         if embed is None:
             try:

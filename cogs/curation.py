@@ -250,7 +250,7 @@ class EditorGroup(app_commands.Group):
     async def entry_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return self.cog.entry_choices(current)
+        return await self.cog.entry_choices(current)
 
     async def field_autocomplete(
         self, interaction: discord.Interaction, current: str
@@ -575,8 +575,8 @@ class Curation(commands.Cog):
     def title_of(self, slug: str) -> str:
         return next((e.title for e in self.entries() if e.slug == slug), slug)
 
-    def entry_choices(self, current: str) -> list[app_commands.Choice[str]]:
-        return self._citadel().entry_choices(current)
+    async def entry_choices(self, current: str) -> list[app_commands.Choice[str]]:
+        return await self._citadel().entry_choices(current)
 
     async def entries_changed(self) -> None:
         await self._citadel().refresh_entries()

@@ -19,6 +19,8 @@ import pytest
 
 from bot.client import CitadelBot
 from bot.config import Settings
+from bot.facts import Entry
+from bot.store import Store
 from cogs.citadel import VERSION_CHECK_SECONDS
 from tests.fake_discord import FakeDiscord
 from tests.fake_discord.payloads import FLAG_EPHEMERAL
@@ -296,3 +298,26 @@ async def test_an_answer_kept_in_memory_is_dropped_when_another_process_changes_
     other.close()
     await asyncio.sleep(VERSION_CHECK_SECONDS)  # another process's change shows within this time
     assert fields_of(embed_of(await ask(fake, "diana")))["Episodes"].startswith("9 [")
+
+
+async def test_an_entry_another_process_adds_is_offered_and_answered_within_the_check_interval(
+    bot: CitadelBot, fake: FakeDiscord, settings: Settings
+) -> None:
+    async def offered(typed: str) -> list[str]:
+        choices = await fake.autocomplete("citadel", subcommand="show", option="entry", value=typed)
+        return [c["value"] for c in choices]
+
+    assert await offered("zeta") == []  # asked once, so the empty list is kept too
+    other = await Store.open(settings.database_path)  # as a second bot process sharing the file would
+    try:
+        await other.create_entry(
+            Entry("zeta-test", "Zeta (a test entry)", aliases=("Zeta",), position=90),
+            "moderator in the other process",
+        )
+    finally:
+        await other.close()
+    await asyncio.sleep(VERSION_CHECK_SECONDS)
+    assert await offered("zeta") == ["zeta-test"]
+    embed = embed_of(await ask(fake, "show", entry="Zeta"))
+    assert embed["title"].startswith("Zeta (a test entry)")
+    assert await bot.store.count("entries") == 7  # the six of the canon and the other process's

@@ -125,7 +125,11 @@ def sql_statements(script: str) -> list[str]:
             buffer = ""
     if buffer.strip():
         statements.append(buffer.strip())
-    return [s for s in statements if not all(ln.strip().startswith("--") or not ln.strip() for ln in s.splitlines())]
+    return [
+        s
+        for s in statements
+        if not all(ln.strip().startswith("--") or not ln.strip() for ln in s.splitlines())
+    ]
 
 
 def migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
@@ -178,6 +182,12 @@ class Store:
         await self._db.close()
 
     # --- schema ----------------------------------------------------------------------------------
+
+    async def latest_revision(self) -> int:
+        """The id of the newest revision (0 for none): it moves with every change to a fact or an entry."""
+        async with self._db.execute("SELECT max(id) FROM revisions") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0] or 0) if row else 0
 
     async def data_version(self) -> int:
         """Changes when another connection (another process sharing the file) commits; see on_change
