@@ -873,6 +873,30 @@ def table(servers: int, runs: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def summary(all_runs: dict[int, dict[str, dict[str, Any]]]) -> str:
+    """The README's compact table: one row per number of servers and bot."""
+    bots = (("floor", "floor"), ("ours", "ours"), ("ours_100k", "ours, 100,000 facts"))
+    head = ("servers", "bot", "first answer s", "diana p50/p99 ms", "search p50/p99 ms",
+            "autocomplete p50/p99 ms", "diana 50 in flight p50/p99 ms", "answers/s",
+            "RSS start/after MB", "idle CPU %")  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def pair(run: dict[str, Any], *path: str) -> str:
+        p50, p99 = dig(*path, "p50")(run), dig(*path, "p99")(run)
+        return f"{fmt(p50, 1)} / {fmt(p99, 1)}"
+
+    for servers, runs in sorted(all_runs.items()):
+        for key, label in bots:
+            run = runs.get(key, {})
+            cells = [f"{servers:,}", label, fmt(dig("first_answer_s")(run), 2)]
+            cells += [pair(run, f"{name}_sequential") for name, _, _, _ in COMMANDS]
+            cells += [pair(run, "diana_in_flight"), fmt(dig("throughput", "per_second")(run), 0)]
+            cells += [f"{fmt(dig('rss_start_mb')(run), 0)} / {fmt(dig('rss_load_mb')(run), 0)}"]
+            cells += [fmt(dig("idle", "percent_of_core")(run), 2)]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def targets(all_runs: dict[int, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     """The issue's targets, checked for ours with 100,000 facts against the floor."""
     checks: list[dict[str, Any]] = []
@@ -1026,6 +1050,8 @@ async def main(sizes: list[int], counts: Counts, quick: bool, profile: bool, rep
         "targets": checks,
     }
     (RESULTS / "bench.json").write_text(json.dumps(report, indent=2))
+    (RESULTS / "summary.md").write_text(summary(all_runs) + "\n")
+    print("\nThe README's table:\n" + summary(all_runs))
     chart(all_runs, RESULTS / "bench.png")
     for servers, runs in sorted(all_runs.items()):
         found = runs.get("ours_100k", {}).get("profile")
@@ -1038,7 +1064,8 @@ async def main(sizes: list[int], counts: Counts, quick: bool, profile: bool, rep
             for name, share in found["inclusive"][:15]:
                 print(f"    {share:5.1f}%  {name}")
     print(
-        f"\nwrote {RESULTS / 'bench.json'} and {RESULTS / 'bench.png'} ({time.perf_counter() - started:.0f}s)"
+        f"\nwrote {RESULTS / 'bench.json'}, {RESULTS / 'summary.md'} and {RESULTS / 'bench.png'} "
+        f"({time.perf_counter() - started:.0f}s)"
     )
 
 
