@@ -138,9 +138,10 @@ _NON_WORD = re.compile(r"[^0-9a-z]+")
 
 def normalize(text: str) -> str:
     """Fold case, accents and punctuation: 'Citadel: Diána!' -> 'citadel diana'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _NON_WORD.sub(" ", stripped.casefold()).strip()
+    if not text.isascii():  # plain ASCII (most names) has no accents to take off
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _NON_WORD.sub(" ", text.casefold()).strip()
 
 
 @functools.lru_cache(maxsize=8192)
@@ -196,16 +197,29 @@ class EntryIndex(Sequence[Entry]):
     def __init__(self, entries: Iterable[Entry]) -> None:
         self._given = tuple(entries)
         self.by_slug = {e.slug: e for e in self._given}
-        self.ordered = tuple(sorted(self._given, key=lambda e: (e.position, e.slug)))
-        self.terms = tuple(entry_terms(e) for e in self.ordered)
+
+    # The names are normalized on the first match, not at start-up: `/citadel diana` names its entry
+    # by slug and never needs them (with 1,000 entries they take a few milliseconds).
+
+    @functools.cached_property
+    def ordered(self) -> tuple[Entry, ...]:
+        return tuple(sorted(self._given, key=lambda e: (e.position, e.slug)))
+
+    @functools.cached_property
+    def terms(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(entry_terms(e) for e in self.ordered)
+
+    @functools.cached_property
+    def _names(self) -> tuple[str, list[int]]:
+        """Every entry's names in one string, and where each entry's begin."""
         # Normalized names hold only [0-9a-z ], so neither separator can occur in them or in a query.
         blocks = ["\n".join(terms) for terms in self.terms]
-        self._text = "\0".join(blocks)
-        self._starts: list[int] = []
+        starts: list[int] = []
         offset = 0
         for block in blocks:
-            self._starts.append(offset)
+            starts.append(offset)
             offset += len(block) + 1
+        return "\0".join(blocks), starts
 
     def __len__(self) -> int:
         return len(self._given)
@@ -220,7 +234,7 @@ class EntryIndex(Sequence[Entry]):
     def containing(self, wanted: str) -> list[int]:
         """Positions in `ordered` of the entries some name of which contains `wanted`, in order."""
         found: list[int] = []
-        text, starts = self._text, self._starts
+        text, starts = self._names
         at = text.find(wanted)
         while at != -1:
             i = bisect.bisect_right(starts, at) - 1
