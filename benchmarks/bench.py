@@ -713,6 +713,7 @@ async def measure(
     workdir: Path,
     profile: bool = False,
     repeat: int = 0,
+    starts: Sequence[float] = (),
 ) -> dict[str, Any]:
     """One bot against a fresh fake Discord with `servers` guilds: a few starts timed to the first
     answer, then one start kept running for everything else."""
@@ -722,11 +723,7 @@ async def measure(
     result["load_average_before"] = os.getloadavg()
     print(f"[{servers} servers] {spec.label}: starting", flush=True)
     begun = time.perf_counter()
-    samples: list[float] = []
-    if spec.load:
-        for n in range(counts.starts - 1):
-            run_dir = workdir / f"{spec.key}-{servers}-{repeat}-start-{n}"
-            samples.append(await time_to_first_answer(spec, servers, run_dir, stores, answers, workdir))
+    samples = list(starts)  # timed starts made beforehand (see interleaved_starts), plus this one
     async with FakeDiscord(guilds=servers, token=TOKEN, recommended_shards=shards, validate=False) as fake:
         run_dir = workdir / f"{spec.key}-{servers}-{repeat}"
         popen, started = start_bot(spec, fake, run_dir, stores, answers, workdir)
@@ -988,6 +985,22 @@ def machine() -> dict[str, Any]:
     }
 
 
+async def interleaved_starts(
+    servers: int, counts: Counts, stores: dict[str, Path], answers: Path, workdir: Path, repeat: int
+) -> dict[str, list[float]]:
+    """Time to first answer of every bot under load, started in turn (floor, ours, ours 100k, floor,
+    ...) so that a slow minute on a shared machine slows all of them alike rather than one bot's
+    block of starts."""
+    samples: dict[str, list[float]] = {spec.key: [] for spec in BOTS if spec.load}
+    for n in range(counts.starts - 1):
+        for spec in BOTS:
+            if spec.load:
+                run_dir = workdir / f"{spec.key}-{servers}-{repeat}-start-{n}"
+                took = await time_to_first_answer(spec, servers, run_dir, stores, answers, workdir)
+                samples[spec.key].append(took)
+    return samples
+
+
 def median_of(results: Sequence[Any]) -> Any:
     """Repeated runs' results as one: the median of every number, every sample list joined."""
     first = results[0]
@@ -1013,9 +1026,18 @@ async def main(sizes: list[int], counts: Counts, quick: bool, profile: bool, rep
             repeats[servers] = []
             for n in range(repeat):
                 runs: dict[str, dict[str, Any]] = {}
+                starts = await interleaved_starts(servers, counts, stores, answers, workdir, n)
                 for spec in BOTS:
                     runs[spec.key] = await measure(
-                        spec, servers, counts, stores, answers, workdir, profile and n == repeat - 1, n
+                        spec,
+                        servers,
+                        counts,
+                        stores,
+                        answers,
+                        workdir,
+                        profile and n == repeat - 1,
+                        n,
+                        starts.get(spec.key, ()),
                     )
                 repeats[servers].append(runs)
                 if repeat > 1:
