@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -154,10 +155,15 @@ class Citadel(commands.Cog):
         self._revision = -1  # the newest revision when the entries were last read
         self._checked_at = float("-inf")
         self._choices: OrderedDict[str, list[app_commands.Choice[str]]] = OrderedDict()
+        # Answers being made: the same question asked again meanwhile waits for this one rather than
+        # running the same queries again (50 fans searching "Milan" at once make one search).
+        self._making: dict[tuple[object, ...], asyncio.Future[discord.Embed]] = {}
+        self._generation = 0
         bot.store.on_change.append(self.forget)
 
     def forget(self) -> None:
         self._answers.clear()
+        self._generation += 1  # an answer being made from the old facts is sent, but not kept
 
     async def _notice_other_processes(self) -> None:
         """Drop kept answers if a process sharing the database committed since we last looked, and
@@ -170,12 +176,13 @@ class Citadel(commands.Cog):
         self._checked_at = now
         version = await self.bot.store.data_version()
         if version != self._version:
-            self._answers.clear()
+            self.forget()
             self._version = version
             if await self.bot.store.latest_revision() != self._revision:
                 await self.refresh_entries()
 
     async def cog_load(self) -> None:
+        self._version = await self.bot.store.data_version()
         self._revision = await self.bot.store.latest_revision()
         self.entries = EntryIndex(await self.bot.store.entries())
         self.group = CitadelGroup(self)
@@ -241,21 +248,45 @@ class Citadel(commands.Cog):
         to a `question` (kind, what was asked) is kept and sent again until the facts change."""
         await self._notice_other_processes()
         key = self.answer_key(*question) if question is not None else None
-        embed = self._answers.get(key) if key is not None else None
-        if embed is None:
-            try:
-                card = await make()
-            except AnswerError as exc:
-                await reply_ephemeral(interaction, str(exc))
-                return
-            embed = to_embed(card)
-            if key is not None:
-                self._answers[key] = embed
-                if len(self._answers) > ANSWERS_KEPT:
-                    self._answers.popitem(last=False)
-        else:
-            self._answers.move_to_end(key)  # type: ignore[arg-type]
+        try:
+            embed = await self._kept_or_made(key, make) if key is not None else to_embed(await make())
+        except AnswerError as exc:
+            await reply_ephemeral(interaction, str(exc))
+            return
         await interaction.response.send_message(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+
+    async def _kept_or_made(
+        self, key: tuple[object, ...], make: Callable[[], Awaitable[Card]]
+    ) -> discord.Embed:
+        """The answer kept for `key`, the one being made for it, or a new one (kept if the facts did
+        not change while it was made). Raises AnswerError for every question that waited, too."""
+        embed = self._answers.get(key)
+        if embed is not None:
+            self._answers.move_to_end(key)
+            return embed
+        pending = self._making.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[discord.Embed] = asyncio.get_running_loop().create_future()
+        self._making[key] = future
+        generation = self._generation
+        try:
+            embed = to_embed(await make())
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                future.set_exception(exc)
+                future.exception()  # nobody may be waiting: no "exception never retrieved" warning
+            else:
+                future.cancel()
+            raise
+        finally:
+            del self._making[key]
+        future.set_result(embed)
+        if generation == self._generation:
+            self._answers[key] = embed
+            if len(self._answers) > ANSWERS_KEPT:
+                self._answers.popitem(last=False)
+        return embed
 
 
 async def setup(bot: CitadelBot) -> None:

@@ -321,3 +321,31 @@ async def test_an_entry_another_process_adds_is_offered_and_answered_within_the_
     embed = embed_of(await ask(fake, "show", entry="Zeta"))
     assert embed["title"].startswith("Zeta (a test entry)")
     assert await bot.store.count("entries") == 7  # the six of the canon and the other process's
+
+
+async def test_the_same_question_asked_many_times_at_once_is_answered_from_one_search(
+    bot: CitadelBot, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    searches: list[str] = []
+    real_search = bot.store.search
+    release = asyncio.Event()
+
+    async def counted_search(*args: object, **kwargs: object) -> object:
+        searches.append(str(args[0]))
+        await release.wait()  # hold the first search until every question has arrived
+        return await real_search(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bot.store, "search", counted_search)
+    records = [
+        await fake.invoke_command("citadel", subcommand="search", options={"query": "Milan"})
+        for _ in range(20)
+    ]
+    await asyncio.sleep(0.2)  # all 20 are with the bot, waiting for the one search
+    release.set()
+    answers = [await record.wait_response() for record in records]
+    assert len(searches) == 1
+    embeds = [embed_of(answer) for answer in answers]
+    assert all(embed == embeds[0] for embed in embeds) and "Milan" in json.dumps(embeds[0])
+    # Kept: asked again, answered without searching.
+    assert embed_of(await ask(fake, "search", query="milan")) == embeds[0]
+    assert len(searches) == 1
