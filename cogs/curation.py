@@ -24,7 +24,7 @@ from bot.curation import (
     read_value,
     require_field,
 )
-from bot.facts import FIELDS, Entry, Fact, fact_key, normalize, one_line
+from bot.facts import FIELDS, Entry, EntryIndex, Fact, fact_key, normalize, one_line
 from bot.render import Card, cut, source_label, to_embed
 from bot.store import ENTRY_FIELD, Revision, StaleEdit, StoreError
 from cogs.citadel import Citadel, field_choices
@@ -495,7 +495,7 @@ class EntryGroup(EditorGroup):
     ) -> None:
         async def act() -> None:
             slug = self.cog.resolve(entry)
-            old = next(e for e in self.cog.entries() if e.slug == slug)
+            old = self.cog.entries().by_slug[slug]
             new = Entry(
                 slug=slug,
                 title=read_title(title) if title else old.title,
@@ -566,14 +566,15 @@ class Curation(commands.Cog):
         assert isinstance(cog, Citadel), "cogs.citadel loads before cogs.curation"
         return cog
 
-    def entries(self) -> list[Entry]:
+    def entries(self) -> EntryIndex:
         return self._citadel().entries
 
     def has_entry(self, slug: str) -> bool:
-        return any(e.slug == slug for e in self.entries())
+        return slug in self.entries().by_slug
 
     def title_of(self, slug: str) -> str:
-        return next((e.title for e in self.entries() if e.slug == slug), slug)
+        entry = self.entries().by_slug.get(slug)
+        return entry.title if entry is not None else slug
 
     async def entry_choices(self, current: str) -> list[app_commands.Choice[str]]:
         return await self._citadel().entry_choices(current)

@@ -183,12 +183,6 @@ class Store:
 
     # --- schema ----------------------------------------------------------------------------------
 
-    async def latest_revision(self) -> int:
-        """The id of the newest revision (0 for none): it moves with every change to a fact or an entry."""
-        async with self._db.execute("SELECT max(id) FROM revisions") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0] or 0) if row else 0
-
     async def data_version(self) -> int:
         """Changes when another connection (another process sharing the file) commits; see on_change
         for this connection's own commits."""
@@ -263,6 +257,12 @@ class Store:
             )
 
     # --- reading ---------------------------------------------------------------------------------
+
+    async def latest_revision(self) -> int:
+        """The id of the newest revision (0 for none): it moves with every change to a fact or an entry."""
+        async with self._db.execute("SELECT max(id) FROM revisions") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0] or 0) if row else 0
 
     @staticmethod
     def _entry(row: aiosqlite.Row) -> Entry:
