@@ -74,6 +74,7 @@ class Announcer:
 
     async def _run(self) -> None:
         await self.bot.wait_until_ready()
+        await self.bot.sync_finished.wait()  # posts link to /citadel <entry> by the synced command's id
         while True:
             self.wake.clear()
             try:

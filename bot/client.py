@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -127,15 +128,39 @@ class CitadelBot(commands.AutoShardedBot):
         self.clock: Timer = clock or SystemClock()
         self.force_sync = force_sync
         self.synced = False  # whether this start sent the command tree to Discord
+        self.sync_finished = asyncio.Event()  # set once this start's sync succeeded, failed or was not needed
+        self._syncing: asyncio.Task[None] | None = None
         self.announcer = Announcer(self)
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        await self.sync_commands(force=self.force_sync)
-        self.announcer.start()  # it waits for the gateway to be ready before its first step
+        if self.force_sync:  # `python -m bot sync`: the sync is the whole job; its errors are the operator's
+            await self.sync_commands(force=True)
+            self.sync_finished.set()
+        else:
+            # The commands Discord already has keep working meanwhile, so the gateway connects at once
+            # instead of after the sync's round trips.
+            self._syncing = asyncio.create_task(self._sync_in_background(), name="command sync")
+        self.announcer.start()  # it waits for the gateway and the sync before its first step
+
+    async def _sync_in_background(self) -> None:
+        try:
+            await self.sync_commands()
+        except discord.HTTPException as exc:
+            log.error(
+                "Discord refused the command sync: %s. The commands it already has keep working; the next "
+                "start (or `python -m bot sync`) tries again",
+                exc,
+            )
+        except Exception:
+            log.exception("the command sync failed; the next start tries again")
+        finally:
+            self.sync_finished.set()
 
     async def close(self) -> None:
+        if self._syncing is not None and not self._syncing.done():
+            self._syncing.cancel()  # a sync cut short is not recorded, so the next start syncs again
         await self.announcer.stop()
         await super().close()
 

@@ -54,15 +54,18 @@ def make_settings(tmp_path: Path, canon_dir: Path, fake: FakeDiscord) -> Setting
 
 @asynccontextmanager
 async def running_bot(
-    settings: Settings, fake: FakeDiscord, clock: ManualClock | None = None
+    settings: Settings, fake: FakeDiscord, clock: ManualClock | None = None, *, synced: bool = True
 ) -> AsyncIterator[CitadelBot]:
-    """The bot as `python -m bot` runs it, connected to the fake until the block ends."""
+    """The bot as `python -m bot` runs it, connected to the fake (and, with `synced`, done with its
+    command sync) until the block ends."""
     point_at(settings)
     store = await open_store(settings, clock or utc_now)
     bot = CitadelBot(settings, store, clock=clock, guild_ready_timeout=0.1)
     task = asyncio.create_task(bot.start(TOKEN))
     try:
         await fake.wait_for_ready(timeout=10)
+        if synced:  # tests invoke the commands it syncs
+            await asyncio.wait_for(bot.sync_finished.wait(), 10)
         yield bot
     finally:
         await bot.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import sqlite3
 import statistics
@@ -109,6 +110,15 @@ async def test_the_synced_command_tree(bot: CitadelBot, fake: FakeDiscord, setti
     assert query_option["name"] == "query" and query_option["max_length"] == 100
 
 
+def add_season_3(settings: Settings) -> None:
+    """A new canon entry: a new `/citadel season-3` subcommand, so a changed command tree."""
+    (settings.canon_dir / "season-3.toml").write_text(
+        'slug = "season-3"\ntitle = "Citadel season 3"\nparent = "mothership"\nposition = 25\n'
+        '[[facts]]\nfield = "network"\nvalue = "Prime Video"\nsource = "VAR"\n',
+        encoding="utf-8",
+    )
+
+
 async def test_a_second_start_with_an_unchanged_tree_does_not_sync(
     settings: Settings, fake: FakeDiscord
 ) -> None:
@@ -120,18 +130,54 @@ async def test_a_second_start_with_an_unchanged_tree_does_not_sync(
         assert embed_of(await ask(fake, "diana"))["title"] == "Citadel: Diana"
     assert len(fake.syncs) == 2
 
-    # A new entry in the canon changes the tree, so the next start syncs it.
-    (settings.canon_dir / "season-3.toml").write_text(
-        'slug = "season-3"\ntitle = "Citadel season 3"\nparent = "mothership"\nposition = 25\n'
-        '[[facts]]\nfield = "network"\nvalue = "Prime Video"\nsource = "VAR"\n',
-        encoding="utf-8",
-    )
+    add_season_3(settings)  # a new entry in the canon changes the tree, so the next start syncs it
     async with running_bot(settings, fake) as third:
         assert third.synced
         assert embed_of(await ask(fake, "season-3"))["title"] == "Citadel season 3"
     assert len(fake.syncs) == 4
     citadel = next(c for c in fake.commands("global") if c["name"] == "citadel")
     assert "season-3" in {o["name"] for o in citadel["options"]}
+
+
+async def test_the_bot_connects_and_answers_while_discord_is_slow_to_take_the_sync(
+    settings: Settings, fake: FakeDiscord
+) -> None:
+    async with running_bot(settings, fake):
+        pass  # the first start syncs
+    add_season_3(settings)
+    gate = fake.hold_requests("/applications/*/commands", method="PUT")
+    asyncio.get_running_loop().call_later(20, gate.set)  # a bot that waits for the sync fails, not hangs
+    async with running_bot(settings, fake, synced=False) as bot:
+        # Connected and answering with the commands Discord already has, while the sync is held.
+        assert embed_of(await ask(fake, "diana"))["title"] == "Citadel: Diana"
+        assert not bot.sync_finished.is_set() and not bot.synced
+        assert len(fake.syncs) == 2
+        gate.set()
+        await asyncio.wait_for(bot.sync_finished.wait(), 10)
+        assert bot.synced
+        assert len(fake.syncs) == 4
+        assert embed_of(await ask(fake, "season-3"))["title"] == "Citadel season 3"
+
+
+async def test_a_sync_discord_refuses_is_logged_and_the_bot_answers_with_the_commands_it_has(
+    settings: Settings, fake: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_bot(settings, fake):
+        pass
+    add_season_3(settings)
+    refusal = {"message": "Invalid Form Body", "code": 50035}
+    fake.inject_failure("/applications/*/commands", 400, refusal, method="PUT")
+    with caplog.at_level(logging.WARNING, logger="bot"):
+        async with running_bot(settings, fake) as bot:
+            assert not bot.synced
+            assert embed_of(await ask(fake, "diana"))["title"] == "Citadel: Diana"
+    assert len(fake.syncs) == 2
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert line.startswith("Discord refused the command sync: ") and "error code 50035" in line
+    assert line.endswith("the next start (or `python -m bot sync`) tries again")
+    async with running_bot(settings, fake) as bot:  # it did: nothing recorded the refused tree as synced
+        assert bot.synced
+    assert len(fake.syncs) == 4
 
 
 @pytest.mark.parametrize(
@@ -248,6 +294,7 @@ async def test_python_m_bot_answers_and_stops_cleanly_on_sigterm(
     process = bot_process(settings, TOKEN, tmp_path, log_level="DEBUG")  # even the gateway chatter
     try:
         await fake.wait_for_ready(timeout=30)
+        await fake.wait_for_sync(2, timeout=30)  # global and the home server, synced while it connected
         assert embed_of(await ask(fake, "diana"))["title"] == "Citadel: Diana"
     finally:
         process.send_signal(signal.SIGTERM)

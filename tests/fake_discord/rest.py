@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -117,7 +118,8 @@ class SyncEvent:
 
 @dataclass(slots=True)
 class FailureRule:
-    """An injected failure: requests whose path matches one of ``globs`` get this answer instead."""
+    """An injected failure: requests whose path matches one of ``globs`` get this answer instead, or,
+    with a ``gate``, wait until it is set and are then answered as usual."""
 
     globs: tuple[str, ...]
     status: int
@@ -126,6 +128,7 @@ class FailureRule:
     headers: dict[str, str] = field(default_factory=dict)
     times: int | None = None  # None: forever
     hits: int = 0
+    gate: asyncio.Event | None = None
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method != method:
@@ -307,7 +310,10 @@ class RestAPI:
         for rule in fake.failure_rules:
             if rule.matches(method, path):
                 rule.hits += 1
-                return json_response(rule.body, rule.status, dict(rule.headers))
+                if rule.gate is None:
+                    return json_response(rule.body, rule.status, dict(rule.headers))
+                await rule.gate.wait()
+                break
 
         if body is not None:
             problems = self._validate(method, path, route_.template, body)

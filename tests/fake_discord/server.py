@@ -705,6 +705,13 @@ class FakeDiscord:
         }
         return self.inject_failure(path_glob, 429, body, method=method, headers=headers, times=times)
 
+    def hold_requests(self, path_glob: str, *, method: str | None = None) -> asyncio.Event:
+        """Requests whose path matches wait until the returned event is set, then are answered as usual:
+        a slow Discord, for one route."""
+        gate = asyncio.Event()
+        self.failure_rules.append(FailureRule((path_glob,), 0, {}, method=method, gate=gate))
+        return gate
+
     def clear_failures(self) -> None:
         self.failure_rules.clear()
 
