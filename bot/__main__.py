@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -48,9 +49,20 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
-            await bot.start(token)
+            freezing = asyncio.create_task(freeze_when_ready(bot))
+            try:
+                await bot.start(token)
+            finally:
+                freezing.cancel()
     finally:
         await store.close()
+
+
+async def freeze_when_ready(bot: CitadelBot) -> None:
+    """Once connected, keep what the bot holds for good (its servers, entries, commands) out of every
+    later garbage collection, so that the full ones stay short: see `main`."""
+    await bot.wait_until_ready()
+    gc.freeze()
 
 
 async def ask(settings: Settings, words: Sequence[str]) -> str:
@@ -92,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         # `ask` prints an answer for a person at a terminal: only warnings and errors beside it.
         configure_logging(settings.log_level if args.command != "ask" else "WARNING")
+        # Modules, classes and functions imported so far live as long as the process: the collector
+        # need not look at them again. Without this the first full collection, due while the gateway
+        # connects, spends 20-50 ms walking them, and every later one does too.
+        gc.freeze()
         if args.command == "ask":
             print(asyncio.run(ask(settings, args.words)))
         else:
