@@ -110,6 +110,8 @@ class Announcer:
 
     async def plan_milestones(self, now: datetime, subscribed: list[GuildSettings]) -> datetime | None:
         """Create the deliveries of every milestone due now; return when the next one falls due."""
+        if not subscribed:  # nobody to count down to: not even the premieres need reading
+            return None
         by_config: dict[tuple[int, ...], list[tuple[int, int]]] = {}
         for settings in subscribed:
             assert settings.channel_id is not None

@@ -180,6 +180,17 @@ async def test_queries_for_one_entry_use_indexes(seeded: Store) -> None:
     assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
 
 
+async def test_the_premieres_are_read_through_their_index_not_by_scanning_every_fact(seeded: Store) -> None:
+    plan = " | ".join(await seeded.query_plan(Store.PREMIERES_SQL, ()))
+    assert "SCAN f USING INDEX facts_premieres" in plan, plan  # only the facts that are premieres
+    assert await seeded.premieres() == [
+        ("mothership", "2023-04-28"),
+        ("season-2", "Q2 2026"),
+        ("diana", "2024-10-10"),
+        ("honey-bunny", "2024-11-07"),
+    ]
+
+
 async def test_canon_errors_name_the_file_and_the_problem(canon_dir: Path) -> None:
     path = canon_dir / "spain.toml"
     path.write_text(

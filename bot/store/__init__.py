@@ -302,12 +302,15 @@ class Store:
         async with self._db.execute(self.FACTS_FOR_SQL, (slug,)) as cursor:
             return [_fact(row) for row in await cursor.fetchall()]
 
+    PREMIERES_SQL = (
+        "SELECT e.slug, f.value FROM facts f JOIN entries e ON e.id = f.entry_id "
+        "WHERE f.field = 'premiere' AND e.removed_at IS NULL ORDER BY e.position, e.slug"
+    )
+
     async def premieres(self) -> list[tuple[str, str]]:
-        """(entry slug, premiere value) of every entry with a premiere, in franchise order."""
-        async with self._db.execute(
-            "SELECT e.slug, f.value FROM facts f JOIN entries e ON e.id = f.entry_id "
-            "WHERE f.field = 'premiere' AND e.removed_at IS NULL ORDER BY e.position"
-        ) as cursor:
+        """(entry slug, premiere value) of every entry with a premiere, in franchise order (through the
+        facts_premieres index: the cost grows with the entries, not with the facts)."""
+        async with self._db.execute(self.PREMIERES_SQL) as cursor:
             return [(row[0], row[1]) for row in await cursor.fetchall()]
 
     async def search(self, query: str, limit: int = 10) -> list[SearchHit]:
