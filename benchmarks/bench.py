@@ -1005,7 +1005,9 @@ def median_of(results: Sequence[Any]) -> Any:
     """Repeated runs' results as one: the median of every number, every sample list joined."""
     first = results[0]
     if isinstance(first, dict):
-        return {key: median_of([r[key] for r in results if key in r]) for key in first}
+        # Every key of any run: the profile is taken in the last run only.
+        keys = dict.fromkeys(key for r in results for key in r)
+        return {key: median_of([r[key] for r in results if key in r]) for key in keys}
     if isinstance(first, list) and all(isinstance(x, int | float) for r in results for x in r):
         return [x for r in results for x in r]
     if isinstance(first, bool) or not isinstance(first, int | float):
