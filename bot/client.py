@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -159,8 +160,10 @@ class CitadelBot(commands.AutoShardedBot):
             self.sync_finished.set()
 
     async def close(self) -> None:
-        if self._syncing is not None and not self._syncing.done():
+        if self._syncing is not None:
             self._syncing.cancel()  # a sync cut short is not recorded, so the next start syncs again
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._syncing
         await self.announcer.stop()
         await super().close()
 
