@@ -100,24 +100,26 @@ class Announcer:
         now, shards = self.clock(), self.shards()
         await self.outbox.close_due_batches(now, self.settle, shards)
         subscribed = await self.outbox.subscribed(shards)
-        next_milestone = await self.plan_milestones(now, subscribed)
+        # Read once a step, and only when some server listens: milestones and events both need them.
+        premieres = await self.bot.store.premieres() if subscribed else []
+        next_milestone = await self.plan_milestones(now, subscribed, premieres)
         await self.deliver(now, shards, {s.guild_id: s for s in subscribed})
-        await self.sync_events([s for s in subscribed if s.events])
+        await self.sync_events([s for s in subscribed if s.events], premieres)
         candidates = [next_milestone, await self.outbox.next_delivery_due(shards)]
         if (oldest := await self.outbox.oldest_unbatched_change()) is not None:
             candidates.append(oldest + self.settle)
         return min((c for c in candidates if c is not None), default=None)
 
-    async def plan_milestones(self, now: datetime, subscribed: list[GuildSettings]) -> datetime | None:
+    async def plan_milestones(
+        self, now: datetime, subscribed: list[GuildSettings], premieres: list[tuple[str, str]]
+    ) -> datetime | None:
         """Create the deliveries of every milestone due now; return when the next one falls due."""
-        if not subscribed:  # nobody to count down to: not even the premieres need reading
-            return None
         by_config: dict[tuple[int, ...], list[tuple[int, int]]] = {}
         for settings in subscribed:
             assert settings.channel_id is not None
             by_config.setdefault(settings.milestones, []).append((settings.guild_id, settings.channel_id))
         next_due: datetime | None = None
-        for slug, value in await self.bot.store.premieres():
+        for slug, value in premieres:
             moment = premiere_moment(value, self.default_time)
             if moment is None:
                 continue
@@ -245,14 +247,14 @@ class Announcer:
 
     # --- Discord scheduled events ----------------------------------------------------------------
 
-    async def sync_events(self, servers: list[GuildSettings]) -> None:
+    async def sync_events(self, servers: list[GuildSettings], premieres: list[tuple[str, str]]) -> None:
         """For servers that turned events on: one external event per premiere known to the day and
         still ahead; moved when the date moves, cancelled when it is no longer known."""
         if not servers:
             return
         now = self.clock()
         wanted: dict[str, tuple[str, datetime]] = {}
-        for slug, value in await self.bot.store.premieres():
+        for slug, value in premieres:
             moment = premiere_moment(value, self.default_time)
             if moment is not None and moment > now:
                 wanted[slug] = (value, moment)

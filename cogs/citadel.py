@@ -176,10 +176,11 @@ class Citadel(commands.Cog):
         self._checked_at = now
         version = await self.bot.store.data_version()
         if version != self._version:
-            self.forget()
             self._version = version
             if await self.bot.store.latest_revision() != self._revision:
-                await self.refresh_entries()
+                await self.refresh_entries()  # which forgets the kept answers too
+            else:
+                self.forget()
 
     async def cog_load(self) -> None:
         self._version = await self.bot.store.data_version()
