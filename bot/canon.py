@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.facts import FIELDS, Entry, Fact, Kind, fact_key, format_person, parse_value
-from bot.store import Store, canon_fact_content
+from bot.store import Store, canon_fact_content, put_fact, remove_fact, upsert_entry
 
 log = logging.getLogger(__name__)
 
@@ -194,35 +194,32 @@ async def load_canon(store: Store, directory: Path) -> CanonReport:
     moderators' edits to them) alone."""
     report = CanonReport()
     files_digest = canon_files_digest(directory)
-    if await store.get_meta(FILES_DIGEST_KEY) == files_digest:
+    if await store.meta.get(FILES_DIGEST_KEY) == files_digest:
         # Not a byte changed since the last load, nor the code that reads it: nothing to parse or compare.
         report.unchanged = [p.name for p in entry_files(directory)]
         return report
-    known = await store.canon_digests()
+    known = await store.canon.digests()
     for canon_file in read_canon(directory):
         if known.get(canon_file.name) == canon_file.digest:
             report.unchanged.append(canon_file.name)
             continue
         # The very first load seeds an empty store: history, but not news for subscribed servers.
-        async with store.transaction(announce=bool(known)) as db:
-            before = await store.canon_snapshot(db, canon_file.name)
-            await store.upsert_entry(db, canon_file.entry)
+        reason = f"canon {canon_file.name}"
+        async with store.transaction(announce=bool(known)) as tx:
+            before = await store.canon.snapshot(tx, canon_file.name)
+            await upsert_entry(tx, canon_file.entry)
             for fact in canon_file.facts:
-                if before.pop((fact.field, fact.key), None) != canon_fact_content(fact):
-                    if await store.put_fact(
-                        db, canon_file.entry.slug, fact, CANON_AUTHOR, f"canon {canon_file.name}"
-                    ):
-                        report.revisions += 1
-            for field_name, key in before:  # facts the file no longer has
-                if await store.remove_fact(
-                    db, canon_file.entry.slug, field_name, key, CANON_AUTHOR, f"canon {canon_file.name}"
-                ):
+                changed = before.pop((fact.field, fact.key), None) != canon_fact_content(fact)
+                if changed and await put_fact(tx, canon_file.entry.slug, fact, CANON_AUTHOR, reason):
                     report.revisions += 1
-            await store.save_canon_snapshot(
-                db, canon_file.name, canon_file.digest, canon_file.entry, canon_file.facts
+            for field_name, key in before:  # facts the file no longer has
+                if await remove_fact(tx, canon_file.entry.slug, field_name, key, CANON_AUTHOR, reason):
+                    report.revisions += 1
+            await store.canon.save_snapshot(
+                tx, canon_file.name, canon_file.digest, canon_file.entry, canon_file.facts
             )
         report.loaded.append(canon_file.name)
-    await store.set_meta(FILES_DIGEST_KEY, files_digest)
+    await store.meta.set(FILES_DIGEST_KEY, files_digest)
     if report.loaded:
         log.info("canon: loaded %s (%d revisions)", ", ".join(report.loaded), report.revisions)
     return report

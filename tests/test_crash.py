@@ -28,7 +28,7 @@ async def main(path, round_):
     while True:
         n += 1
         fact = Fact("schedule", f"round {round_} edit {n}", "https://example.org/crash", "2026-11-24")
-        await store.edit_fact("diana", "schedule", "", fact, "crash-test")
+        await store.facts.edit("diana", "schedule", "", fact, "crash-test")
         print(n, flush=True)
 
 asyncio.run(main(sys.argv[1], sys.argv[2]))
@@ -53,29 +53,36 @@ def state(path: Path) -> tuple[str, str, int, str, int]:
         db.close()
 
 
+def edit_until_killed(path: Path, round_: int, rng: random.Random) -> int:
+    """Run the editor, kill it with SIGKILL somewhere inside an edit; the number of the last edit it printed."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    child = subprocess.Popen(
+        [sys.executable, "-c", EDITOR, str(path), str(round_)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert child.stdout is not None
+    wanted, printed = rng.randint(5, 60), 0
+    while printed < wanted:
+        line = child.stdout.readline()
+        assert line, "the editing process died on its own"
+        printed = int(line)
+    time.sleep(
+        rng.random() / 500
+    )  # simulates, not synchronises: the kill lands somewhere inside a later edit
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    return max([printed, *(int(line) for line in child.stdout.read().split())])
+
+
 async def test_sigkill_during_edits_leaves_old_or_new_never_half(tmp_path: Path, canon_dir: Path) -> None:
     path = tmp_path / "crash.sqlite3"
     store = await Store.open(path)
     await load_canon(store, canon_dir)
     await store.close()
     rng = random.Random(20261124)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
 
     for round_ in range(1, 6):
         _, _, _, _, revisions_before = state(path)
-        child = subprocess.Popen(
-            [sys.executable, "-c", EDITOR, str(path), str(round_)], stdout=subprocess.PIPE, text=True, env=env
-        )
-        assert child.stdout is not None
-        wanted, printed = rng.randint(5, 60), 0
-        while printed < wanted:
-            line = child.stdout.readline()
-            assert line, "the editing process died on its own"
-            printed = int(line)
-        time.sleep(rng.random() / 500)  # land somewhere inside a later edit
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        printed = max([printed, *(int(line) for line in child.stdout.read().split())])
+        printed = edit_until_killed(path, round_, rng)
 
         value, last_new, revision_id, last_id, revisions = state(path)
         committed = revisions - revisions_before

@@ -1,4 +1,4 @@
-"""The announcement outbox: servers' settings, change batches and deliveries. All its SQL lives here."""
+"""The announcement outbox: change batches, deliveries (updates and milestones) and scheduled events."""
 
 from __future__ import annotations
 
@@ -9,41 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.store import Store
+from bot.errors import EntryNotFound
+from bot.store.database import Database, entry_id
+from bot.store.servers import Shards
 
-DEFAULT_MILESTONES = (30, 14, 7, 3, 1, 0)
 PAUSE_AFTER_FAILURES = 3
-
-
-@dataclass(frozen=True)
-class Shards:
-    """The shards a process owns: it announces only to their servers (Discord's guild-to-shard rule)."""
-
-    count: int
-    ids: tuple[int, ...]
-
-    def sql(self, column: str = "guild_id") -> str:
-        return f"(({column} >> 22) % {int(self.count)}) IN ({', '.join(str(int(i)) for i in self.ids)})"
-
-    def owns(self, guild_id: int) -> bool:
-        return (guild_id >> 22) % self.count in self.ids
-
-
-@dataclass(frozen=True)
-class GuildSettings:
-    guild_id: int
-    channel_id: int | None = None
-    milestones: tuple[int, ...] = DEFAULT_MILESTONES
-    role_id: int | None = None
-    updates: bool = True
-    events: bool = False
-    failures: int = 0
-    problem: str = ""
-    paused_at: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.channel_id is not None and self.paused_at is None
 
 
 @dataclass(frozen=True)
@@ -75,20 +45,6 @@ def nonce(*parts: object) -> str:
     return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:25]
 
 
-def _settings(row: Any) -> GuildSettings:
-    return GuildSettings(
-        guild_id=row["guild_id"],
-        channel_id=row["channel_id"],
-        milestones=tuple(int(m) for m in row["milestones"].split(",") if m != ""),
-        role_id=row["role_id"],
-        updates=bool(row["updates"]),
-        events=bool(row["events"]),
-        failures=row["failures"],
-        problem=row["problem"],
-        paused_at=row["paused_at"],
-    )
-
-
 _DELIVERY_SQL = (
     "SELECT d.id, d.kind, d.guild_id, d.channel_id, d.batch_id, e.slug AS entry_slug, d.milestone, d.premiere, "
     "d.due_at, d.nonce, d.attempts, d.status, d.message_id FROM deliveries d LEFT JOIN entries e ON e.id = d.entry_id"
@@ -100,110 +56,60 @@ def _delivery(row: Any) -> Delivery:
 
 
 class Outbox:
-    """Reads and writes of the announcement tables, sharing the store's connection and transactions."""
+    """`store.outbox`: change batches, milestone and update deliveries, and scheduled events."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    # --- per-server settings ---------------------------------------------------------------------
-
-    async def settings(self, guild_id: int) -> GuildSettings:
-        async with self.store.db.execute(
-            "SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return _settings(row) if row else GuildSettings(guild_id)
-
-    async def save_settings(self, settings: GuildSettings) -> GuildSettings:
-        async with self.store.transaction() as db:
-            await db.execute(
-                "INSERT INTO guild_settings (guild_id, channel_id, milestones, role_id, updates, events, failures, "
-                "problem, paused_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id) DO UPDATE "
-                "SET channel_id = excluded.channel_id, milestones = excluded.milestones, role_id = excluded.role_id, "
-                "updates = excluded.updates, events = excluded.events, failures = excluded.failures, "
-                "problem = excluded.problem, paused_at = excluded.paused_at, updated_at = excluded.updated_at",
-                (
-                    settings.guild_id,
-                    settings.channel_id,
-                    ",".join(map(str, settings.milestones)),
-                    settings.role_id,
-                    int(settings.updates),
-                    int(settings.events),
-                    settings.failures,
-                    settings.problem,
-                    settings.paused_at,
-                    self.store.now(),
-                ),  # fmt: skip
-            )
-        return settings
-
-    async def subscribed(self, shards: Shards | None, *, updates_only: bool = False) -> list[GuildSettings]:
-        """Servers with a channel set and not paused (in the given shards)."""
-        sql = "SELECT * FROM guild_settings WHERE channel_id IS NOT NULL AND paused_at IS NULL"
-        if updates_only:
-            sql += " AND updates = 1"
-        if shards is not None:
-            sql += f" AND {shards.sql()}"
-        async with self.store.db.execute(sql + " ORDER BY guild_id") as cursor:
-            return [_settings(row) for row in await cursor.fetchall()]
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     # --- change updates --------------------------------------------------------------------------
 
     async def oldest_unbatched_change(self) -> datetime | None:
-        async with self.store.db.execute(
-            "SELECT min(created_at) FROM change_events WHERE batch_id IS NULL"
-        ) as cursor:
-            row = await cursor.fetchone()
+        row = await self._db.fetchone("SELECT min(created_at) FROM change_events WHERE batch_id IS NULL")
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     async def close_due_batches(self, now: datetime, settle: timedelta, shards: Shards | None) -> list[int]:
         """Turn the changes of every entry whose first unannounced change is `settle` old into one
         batch, with one delivery per subscribed server; all in one transaction per entry."""
         cutoff = (now - settle).isoformat(timespec="seconds")
-        async with self.store.db.execute(
+        due_entries = await self._db.fetchall(
             "SELECT entry_id FROM change_events WHERE batch_id IS NULL GROUP BY entry_id HAVING min(created_at) <= ?",
             (cutoff,),
-        ) as cursor:
-            entry_ids = [row[0] for row in await cursor.fetchall()]
+        )
         batches = []
-        for entry_id in entry_ids:
-            async with self.store.transaction() as db:
-                async with db.execute(
+        for (entry,) in due_entries:
+            async with self._db.transaction() as tx:
+                rows = await tx.fetchall(
                     "SELECT c.id, r.field, r.key, r.old, r.new FROM change_events c JOIN revisions r ON r.id = c.revision_id "
                     "WHERE c.entry_id = ? AND c.batch_id IS NULL ORDER BY c.id",
-                    (entry_id,),
-                ) as cursor:
-                    rows = await cursor.fetchall()
-                changes = summarize((row[1], row[2], row[3], row[4]) for row in rows)
-                cursor = await db.execute(
-                    "INSERT INTO update_batches (entry_id, created_at, changes) VALUES (?, ?, ?)",
-                    (entry_id, self.store.now(), json.dumps(changes, ensure_ascii=False)),
+                    (entry,),
                 )
-                batch_id = int(cursor.lastrowid or 0)
-                await db.executemany(
+                changes = summarize((row[1], row[2], row[3], row[4]) for row in rows)
+                batch_id = await tx.execute(
+                    "INSERT INTO update_batches (entry_id, created_at, changes) VALUES (?, ?, ?)",
+                    (entry, tx.now(), json.dumps(changes, ensure_ascii=False)),
+                )
+                await tx.executemany(
                     "UPDATE change_events SET batch_id = ? WHERE id = ?", [(batch_id, row[0]) for row in rows]
                 )
                 if changes:
                     sql = "SELECT guild_id, channel_id FROM guild_settings WHERE channel_id IS NOT NULL AND paused_at IS NULL AND updates = 1"
                     if shards is not None:
                         sql += f" AND {shards.sql()}"
-                    async with db.execute(sql) as cursor:
-                        guilds = await cursor.fetchall()
+                    guilds = await tx.fetchall(sql)
                     due = now.isoformat(timespec="seconds")
-                    await db.executemany(
+                    await tx.executemany(
                         "INSERT OR IGNORE INTO deliveries (kind, guild_id, channel_id, batch_id, entry_id, due_at, nonce) "
                         "VALUES ('update', ?, ?, ?, ?, ?, ?)",
-                        [(g, c, batch_id, entry_id, due, nonce("update", batch_id, g)) for g, c in guilds],
+                        [(g, c, batch_id, entry, due, nonce("update", batch_id, g)) for g, c in guilds],
                     )
             batches.append(batch_id)
         return batches
 
     async def batch(self, batch_id: int) -> Batch | None:
-        async with self.store.db.execute(
+        row = await self._db.fetchone(
             "SELECT b.id, e.slug, b.changes FROM update_batches b JOIN entries e ON e.id = b.entry_id WHERE b.id = ?",
             (batch_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return Batch(row[0], row[1], json.loads(row[2])) if row else None
 
     # --- milestones ------------------------------------------------------------------------------
@@ -217,29 +123,27 @@ class Outbox:
         guilds: Sequence[tuple[int, int]],
     ) -> int:
         """One delivery per server for this milestone of this premiere; existing ones are kept as they are."""
-        async with self.store.transaction() as db:
-            async with db.execute("SELECT id FROM entries WHERE slug = ?", (entry_slug,)) as cursor:
-                row = await cursor.fetchone()
-            if row is None:
+        async with self._db.transaction() as tx:
+            try:
+                entry = await entry_id(tx, entry_slug, removed=True)
+            except EntryNotFound:
                 return 0
-            before = db.total_changes
-            await db.executemany(
+            return await tx.executemany(
                 "INSERT OR IGNORE INTO deliveries (kind, guild_id, channel_id, entry_id, milestone, premiere, due_at, nonce) "
                 "VALUES ('milestone', ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         g,
                         c,
-                        row[0],
+                        entry,
                         milestone,
                         premiere,
                         due_at.isoformat(timespec="seconds"),
-                        nonce("milestone", row[0], milestone, premiere, g),
+                        nonce("milestone", entry, milestone, premiere, g),
                     )
                     for g, c in guilds
-                ],  # fmt: skip
+                ],
             )
-            return db.total_changes - before
 
     # --- deliveries ------------------------------------------------------------------------------
 
@@ -247,98 +151,101 @@ class Outbox:
         sql = _DELIVERY_SQL + " WHERE d.status = 'pending' AND d.due_at <= ?"
         if shards is not None:
             sql += f" AND {shards.sql('d.guild_id')}"
-        async with self.store.db.execute(
+        rows = await self._db.fetchall(
             sql + " ORDER BY d.due_at, d.id LIMIT ?", (now.isoformat(timespec="seconds"), limit)
-        ) as cursor:
-            return [_delivery(row) for row in await cursor.fetchall()]
+        )
+        return [_delivery(row) for row in rows]
 
     async def next_delivery_due(self, shards: Shards | None) -> datetime | None:
         sql = "SELECT min(due_at) FROM deliveries WHERE status = 'pending'"
         if shards is not None:
             sql += f" AND {shards.sql()}"
-        async with self.store.db.execute(sql) as cursor:
-            row = await cursor.fetchone()
+        row = await self._db.fetchone(sql)
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     async def deliveries(self, guild_id: int | None = None, status: str | None = None) -> list[Delivery]:
-        sql, params = _DELIVERY_SQL + " WHERE 1", []
+        sql, params = _DELIVERY_SQL + " WHERE 1", list[object]()
         if guild_id is not None:
             sql += " AND d.guild_id = ?"
             params.append(guild_id)
         if status is not None:
             sql += " AND d.status = ?"
             params.append(status)
-        async with self.store.db.execute(sql + " ORDER BY d.due_at, d.id", params) as cursor:
-            return [_delivery(row) for row in await cursor.fetchall()]
+        return [_delivery(row) for row in await self._db.fetchall(sql + " ORDER BY d.due_at, d.id", params)]
 
     async def mark_sent(self, delivery: Delivery, message_id: int) -> None:
-        async with self.store.transaction() as db:
-            await db.execute(
+        async with self._db.transaction() as tx:
+            await tx.execute(
                 "UPDATE deliveries SET status = 'sent', message_id = ?, sent_at = ?, attempts = attempts + 1 WHERE id = ?",
-                (message_id, self.store.now(), delivery.id),
+                (message_id, tx.now(), delivery.id),
             )
-            await db.execute(
+            await tx.execute(
                 "UPDATE guild_settings SET failures = 0, problem = '' WHERE guild_id = ? AND failures > 0",
                 (delivery.guild_id,),
             )
 
     async def skip(self, delivery: Delivery, reason: str) -> None:
         """Not posted, and not a failure: the post is no longer current (the premiere moved, say)."""
-        async with self.store.transaction() as db:
-            await db.execute(
+        async with self._db.transaction() as tx:
+            await tx.execute(
                 "UPDATE deliveries SET status = 'skipped', error = ? WHERE id = ?", (reason, delivery.id)
             )
 
     async def mark_failed(self, delivery: Delivery, problem: str, *, retry_at: datetime | None) -> bool:
         """Record a failed post. With `retry_at` it is tried again then; without, it is given up and
         counts towards pausing the server's announcements. Returns whether the server is now paused."""
-        async with self.store.transaction() as db:
+        async with self._db.transaction() as tx:
             if retry_at is not None:
-                await db.execute(
+                await tx.execute(
                     "UPDATE deliveries SET attempts = attempts + 1, error = ?, due_at = ? WHERE id = ?",
                     (problem, retry_at.isoformat(timespec="seconds"), delivery.id),
                 )
                 return False
-            await db.execute(
+            await tx.execute(
                 "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, error = ? WHERE id = ?",
                 (problem, delivery.id),
             )
-            await db.execute(
+            await tx.execute(
                 "UPDATE guild_settings SET failures = failures + 1, problem = ?, "
                 "paused_at = CASE WHEN failures + 1 >= ? THEN ? ELSE paused_at END WHERE guild_id = ?",
-                (problem, PAUSE_AFTER_FAILURES, self.store.now(), delivery.guild_id),
+                (problem, PAUSE_AFTER_FAILURES, tx.now(), delivery.guild_id),
             )
-            async with db.execute(
+            row = await tx.fetchone(
                 "SELECT paused_at FROM guild_settings WHERE guild_id = ?", (delivery.guild_id,)
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             return bool(row and row[0])
 
     # --- scheduled events ------------------------------------------------------------------------
 
     async def guild_events(self, guild_id: int) -> dict[str, tuple[int, str]]:
-        async with self.store.db.execute(
+        rows = await self._db.fetchall(
             "SELECT e.slug, g.event_id, g.premiere FROM guild_events g JOIN entries e ON e.id = g.entry_id "
             "WHERE g.guild_id = ?",
             (guild_id,),
-        ) as cursor:
-            return {row[0]: (row[1], row[2]) for row in await cursor.fetchall()}
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
 
     async def save_guild_event(
         self, guild_id: int, entry_slug: str, event_id: int | None, premiere: str = ""
     ) -> None:
-        async with self.store.transaction() as db:
+        """Remember the scheduled event a server has for an entry's premiere (forget it with None)."""
+        async with self._db.transaction() as tx:
+            try:
+                entry = await entry_id(tx, entry_slug, removed=True)
+            except EntryNotFound:
+                if event_id is None:
+                    return  # nothing can be stored for an entry that never was
+                raise
             if event_id is None:
-                await db.execute(
-                    "DELETE FROM guild_events WHERE guild_id = ? AND entry_id = (SELECT id FROM entries WHERE slug = ?)",
-                    (guild_id, entry_slug),
+                await tx.execute(
+                    "DELETE FROM guild_events WHERE guild_id = ? AND entry_id = ?", (guild_id, entry)
                 )
                 return
-            await db.execute(
-                "INSERT INTO guild_events (guild_id, entry_id, event_id, premiere) "
-                "VALUES (?, (SELECT id FROM entries WHERE slug = ?), ?, ?) ON CONFLICT (guild_id, entry_id) "
-                "DO UPDATE SET event_id = excluded.event_id, premiere = excluded.premiere",
-                (guild_id, entry_slug, event_id, premiere),
+            await tx.execute(
+                "INSERT INTO guild_events (guild_id, entry_id, event_id, premiere) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (guild_id, entry_id) DO UPDATE SET event_id = excluded.event_id, "
+                "premiere = excluded.premiere",
+                (guild_id, entry, event_id, premiere),
             )
 
 

@@ -1,0 +1,222 @@
+"""The SQLite connection: pragmas, numbered migrations, write transactions, and the one slug -> id lookup."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiosqlite
+
+from bot.clock import Clock, utc_now
+from bot.errors import EntryNotFound
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+BUSY_TIMEOUT_MS = 5000
+
+Params = Sequence[Any]
+
+
+def sql_statements(script: str) -> list[str]:
+    """The statements of a migration file, one by one (triggers' BEGIN…END kept whole), so they can
+    run inside a transaction the store controls; executescript would commit on its own."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip().strip(";").strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return [
+        s
+        for s in statements
+        if not all(ln.strip().startswith("--") or not ln.strip() for ln in s.splitlines())
+    ]
+
+
+def migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
+    """Numbered migration files, in order; numbers must run 1, 2, 3… without gaps."""
+    found = sorted((int(m[1]), p) for p in directory.iterdir() if (m := _MIGRATION_NAME.match(p.name)))
+    for expected, (number, path) in enumerate(found, start=1):
+        if number != expected:
+            raise RuntimeError(f"migration {path.name} is out of sequence: expected number {expected:04d}")
+    return found
+
+
+def _iso(clock: Clock) -> str:
+    return clock().astimezone(UTC).isoformat(timespec="seconds")
+
+
+class Reader(Protocol):
+    """What reads: the database between transactions, or an open transaction (which sees its own writes)."""
+
+    async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None: ...
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]: ...
+
+
+class Reads:
+    """Queries on `connection`: what the Database and a Transaction both read with."""
+
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        raise NotImplementedError
+
+    async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
+        async with self.connection.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
+        async with self.connection.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+
+class Transaction(Reads):
+    """One open write transaction and its own state. Only `Database.transaction()` makes one, and it
+    refuses every statement once the transaction is over; every helper that writes takes one as its
+    first argument, so none can run outside a transaction.
+
+    `announce`: whether its revisions are news (change events for the announcer); `changed`: whether
+    it recorded any, so the store's `on_change` listeners run after it commits."""
+
+    def __init__(self, connection: aiosqlite.Connection, clock: Clock, *, announce: bool) -> None:
+        self._connection: aiosqlite.Connection | None = connection
+        self.clock = clock
+        self.announce = announce
+        self.changed = False
+
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        if self._connection is None:
+            raise RuntimeError("this transaction is over; open a new one with store.transaction()")
+        return self._connection
+
+    def _finish(self) -> None:
+        self._connection = None
+
+    def now(self) -> str:
+        return _iso(self.clock)
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; returns the connection's last inserted rowid (the new row's, after an INSERT)."""
+        async with self.connection.execute(sql, params) as cursor:
+            return int(cursor.lastrowid or 0)
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> int:
+        """Run one statement per row; returns how many rows they changed."""
+        connection = self.connection
+        before = connection.total_changes
+        async with connection.executemany(sql, rows):
+            pass
+        return connection.total_changes - before
+
+
+class Database(Reads):
+    """The narrow handle the store's parts share: reads on the one connection, write transactions
+    (one at a time), the clock, and the listeners of committed changes."""
+
+    def __init__(self, connection: aiosqlite.Connection, clock: Clock = utc_now) -> None:
+        self._connection = connection
+        self.clock = clock
+        # One connection is shared by every coroutine; the lock keeps one write transaction at a time.
+        self._write_lock = asyncio.Lock()
+        # Called after a transaction that changed facts or entries commits (the scheduler wakes up).
+        self.on_change: list[Callable[[], None]] = []
+
+    @classmethod
+    async def connect(cls, path: Path | str, clock: Clock = utc_now) -> Database:
+        """Open (creating if needed) the database file at `path`, with the store's pragmas."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(str(path), isolation_level=None)
+        connection.row_factory = aiosqlite.Row
+        try:
+            await connection.execute("PRAGMA journal_mode = WAL")
+            await connection.execute("PRAGMA synchronous = NORMAL")
+            await connection.execute("PRAGMA foreign_keys = ON")
+            await connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        except BaseException:
+            await connection.close()
+            raise
+        return cls(connection, clock)
+
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        return self._connection
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+    def now(self) -> str:
+        return _iso(self.clock)
+
+    async def pragma(self, name: str) -> int:
+        row = await self.fetchone(f"PRAGMA {name}")
+        return int(row[0]) if row else 0
+
+    @asynccontextmanager
+    async def transaction(self, *, announce: bool = True) -> AsyncIterator[Transaction]:
+        """One write transaction; rolled back on any exception. With `announce=False` its changes are
+        history but not news (the first seeding of an empty store)."""
+        async with self._write_lock:
+            tx = Transaction(self.connection, self.clock, announce=announce)
+            await self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield tx
+                tx._finish()
+                await self.connection.execute("COMMIT")
+            except BaseException:
+                tx._finish()
+                if self.connection.in_transaction:
+                    await self.connection.execute("ROLLBACK")
+                raise
+        if tx.changed:
+            for listener in self.on_change:
+                listener()
+
+    async def migrate(self) -> int:
+        """Apply every migration newer than the database, each in its own transaction.
+
+        The version is read again after taking the write lock, so processes sharing the file
+        (one per group of shards) can start at the same time and apply each migration once."""
+        current = await self.pragma("user_version")
+        for number, path in migrations():
+            if number <= current:
+                continue
+            await self.connection.execute("BEGIN IMMEDIATE")
+            current = await self.pragma("user_version")
+            if number <= current:
+                await self.connection.execute("COMMIT")
+                continue
+            try:
+                for statement in sql_statements(path.read_text(encoding="utf-8")):
+                    await self.connection.execute(statement)
+                await self.connection.execute(f"PRAGMA user_version = {number}")
+            except BaseException:
+                await self.connection.execute("ROLLBACK")
+                raise
+            await self.connection.execute("COMMIT")  # the schema change and its version, together
+            current = number
+        return current
+
+
+async def entry_id(reader: Reader, slug: str, *, removed: bool = False) -> int:
+    """The id of the entry `slug`: the one slug -> id lookup. EntryNotFound when there is none; with
+    `removed`, a removed entry counts too (its revisions, deliveries and events still point at it)."""
+    sql = (
+        "SELECT id FROM entries WHERE slug = ?"
+        if removed
+        else ("SELECT id FROM entries WHERE slug = ? AND removed_at IS NULL")
+    )
+    row = await reader.fetchone(sql, (slug,))
+    if row is None:
+        raise EntryNotFound(slug)
+    return int(row[0])
