@@ -48,13 +48,13 @@ from typing import Any
 import discord
 import psutil
 
-from bot.answers import entry_answer, search_answer
 from bot.canon import load_canon
 from bot.clock import utc_now
 from bot.config import DEFAULT_CANON_DIR
-from bot.facts import FIELDS, Entry, fact_key, format_person, match_entries, parse_value
+from bot.facts import FIELDS, Entry, fact_key, format_person, parse_value
 from bot.render import cut, to_embed
-from bot.store import Store
+from bot.services import Catalogue
+from bot.store import Store, upsert_entry
 from tests.fake_discord import FakeDiscord, InteractionRecord
 from tests.fake_discord.payloads import message_payload, user_payload
 from tests.harness import TOKEN
@@ -203,13 +203,11 @@ async def add_generated_facts(store: Store) -> None:
     one transaction of bulk inserts (the FTS index is kept by the store's own triggers)."""
     rng = random.Random(2030)
     now = store.now()
-    async with store.transaction(announce=False) as db:
+    async with store.transaction(announce=False) as tx:
         for index in range(1, GENERATED_ENTRIES + 1):
-            await store.upsert_entry(db, generated_entry(index))
-        async with db.execute("SELECT slug, id FROM entries") as cursor:
-            entry_ids = {row[0]: row[1] for row in await cursor.fetchall()}
-        async with db.execute("SELECT coalesce(max(id), 0) FROM revisions") as cursor:
-            row = await cursor.fetchone()
+            await upsert_entry(tx, generated_entry(index))
+        entry_ids = {row[0]: row[1] for row in await tx.fetchall("SELECT slug, id FROM entries")}
+        row = await tx.fetchone("SELECT coalesce(max(id), 0) FROM revisions")
         revision_id = int(row[0]) if row else 0
         revisions: list[tuple[Any, ...]] = []
         facts: list[tuple[Any, ...]] = []
@@ -236,12 +234,12 @@ async def add_generated_facts(store: Store) -> None:
                                   "benchmark", now, "generated"))  # fmt: skip
                 facts.append((entry_id, field_name, key, value, note, source, source_date, "benchmark", now,
                               position, revision_id))  # fmt: skip
-        await db.executemany(
+        await tx.executemany(
             "INSERT INTO revisions (id, entry_id, field, key, action, old, new, who, at, reason) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             revisions,
         )
-        await db.executemany(
+        await tx.executemany(
             "INSERT INTO facts (entry_id, field, key, value, note, source, source_date, added_by, added_at, "
             "position, revision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             facts,
@@ -250,10 +248,12 @@ async def add_generated_facts(store: Store) -> None:
 
 async def floor_answers(store: Store) -> dict[str, Any]:
     """Exactly what citadel-bot answers from this store: the floor sends the same bytes."""
-    entries = await store.entries()
-    diana = to_embed(await entry_answer(store, "diana", entries, utc_now())).to_dict()
-    search = to_embed(await search_answer(store, SEARCH_QUERY)).to_dict()
-    choices = [{"name": cut(e.title, 100), "value": e.slug} for e in match_entries(TYPED, entries, 25)]
+    catalogue = Catalogue(store, utc_now)  # the service the bot answers through
+    await catalogue.open()
+    diana = to_embed(await catalogue.entry_card(catalogue.resolve("diana"), utc_now())).to_dict()
+    search = to_embed(await catalogue.search_card(SEARCH_QUERY)).to_dict()
+    choices = [{"name": cut(e.title, 100), "value": e.slug} for e in await catalogue.choices(TYPED)]
+    catalogue.close()
     return {"diana": diana, "search": search, "choices": choices}
 
 
@@ -266,8 +266,8 @@ async def build_stores(directory: Path) -> tuple[dict[str, Path], Path, dict[str
         await load_canon(store, DEFAULT_CANON_DIR)
         answers = directory / "floor_answers.json"
         answers.write_text(json.dumps(await floor_answers(store), ensure_ascii=False))
-        canon_facts = await store.count("facts")
-        await store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        canon_facts = await store.facts.count()
+        await store.checkpoint()
     finally:
         await store.close()
     big = directory / "facts-100k.sqlite3"
@@ -276,8 +276,8 @@ async def build_stores(directory: Path) -> tuple[dict[str, Path], Path, dict[str
     store = await Store.open(big)
     try:
         await add_generated_facts(store)
-        big_facts = await store.count("facts")
-        await store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        big_facts = await store.facts.count()
+        await store.checkpoint()
     finally:
         await store.close()
     print(
@@ -324,11 +324,11 @@ COMMANDS: tuple[tuple[str, str, Send, Check], ...] = (
 )
 
 
-async def answered(record: InteractionRecord, timeout: float) -> bool:
-    """Whether the bot answered (rather than being refused by the fake or timing out)."""
+async def answered(record: InteractionRecord, within: float) -> bool:
+    """Whether the bot answered within `within` seconds (rather than being refused by the fake or timing out)."""
     try:
         await record.changes.wait_for(
-            lambda: record.callback is not None or bool(record.rejected), timeout, "an answer"
+            lambda: record.callback is not None or bool(record.rejected), within, "an answer"
         )
     except TimeoutError:
         return False
@@ -615,7 +615,7 @@ async def profile_under_load(
     await asyncio.sleep(1.0)  # attached
     load = await throughput_run(fake, seconds, guilds, psutil.Process(popen.pid))
     _, err = await spy.communicate()
-    if spy.returncode != 0 or not out.exists():
+    if spy.returncode != 0 or not await asyncio.to_thread(out.exists):
         return {"error": err.decode(errors="replace")[-2000:]}
     return {"file": str(out), "throughput_while_profiled": load["per_second"], **summarize_profile(out)}
 
@@ -673,7 +673,7 @@ def start_bot(
         shutil.copyfile(stores[spec.store], database)
     env = bot_env(spec, fake, database, answers, workdir / "pycache")
     gc.collect()  # now, not while the bot starts (see DriverGc)
-    with open(run_dir / "stdout.txt", "wb") as out, open(run_dir / "stderr.txt", "wb") as err:
+    with (run_dir / "stdout.txt").open("wb") as out, (run_dir / "stderr.txt").open("wb") as err:
         started = time.perf_counter()
         popen = subprocess.Popen(
             [sys.executable, "-m", spec.module], cwd=run_dir, env=env, stdout=out, stderr=err

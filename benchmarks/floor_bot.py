@@ -19,6 +19,7 @@ once at start. Without it the constants below are used.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -169,10 +170,8 @@ def main() -> int:
     if not environ.get("DISCORD_TOKEN"):
         print("floor_bot: DISCORD_TOKEN is not set.", file=sys.stderr)
         return 2
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(environ))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

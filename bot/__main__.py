@@ -13,12 +13,14 @@ from collections.abc import Sequence
 import aiohttp
 import discord
 
-from bot.answers import AnswerError, about_answer, entry_answer, search_answer
 from bot.canon import CanonError, load_canon
 from bot.client import CitadelBot, point_at
 from bot.clock import Clock, utc_now
 from bot.config import ConfigError, Settings, configure_logging, load_settings
+from bot.errors import CitadelError
+from bot.refusals import refusal
 from bot.render import Card, Style, to_text
+from bot.services import Catalogue
 from bot.store import Store
 
 log = logging.getLogger("bot")
@@ -65,26 +67,34 @@ async def freeze_when_ready(bot: CitadelBot) -> None:
     gc.freeze()
 
 
+class UsageError(Exception):
+    """`python -m bot ask` was asked something it does not answer."""
+
+
 async def ask(settings: Settings, words: Sequence[str]) -> str:
-    """Answer `citadel <entry>`, `citadel show <entry>`, `citadel search <query>` or `citadel about` as text."""
+    """Answer `citadel <entry>`, `citadel show <entry>`, `citadel search <query>` or `citadel about` as text,
+    through the same catalogue the slash commands use."""
     if not words or words[0] != "citadel" or len(words) < 2:
-        raise AnswerError(
+        raise UsageError(
             "Ask like this: ask citadel diana | ask citadel show <entry> | ask citadel search <words> | ask citadel about"
         )
     store = await open_store(settings)
     try:
-        entries = await store.entries()
+        catalogue = Catalogue(store, utc_now)
+        await catalogue.open()
         sub, rest = words[1], " ".join(words[2:])
         card: Card
         if sub == "search":
-            card = await search_answer(store, rest, Style.TEXT)
+            card = await catalogue.search_card(rest, Style.TEXT)
         elif sub == "about":
-            card = await about_answer(store, entries)
-        elif sub == "show":
-            card = await entry_answer(store, rest, entries, utc_now(), Style.TEXT)
+            card = await catalogue.about_card()
         else:
-            card = await entry_answer(store, " ".join(words[1:]), entries, utc_now(), Style.TEXT)
+            entry = catalogue.resolve(rest if sub == "show" else " ".join(words[1:]))
+            card = await catalogue.entry_card(entry, utc_now(), Style.TEXT)
+        catalogue.close()
         return to_text(card)
+    except CitadelError as exc:
+        raise UsageError(refusal(exc)) from None
     finally:
         await store.close()
 
@@ -113,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             asyncio.run(run_bot(settings, sync_only=args.command == "sync"))
         return 0
-    except (ConfigError, CanonError, AnswerError) as exc:
+    except (ConfigError, CanonError, UsageError) as exc:
         print(f"citadel-bot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except discord.LoginFailure:

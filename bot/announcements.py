@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from bot.curation import InputError
+from bot.errors import InputError
 from bot.facts import FIELDS, Entry, Fact, Precision, ReleaseDate, split_person
 from bot.render import Card, CardField, SourceIndex, Style, fit, premiere_text, safe, source_label
 

@@ -9,26 +9,23 @@ and its mark returns the message already posted instead of a second one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import aiohttp
 import discord
 
-from bot.announcements import (
-    command_mention,
-    countdown_card,
-    due_milestone,
-    premiere_moment,
-    upcoming_milestones,
-    update_card,
-)
-from bot.render import Card, to_embed
-from bot.store.outbox import Delivery, GuildSettings, Outbox, Shards
-
-if TYPE_CHECKING:
-    from bot.client import CitadelBot
+from bot.announcements import due_milestone, premiere_moment, upcoming_milestones
+from bot.clock import Timer
+from bot.posts import Posts
+from bot.render import to_embed
+from bot.store import Store
+from bot.store.outbox import Delivery
+from bot.store.servers import GuildSettings, Shards
 
 log = logging.getLogger(__name__)
 
@@ -36,36 +33,93 @@ CONCURRENCY = 8
 MAX_ATTEMPTS = 5
 RETRY_AFTER_ERROR = timedelta(seconds=30)
 EVENT_LENGTH = timedelta(hours=2)
-CITADEL_COMMAND_KEY = "citadel_command_id"
+
+
+@dataclass(frozen=True)
+class PremiereEvent:
+    """A Discord scheduled event for one premiere, as the scheduler wants it."""
+
+    name: str
+    start: datetime
+    end: datetime
+    location: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A post as it goes out: its nonce makes a retry after a crash return the message already posted."""
+
+    content: str | None
+    embed: discord.Embed
+    nonce: str
+    allowed_mentions: discord.AllowedMentions
+
+
+class Sender(Protocol):
+    """What the scheduler needs of Discord (bot/client.py implements it with discord.py)."""
+
+    async def post(self, guild_id: int, channel_id: int, message: Outgoing) -> int:
+        """Send a message; its id."""
+        ...
+
+    async def create_event(self, guild_id: int, event: PremiereEvent) -> int:
+        """Create an external scheduled event; its id."""
+        ...
+
+    async def move_event(self, guild_id: int, event_id: int, event: PremiereEvent) -> None: ...
+
+    async def cancel_event(self, guild_id: int, event_id: int) -> None: ...
 
 
 class Announcer:
-    def __init__(self, bot: CitadelBot) -> None:
-        self.bot = bot
-        self.outbox = Outbox(bot.store)
-        self.clock = bot.clock
-        self.settle = timedelta(seconds=bot.settings.update_settle_seconds)
-        self.default_time = bot.settings.default_premiere_time
-        self.interval = 1.0 / bot.settings.announce_rate
+    """The scheduler. It depends on the store, a clock, something that sends, and the posts' renderer;
+    `ready` is awaited before the first step (the gateway connected and the commands synced)."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Timer,
+        sender: Sender,
+        posts: Posts,
+        *,
+        settle: timedelta,
+        rate: float,
+        shards: Callable[[], Shards | None],
+        ready: Callable[[], Awaitable[object]],
+    ) -> None:
+        self.store = store
+        self.outbox = store.outbox
+        self.clock = clock
+        self.sender = sender
+        self.posts = posts
+        self.settle = settle
+        self.default_time = posts.default_time
+        self.interval = 1.0 / rate
+        self.shards = shards
+        self._ready = ready
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.steps = 0  # how many times the scheduler woke up and worked (idle-CPU checks read it)
         self._next_slot = 0.0
-        bot.store.on_change.append(self.poke)
+        # Whether the scheduler is asleep, and until when: `settled()` reads them.
+        self._asleep = False
+        self._sleeping_until: datetime | None = None
+        self._turned = asyncio.Event()  # set whenever the scheduler falls asleep or wakes up
 
     # --- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
         if self.task is None:
+            self.store.on_change.append(self.poke)
             self.task = asyncio.create_task(self._run(), name="announcer")
 
     async def stop(self) -> None:
         if self.task is not None:
+            self.store.on_change.remove(self.poke)
             self.task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self.task
-            except asyncio.CancelledError:
-                pass
             self.task = None
 
     def poke(self) -> None:
@@ -73,8 +127,7 @@ class Announcer:
         self.wake.set()
 
     async def _run(self) -> None:
-        await self.bot.wait_until_ready()
-        await self.bot.sync_finished.wait()  # posts link to /citadel <entry> by the synced command's id
+        await self._ready()
         while True:
             self.wake.clear()
             try:
@@ -82,15 +135,27 @@ class Announcer:
             except Exception:  # one bad step must not end announcements for good
                 log.exception("announcer step failed; trying again in %s", RETRY_AFTER_ERROR)
                 next_at = self.clock() + RETRY_AFTER_ERROR
-            await self.clock.sleep_until(next_at, self.wake)
+            await self._sleep(next_at)
 
-    def shards(self) -> Shards | None:
-        """The shards this process owns, or None when it runs them all (SHARD_IDS unset)."""
-        ids = self.bot.settings.shard_ids
-        count = self.bot.shard_count
-        if ids is None or not count:
-            return None
-        return Shards(count, tuple(ids))
+    async def _sleep(self, until: datetime | None) -> None:
+        self._asleep, self._sleeping_until = True, until
+        self._turned.set()
+        try:
+            await self.clock.sleep_until(until, self.wake)
+        finally:
+            self._asleep = False
+            self._turned.set()
+
+    def _is_settled(self) -> bool:
+        until = self._sleeping_until
+        return self._asleep and not self.wake.is_set() and (until is None or self.clock() < until)
+
+    async def settled(self) -> None:
+        """Return once the scheduler has done everything due at the clock's current time (and every
+        change it was poked for) and sleeps: what tests wait on instead of sleeping."""
+        while not self._is_settled():
+            self._turned.clear()
+            await self._turned.wait()
 
     # --- one step --------------------------------------------------------------------------------
 
@@ -99,9 +164,9 @@ class Announcer:
         self.steps += 1
         now, shards = self.clock(), self.shards()
         await self.outbox.close_due_batches(now, self.settle, shards)
-        subscribed = await self.outbox.subscribed(shards)
+        subscribed = await self.store.servers.subscribed(shards)
         # Read once a step, and only when some server listens: milestones and events both need them.
-        premieres = await self.bot.store.premieres() if subscribed else []
+        premieres = await self.store.facts.premieres() if subscribed else []
         next_milestone = await self.plan_milestones(now, subscribed, premieres)
         await self.deliver(now, shards, {s.guild_id: s for s in subscribed})
         await self.sync_events([s for s in subscribed if s.events], premieres)
@@ -160,23 +225,20 @@ class Announcer:
 
     async def send(self, delivery: Delivery, settings: GuildSettings | None, now: datetime) -> int:
         """Post one delivery; returns 1 if it was posted."""
-        card = await self.render(delivery, now)
+        card = await self.posts.render(delivery, now)
         if card is None or settings is None or not settings.active:
             await self.outbox.skip(delivery, "no longer current" if card is None else "announcements are off")
             return 0
         role = settings.role_id
-        channel = self.bot.get_partial_messageable(delivery.channel_id, guild_id=delivery.guild_id)
         try:
-            message = await channel.send(
-                content=f"<@&{role}>" if role else None,
-                embed=to_embed(card),
-                nonce=delivery.nonce,
-                allowed_mentions=discord.AllowedMentions(
-                    everyone=False, users=False, roles=[discord.Object(role)]
-                )
+            # Only the server's opt-in role is ever pinged; the post's own text pings nobody.
+            mentions = (
+                discord.AllowedMentions(everyone=False, users=False, roles=[discord.Object(role)])
                 if role
-                else discord.AllowedMentions.none(),
+                else discord.AllowedMentions.none()
             )
+            outgoing = Outgoing(f"<@&{role}>" if role else None, to_embed(card), delivery.nonce, mentions)
+            message_id = await self.sender.post(delivery.guild_id, delivery.channel_id, outgoing)
         except discord.Forbidden as exc:
             problem = f"I can't post in <#{delivery.channel_id}>: {exc.text or 'Missing Permissions'} (Discord {exc.code})."
             await self._failed(delivery, problem)
@@ -192,7 +254,7 @@ class Announcer:
                 retry_at = now + RETRY_AFTER_ERROR * 2**delivery.attempts
                 await self.outbox.mark_failed(delivery, str(exc), retry_at=retry_at)
             return 0
-        await self.outbox.mark_sent(delivery, message.id)
+        await self.outbox.mark_sent(delivery, message_id)
         return 1
 
     async def _failed(self, delivery: Delivery, problem: str) -> None:
@@ -200,50 +262,6 @@ class Announcer:
             log.warning(
                 "announcements paused in server %d after repeated failures: %s", delivery.guild_id, problem
             )
-
-    async def mention(self, slug: str) -> str:
-        command_id = await self.bot.store.get_meta(CITADEL_COMMAND_KEY)
-        return command_mention(slug, int(command_id) if command_id else None)
-
-    async def render(self, delivery: Delivery, now: datetime) -> Card | None:
-        """The post as it will look, or None if it is no longer current (the premiere moved, the entry went)."""
-        slug = delivery.entry_slug
-        entry = await self.bot.store.entry(slug) if slug else None
-        if entry is None:
-            return None
-        if delivery.kind == "update":
-            batch = await self.outbox.batch(delivery.batch_id or 0)
-            return update_card(entry, batch.changes, now, await self.mention(entry.slug)) if batch else None
-        facts = await self.bot.store.facts_for(entry.slug)
-        premiere = next((f.value for f in facts if f.field == "premiere"), None)
-        if premiere != delivery.premiere:  # re-armed for the new date; this one is stale
-            return None
-        moment = premiere_moment(premiere or "", self.default_time)
-        if moment is None or delivery.milestone is None:
-            return None
-        return countdown_card(entry, facts, delivery.milestone, moment, await self.mention(entry.slug))
-
-    # --- what a server will get next -------------------------------------------------------------
-
-    async def upcoming(
-        self, settings: GuildSettings, now: datetime, count: int = 3
-    ) -> list[tuple[datetime, Card]]:
-        """The next posts this server will get, with their times, as they will look."""
-        found: list[tuple[datetime, Card]] = []
-        for delivery in await self.outbox.deliveries(settings.guild_id, status="pending"):
-            card = await self.render(delivery, now)
-            if card is not None:
-                found.append((max(datetime.fromisoformat(delivery.due_at), now), card))
-        for slug, value in await self.bot.store.premieres():
-            moment = premiere_moment(value, self.default_time)
-            entry = await self.bot.store.entry(slug)
-            if moment is None or entry is None:
-                continue
-            facts = await self.bot.store.facts_for(slug)
-            for when, days in upcoming_milestones(moment, settings.milestones, now)[:count]:
-                found.append((when, countdown_card(entry, facts, days, moment, await self.mention(slug))))
-        found.sort(key=lambda pair: pair[0])
-        return found[:count]
 
     # --- Discord scheduled events ----------------------------------------------------------------
 
@@ -268,30 +286,24 @@ class Announcer:
     async def _sync_guild_events(
         self, guild_id: int, wanted: dict[str, tuple[str, datetime]], existing: dict[str, tuple[int, str]]
     ) -> None:
-        http = self.bot.http
         for slug, (event_id, _) in existing.items():
             if slug not in wanted:
-                await http.edit_scheduled_event(guild_id, event_id, status=4)  # cancelled
+                await self.sender.cancel_event(guild_id, event_id)
                 await self.outbox.save_guild_event(guild_id, slug, None)
         for slug, (value, moment) in wanted.items():
-            entry = await self.bot.store.entry(slug)
+            entry = await self.store.entries.get(slug)
             if entry is None:
                 continue
-            times = {
-                "scheduled_start_time": moment.isoformat(),
-                "scheduled_end_time": (moment + EVENT_LENGTH).isoformat(),
-            }
+            event = PremiereEvent(
+                name=f"{entry.title} premieres"[:100],
+                start=moment,
+                end=moment + EVENT_LENGTH,
+                location="Prime Video",
+                description=f"Everything known: /citadel {slug}",
+            )
             if slug not in existing:
-                data = await http.create_guild_scheduled_event(
-                    guild_id,
-                    name=f"{entry.title} premieres"[:100],
-                    privacy_level=2,
-                    entity_type=3,
-                    entity_metadata={"location": "Prime Video"},
-                    description=f"Everything known: /citadel {slug}",
-                    **times,
-                )
-                await self.outbox.save_guild_event(guild_id, slug, int(data["id"]), value)
+                event_id = await self.sender.create_event(guild_id, event)
+                await self.outbox.save_guild_event(guild_id, slug, event_id, value)
             elif existing[slug][1] != value:
-                await http.edit_scheduled_event(guild_id, existing[slug][0], **times)
+                await self.sender.move_event(guild_id, existing[slug][0], event)
                 await self.outbox.save_guild_event(guild_id, slug, existing[slug][0], value)

@@ -1,4 +1,5 @@
-"""The bot itself: a commands.Bot with no privileged intents and no caches, its error handling, and command sync."""
+"""The bot itself: a commands.Bot with no privileged intents and no caches, the services it owns, the
+scheduler's way of sending through discord.py, and command sync."""
 
 from __future__ import annotations
 
@@ -7,16 +8,21 @@ import contextlib
 import hashlib
 import json
 import logging
+from datetime import timedelta
 
 import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.announcer import CITADEL_COMMAND_KEY, Announcer
+from bot.announcer import Announcer, Outgoing, PremiereEvent
 from bot.clock import SystemClock, Timer
 from bot.config import Settings
+from bot.posts import CITADEL_COMMAND_KEY, Posts
+from bot.services import Announcements, Catalogue, Curation
 from bot.store import Store
+from bot.store.servers import Shards
+from bot.tree import CitadelTree
 
 log = logging.getLogger(__name__)
 
@@ -30,55 +36,6 @@ def point_at(settings: Settings) -> None:
         discord.http.Route.BASE = settings.discord_api_base
     if settings.discord_gateway_url:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
-
-
-async def reply_ephemeral(interaction: discord.Interaction, message: str) -> None:
-    """Say one line only the user sees, through whichever channel is still open."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(
-                message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
-            )
-        else:
-            await interaction.response.send_message(
-                message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
-            )
-    except discord.HTTPException as exc:  # the interaction expired or was answered elsewhere
-        log.warning("could not tell the user about an error: %s", exc)
-
-
-class Refused(app_commands.CheckFailure):
-    """A check refused the user; the message says why and is shown to them as it is."""
-
-
-class CitadelTree(app_commands.CommandTree):
-    """Maps every error to one short ephemeral sentence; unexpected ones are logged with their traceback."""
-
-    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        command = interaction.command.qualified_name if interaction.command else "?"
-        if interaction.type is discord.InteractionType.autocomplete:
-            log.exception("autocomplete for /%s failed", command, exc_info=error)
-            return
-        if isinstance(error, app_commands.CommandOnCooldown):
-            message = f"Slow down a little: try again in {error.retry_after:.0f} seconds."
-        elif isinstance(error, app_commands.MissingPermissions):
-            message = f"You need the {', '.join(error.missing_permissions)} permission to do that."
-        elif isinstance(error, Refused):
-            message = str(error)
-        elif isinstance(error, app_commands.NoPrivateMessage):
-            message = "That only works in a server."
-        elif isinstance(error, app_commands.CheckFailure):
-            message = "You can't use that command here."
-        elif isinstance(error, app_commands.TransformerError):
-            message = f"I couldn't read “{error.value}”; check the option and try again."
-        elif isinstance(error, app_commands.CommandNotFound):
-            message = (
-                "That command isn't available here; Discord may take a minute to refresh your command list."
-            )
-        else:
-            log.error("/%s failed", command, exc_info=error)
-            message = "Something went wrong on our side and it has been logged. Please try again in a minute."
-        await reply_ephemeral(interaction, message)
 
 
 def tree_digest(
@@ -122,7 +79,8 @@ class CitadelBot(commands.AutoShardedBot):
             guild_ready_timeout=guild_ready_timeout,
             # None and None: Discord's recommended shard count, all in this process.
             shard_count=settings.shard_count,
-            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,
+            # discord.py types shard_ids as a list, but its default (all shards) is None.
+            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,  # type: ignore[arg-type]
         )
         self.settings = settings
         self.store = store
@@ -131,9 +89,35 @@ class CitadelBot(commands.AutoShardedBot):
         self.synced = False  # whether this start sent the command tree to Discord
         self.sync_finished = asyncio.Event()  # set once this start's sync succeeded, failed or was not needed
         self._syncing: asyncio.Task[None] | None = None
-        self.announcer = Announcer(self)
+        # The services: cogs receive them from here and never find each other.
+        self.catalogue = Catalogue(store, self.clock)
+        self.curation = Curation(store, self.catalogue, self.clock)
+        posts = Posts(store, settings.default_premiere_time)
+        self.announcer = Announcer(
+            store,
+            self.clock,
+            DiscordSender(self),
+            posts,
+            settle=timedelta(seconds=settings.update_settle_seconds),
+            rate=settings.announce_rate,
+            shards=self.own_shards,
+            ready=self._ready_to_announce,
+        )
+        self.announcements = Announcements(store, posts, self.announcer.poke)
+
+    def own_shards(self) -> Shards | None:
+        """The shards this process owns, or None when it runs them all (SHARD_IDS unset)."""
+        ids, count = self.settings.shard_ids, self.shard_count
+        if ids is None or not count:
+            return None
+        return Shards(count, tuple(ids))
+
+    async def _ready_to_announce(self) -> None:
+        await self.wait_until_ready()
+        await self.sync_finished.wait()  # posts link to /citadel <entry> by the synced command's id
 
     async def setup_hook(self) -> None:
+        await self.catalogue.open()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.force_sync:  # `python -m bot sync`: the sync is the whole job; its errors are the operator's
@@ -165,22 +149,23 @@ class CitadelBot(commands.AutoShardedBot):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._syncing
         await self.announcer.stop()
+        self.catalogue.close()
         await super().close()
 
     async def sync_commands(self, *, force: bool = False) -> bool:
         """Sync global and home-guild commands if the tree changed since the last sync (or if forced)."""
         guild_ids = self.settings.home_guild_ids
         digest = tree_digest(self.tree, self.application_id, guild_ids)
-        if not force and await self.store.get_meta(TREE_DIGEST_KEY) == digest:
+        if not force and await self.store.meta.get(TREE_DIGEST_KEY) == digest:
             log.info("commands unchanged since the last sync; not syncing")
             return False
         synced = await self.tree.sync()
         citadel = next((c for c in synced if c.name == "citadel"), None)
         if citadel is not None:  # posts link to /citadel <entry> as a clickable command mention
-            await self.store.set_meta(CITADEL_COMMAND_KEY, str(citadel.id))
+            await self.store.meta.set(CITADEL_COMMAND_KEY, str(citadel.id))
         for guild_id in guild_ids:
             await self.tree.sync(guild=discord.Object(guild_id))
-        await self.store.set_meta(TREE_DIGEST_KEY, digest)
+        await self.store.meta.set(TREE_DIGEST_KEY, digest)
         self.synced = True
         log.info("synced commands (global and %d home servers)", len(guild_ids))
         return True
@@ -190,23 +175,42 @@ class CitadelBot(commands.AutoShardedBot):
         log.info("ready as %s in %d servers", self.user, len(self.guilds))
 
 
-def editor_check(interaction: discord.Interaction) -> bool:
-    """The server-side guard of every editing command and review button: the bot's home server, and
-    Manage Server or the editor role. Discord's command permissions can be overridden by a server's
-    admins, so they never decide alone."""
-    client = interaction.client
-    settings: Settings = client.settings  # type: ignore[attr-defined]
-    if interaction.guild_id is None or interaction.guild_id not in settings.home_guild_ids:
-        raise Refused("Editing the facts works only in the bot's home server.")
-    if interaction.permissions.manage_guild:
-        return True
-    member = interaction.user
-    role_id = settings.editor_role_id
-    if role_id and isinstance(member, discord.Member) and member.get_role(role_id) is not None:
-        return True
-    raise Refused("Only moderators can do that: it needs the Manage Server permission or the editor role.")
+class DiscordSender:
+    """How the scheduler posts and keeps premiere events, through discord.py's own API."""
 
+    def __init__(self, bot: CitadelBot) -> None:
+        self.bot = bot
 
-def who(user: discord.abc.User) -> str:
-    """How a revision names the person who made it."""
-    return f"{user.name} ({user.id})"
+    async def post(self, guild_id: int, channel_id: int, message: Outgoing) -> int:
+        channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
+        sent = await channel.send(
+            content=message.content,
+            embed=message.embed,
+            nonce=message.nonce,
+            allowed_mentions=message.allowed_mentions,
+        )
+        return sent.id
+
+    async def _guild(self, guild_id: int) -> discord.Guild:
+        return self.bot.get_guild(guild_id) or await self.bot.fetch_guild(guild_id)
+
+    async def create_event(self, guild_id: int, event: PremiereEvent) -> int:
+        guild = await self._guild(guild_id)
+        created = await guild.create_scheduled_event(
+            name=event.name,
+            start_time=event.start,
+            end_time=event.end,
+            entity_type=discord.EntityType.external,
+            privacy_level=discord.PrivacyLevel.guild_only,
+            location=event.location,
+            description=event.description,
+        )
+        return created.id
+
+    async def move_event(self, guild_id: int, event_id: int, event: PremiereEvent) -> None:
+        scheduled = await (await self._guild(guild_id)).fetch_scheduled_event(event_id, with_counts=False)
+        await scheduled.edit(start_time=event.start, end_time=event.end)
+
+    async def cancel_event(self, guild_id: int, event_id: int) -> None:
+        scheduled = await (await self._guild(guild_id)).fetch_scheduled_event(event_id, with_counts=False)
+        await scheduled.cancel()

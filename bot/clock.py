@@ -7,6 +7,7 @@ announcement scheduler sleeps on it, so a test that moves a ManualClock wakes it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -36,10 +37,8 @@ class SystemClock:
     async def sleep_until(self, when: datetime | None, wake: asyncio.Event) -> None:
         """Return at `when` (never, if None) or as soon as `wake` is set, whichever comes first."""
         timeout = None if when is None else max(0.0, (when - self()).total_seconds())
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout)
-        except TimeoutError:
-            pass
 
 
 class ManualClock:

@@ -174,7 +174,8 @@ def _score(query: str, terms: Sequence[str]) -> float:
 
 def _fuzzy(matcher: difflib.SequenceMatcher[str], terms: Sequence[str]) -> float:
     """Below 30 for a near spelling ('Dianna'), 0 otherwise; the cheap upper bounds go first."""
-    best, size = 0.0, len(matcher.b)
+    # SequenceMatcher keeps its second sequence as .b; typeshed does not declare it.
+    best, size = 0.0, len(matcher.b)  # type: ignore[attr-defined]
     for term in terms:
         if 2 * min(size, len(term)) < FUZZY_CUTOFF * (size + len(term)):
             continue  # lengths alone rule it out: the cheapest bound of all

@@ -11,9 +11,9 @@ import unicodedata
 from datetime import date
 from urllib.parse import urlsplit
 
+from bot.errors import InputError
 from bot.facts import (
     FIELDS,
-    Entry,
     Fact,
     FieldSpec,
     Kind,
@@ -41,10 +41,6 @@ _PERSON_FORMS = (
     re.compile(r"^(?P<name>.+?)\s+as\s+(?P<role>.+)$", re.IGNORECASE),
     re.compile(r"^(?P<name>.+?)\s*\((?P<role>[^()]+)\)$"),
 )
-
-
-class InputError(ValueError):
-    """What a user typed cannot be stored; the message is one line saying what would be."""
 
 
 def check_text(label: str, text: str, limit: int, *, multiline: bool = False) -> str:
@@ -158,14 +154,3 @@ def read_aliases(raw: str) -> tuple[str, ...]:
     if len(names) > ALIASES_MAX:
         raise InputError(f"That is {len(names)} aliases; the limit is {ALIASES_MAX}.")
     return tuple(dict.fromkeys(check_text("An alias", name, ALIAS_LIMIT) for name in names))
-
-
-def read_parent(raw: str | None, entries: list[Entry], slug: str | None = None) -> str | None:
-    if raw is None or not raw.strip():
-        return None
-    wanted = raw.strip().lower()
-    if wanted == slug:
-        raise InputError("An entry cannot be its own parent.")
-    if wanted not in {e.slug for e in entries}:
-        raise InputError(f"There is no entry “{one_line(raw, 40)}” to be the parent; pick one from the list.")
-    return wanted

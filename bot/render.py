@@ -10,12 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import discord
 
 from bot.facts import FIELDS, Entry, Fact, Kind, ReleaseDate, split_person
-from bot.store import SearchHit
+
+if TYPE_CHECKING:  # a type only: rendering is pure and reads no store
+    from bot.store import SearchHit
 
 # Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_LIMIT = 256

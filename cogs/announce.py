@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.announcements import parse_milestones
-from bot.client import CitadelBot, Refused, reply_ephemeral
-from bot.curation import InputError
+from bot.client import CitadelBot
 from bot.render import to_embed
-from bot.store.outbox import GuildSettings
+from bot.store.servers import GuildSettings
+from bot.tree import admin_check, reply_ephemeral, writes
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +21,6 @@ NEEDED = (
     ("send_messages", "Send Messages"),
     ("embed_links", "Embed Links"),
 )
-
-
-def admin_check(interaction: discord.Interaction) -> bool:
-    """Manage Server in this server, checked here as well as by Discord's command permissions."""
-    if interaction.guild_id is None:
-        raise Refused("Announcements are set per server: use this in a server.")
-    if not interaction.permissions.manage_guild:
-        raise Refused(
-            "Only members with the Manage Server permission can change this server's announcements."
-        )
-    return True
 
 
 class AnnounceGroup(app_commands.Group):
@@ -60,35 +47,33 @@ class AnnounceGroup(app_commands.Group):
                 "Give me those (channel settings -> Permissions) and try again. Nothing was changed.",
             )
             return
-        current = await self.cog.settings(interaction)
-        # Picking a channel also resumes announcements paused after failures.
-        await self.cog.save(interaction, replace(current, channel_id=channel.id, failures=0, problem="", paused_at=None),
-                            f"Countdowns and updates will be posted in {channel.mention}.")  # fmt: skip
+        settings = await self.cog.announcements.post_in(self.cog.guild_id(interaction), channel.id)
+        await self.cog.show_status(
+            interaction, settings, f"Countdowns and updates will be posted in {channel.mention}."
+        )
 
     @app_commands.command(
-        name="milestones", description="Days before a premiere to post a countdown (0 is the day)"
+        name="milestones",
+        description="Days before a premiere to post a countdown (0 is the day)",
+        extras=writes(),
     )
     @app_commands.describe(days="Comma-separated days, default 30,14,7,3,1,0")
     async def milestones(
         self, interaction: discord.Interaction, days: app_commands.Range[str, 1, 60]
     ) -> None:
-        try:
-            parsed = parse_milestones(days)
-        except InputError as exc:
-            await reply_ephemeral(interaction, f"{exc} Nothing was changed.")
-            return
-        current = await self.cog.settings(interaction)
-        await self.cog.save(interaction, replace(current, milestones=parsed),
-                            f"Countdowns will be posted {', '.join(map(str, parsed))} days before each premiere.")  # fmt: skip
+        settings = await self.cog.announcements.milestones(self.cog.guild_id(interaction), days)
+        line = (
+            f"Countdowns will be posted {', '.join(map(str, settings.milestones))} days before each premiere."
+        )
+        await self.cog.show_status(interaction, settings, line)
 
     @app_commands.command(
         name="role", description="Ping an opt-in role with each post; leave empty to stop pinging"
     )
     @app_commands.describe(role="The role to ping (only this role is ever pinged)")
     async def role(self, interaction: discord.Interaction, role: discord.Role | None = None) -> None:
-        current = await self.cog.settings(interaction)
         if role is None:
-            await self.cog.save(interaction, replace(current, role_id=None), "Posts will not ping anyone.")
+            await self.cog.save(interaction, "Posts will not ping anyone.", role_id=None)
             return
         if role.is_default():
             await reply_ephemeral(interaction, "Pick an opt-in role, not @everyone. Nothing was changed.")
@@ -98,16 +83,11 @@ class AnnounceGroup(app_commands.Group):
             if role.mentionable
             else " The role is not mentionable, so make it mentionable or the ping won't notify."
         )
-        await self.cog.save(
-            interaction, replace(current, role_id=role.id), f"Posts will ping {role.mention}.{note}"
-        )
+        await self.cog.save(interaction, f"Posts will ping {role.mention}.{note}", role_id=role.id)
 
     @app_commands.command(name="updates", description="Turn change updates on or off (countdowns stay)")
     async def updates(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
-        current = await self.cog.settings(interaction)
-        await self.cog.save(
-            interaction, replace(current, updates=state == "on"), f"Change updates are {state}."
-        )
+        await self.cog.save(interaction, f"Change updates are {state}.", updates=state == "on")
 
     @app_commands.command(name="events", description="Create Discord events for premieres known to the day")
     async def events(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
@@ -117,15 +97,11 @@ class AnnounceGroup(app_commands.Group):
                 interaction, "I need the Manage Events permission for that. Nothing was changed."
             )
             return
-        current = await self.cog.settings(interaction)
-        await self.cog.save(
-            interaction, replace(current, events=state == "on"), f"Premiere events are {state}."
-        )
+        await self.cog.save(interaction, f"Premiere events are {state}.", events=state == "on")
 
     @app_commands.command(name="off", description="Stop all countdowns and updates in this server")
     async def off(self, interaction: discord.Interaction) -> None:
-        current = await self.cog.settings(interaction)
-        await self.cog.save(interaction, replace(current, channel_id=None), "Announcements are off.")
+        await self.cog.save(interaction, "Announcements are off.", channel_id=None)
 
     @app_commands.command(name="status", description="The settings and the next three posts")
     async def status(self, interaction: discord.Interaction) -> None:
@@ -134,7 +110,7 @@ class AnnounceGroup(app_commands.Group):
     @app_commands.command(name="preview", description="The next three posts exactly as they will look")
     async def preview(self, interaction: discord.Interaction) -> None:
         settings = await self.cog.settings(interaction)
-        upcoming = await self.cog.bot.announcer.upcoming(settings, self.cog.bot.clock())
+        upcoming = await self.cog.announcements.upcoming(settings, self.cog.bot.clock())
         if not upcoming:
             await reply_ephemeral(interaction, "Nothing is planned: no premiere known to the day is ahead.")
             return
@@ -153,6 +129,7 @@ class AnnounceGroup(app_commands.Group):
 class Announce(commands.Cog):
     def __init__(self, bot: CitadelBot) -> None:
         self.bot = bot
+        self.announcements = bot.announcements
         self.group = AnnounceGroup(self)
 
     async def cog_load(self) -> None:
@@ -161,13 +138,16 @@ class Announce(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.group.name)
 
-    async def settings(self, interaction: discord.Interaction) -> GuildSettings:
-        assert interaction.guild_id is not None
-        return await self.bot.announcer.outbox.settings(interaction.guild_id)
+    @staticmethod
+    def guild_id(interaction: discord.Interaction) -> int:
+        assert interaction.guild_id is not None  # the group is guild_only, and admin_check says so too
+        return interaction.guild_id
 
-    async def save(self, interaction: discord.Interaction, settings: GuildSettings, line: str) -> None:
-        await self.bot.announcer.outbox.save_settings(settings)
-        self.bot.announcer.poke()
+    async def settings(self, interaction: discord.Interaction) -> GuildSettings:
+        return await self.announcements.settings(self.guild_id(interaction))
+
+    async def save(self, interaction: discord.Interaction, line: str, **changes: Any) -> None:
+        settings = await self.announcements.change(self.guild_id(interaction), **changes)
         await self.show_status(interaction, settings, line)
 
     async def bot_member(self, guild: discord.Guild) -> discord.Member:
@@ -200,7 +180,7 @@ class Announce(commands.Cog):
         elif settings.problem:
             rows.append(f"**Last problem:** {settings.problem}")
         if settings.channel_id:
-            upcoming = await self.bot.announcer.upcoming(settings, now)
+            upcoming = await self.announcements.upcoming(settings, now)
             rows.append("**Next posts:**")
             rows += [f"{discord.utils.format_dt(when, 'F')} ({discord.utils.format_dt(when, 'R')}): {card.title}"
                      for when, card in upcoming] or ["nothing planned yet"]  # fmt: skip

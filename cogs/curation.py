@@ -3,63 +3,82 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import date
+from collections.abc import Sequence
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answers import AnswerError, entry_answer, resolve_entry
-from bot.client import CitadelBot, editor_check, reply_ephemeral, who
-from bot.curation import (
-    InputError,
-    read_aliases,
-    read_description,
-    read_fact,
-    read_parent,
-    read_slug,
-    read_source,
-    read_title,
-    read_value,
-    require_field,
-)
-from bot.facts import FIELDS, Entry, EntryIndex, Fact, fact_key, normalize, one_line
+from bot.client import CitadelBot
+from bot.facts import FIELDS, Entry, Fact
+from bot.inputs import read_aliases, read_description, read_slug, read_source, read_title
+from bot.options import EntryArg, FieldArg, item_choices
 from bot.render import Card, cut, source_label, to_embed
-from bot.store import ENTRY_FIELD, Revision, StaleEdit, StoreError
-from cogs.citadel import Citadel, field_choices
+from bot.services.curation import EntryChange
+from bot.store import ENTRY_FIELD, Revision
+from bot.tree import Buttons, Form, editor_check, reply_ephemeral, who, writes
 
 log = logging.getLogger(__name__)
 
 HISTORY_PAGE = 5
 MODAL_VALUE_LIMIT = 4000  # Discord's limit for a text input
-Action = Callable[[], Awaitable[None]]
+REFUSED = writes()
 
 
-async def guarded(interaction: discord.Interaction, action: Action) -> None:
-    """Run a moderator action; what the user typed or the store refused becomes one ephemeral line."""
-    try:
-        await action()
-    except StaleEdit as exc:
-        now = f" It now says “{cut(exc.current.value, 300)}”." if exc.current else ""
-        await reply_ephemeral(
-            interaction, f"{exc}{now} Nothing was changed; run the command again to edit the new value."
-        )
-    except (InputError, StoreError, AnswerError) as exc:
-        await reply_ephemeral(interaction, f"{exc} Nothing was changed.")
+def bot_of(interaction: discord.Interaction) -> CitadelBot:
+    bot = interaction.client
+    assert isinstance(bot, CitadelBot)
+    return bot
 
 
-class FactModal(discord.ui.Modal):
+async def show_stored(interaction: discord.Interaction, slug: str, line: str) -> None:
+    """Answer with what was stored, rendered exactly as fans will see it."""
+    card = await bot_of(interaction).curation.stored_card(slug)
+    kwargs: dict[str, Any] = {
+        "content": line,
+        "embed": to_embed(card),
+        "allowed_mentions": discord.AllowedMentions.none(),
+        "ephemeral": True,
+    }
+    if interaction.response.is_done():
+        await interaction.followup.send(**kwargs)
+    else:
+        await interaction.response.send_message(**kwargs)
+
+
+async def add_fact(interaction: discord.Interaction, entry: Entry, fact: Fact) -> None:
+    revision = await bot_of(interaction).curation.add_fact(entry, fact, who(interaction.user))
+    await show_stored(
+        interaction,
+        entry.slug,
+        f"Revision #{revision}: added {FIELDS[fact.field].label} “{cut(fact.value, 200)}”.",
+    )
+
+
+async def edit_fact(
+    interaction: discord.Interaction, entry: Entry, key: str, fact: Fact, seen: int | None
+) -> None:
+    revision = await bot_of(interaction).curation.edit_fact(entry, key, fact, who(interaction.user), seen)
+    await show_stored(
+        interaction,
+        entry.slug,
+        f"Revision #{revision}: {FIELDS[fact.field].label} now says “{cut(fact.value, 200)}”.",
+    )
+
+
+class FactModal(Form):
     """For values too long for a slash option, and for editing with the current value in front of you.
 
     `expected_revision` is the revision the moderator saw: if someone else saves first, this one
     is refused instead of silently overwriting theirs."""
 
+    refusal = REFUSED["refusal"]
+
     def __init__(
         self,
-        cog: Curation,
         *,
-        slug: str,
+        entry: Entry,
         field: str,
         key: str | None,
         fact: Fact | None,
@@ -67,9 +86,8 @@ class FactModal(discord.ui.Modal):
         source_date: str = "",
     ) -> None:
         spec = FIELDS[field]
-        verb = "Edit" if fact else "Add"
-        super().__init__(title=cut(f"{verb} {spec.label}", 45), timeout=900)
-        self.cog, self.slug, self.field, self.key = cog, slug, field, key
+        super().__init__(title=cut(f"{'Edit' if fact else 'Add'} {spec.label}", 45), timeout=900)
+        self.entry, self.field, self.key = entry, field, key
         self.expected_revision = fact.revision_id if fact else None
         self.value: discord.ui.TextInput[FactModal] = discord.ui.TextInput(
             label=cut(spec.label, 45),
@@ -95,29 +113,16 @@ class FactModal(discord.ui.Modal):
             self.add_item(item)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        async def save() -> None:
-            editor_check(interaction)  # permissions may have changed while the modal was open
-            fact = read_fact(
-                self.field, self.value.value, self.source.value, self.source_date.value, self.cog.today()
-            )
-            if self.key is None:
-                await self.cog.add(interaction, self.slug, fact)
-            else:
-                await self.cog.edit(interaction, self.slug, self.key, fact, self.expected_revision)
-
-        await guarded(interaction, save)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
-        if isinstance(error, app_commands.CheckFailure):
-            await reply_ephemeral(interaction, str(error))
-            return
-        log.error("fact modal failed", exc_info=error)
-        await reply_ephemeral(
-            interaction, "Something went wrong on our side and it has been logged. Nothing was changed."
-        )
+        editor_check(interaction)  # permissions may have changed while the form was open
+        curation = bot_of(interaction).curation
+        fact = curation.read_fact(self.field, self.value.value, self.source.value, self.source_date.value)
+        if self.key is None:
+            await add_fact(interaction, self.entry, fact)
+        else:
+            await edit_fact(interaction, self.entry, self.key, fact, self.expected_revision)
 
 
-class OwnedView(discord.ui.View):
+class OwnedView(Buttons):
     """Buttons only the moderator who asked may press (and only while still a moderator)."""
 
     owner_id: int
@@ -130,17 +135,6 @@ class OwnedView(discord.ui.View):
             )
             return False
         return True
-
-    async def on_error(
-        self,
-        interaction: discord.Interaction,
-        error: Exception,
-        item: discord.ui.Item,  # type: ignore[type-arg]
-    ) -> None:
-        refused = isinstance(error, app_commands.CheckFailure)
-        if not refused:
-            log.error("a moderator's button failed", exc_info=error)
-        await reply_ephemeral(interaction, str(error) if refused else "That didn't work; try again.")
 
 
 class HistoryView(OwnedView):
@@ -182,35 +176,6 @@ class HistoryView(OwnedView):
         await self._turn(interaction, 1)
 
 
-class ConfirmRemoval(OwnedView):
-    def __init__(self, cog: Curation, slug: str, owner_id: int) -> None:
-        super().__init__(timeout=120)
-        self.cog, self.slug, self.owner_id = cog, slug, owner_id
-
-    @discord.ui.button(label="Remove the entry and its facts", style=discord.ButtonStyle.danger)
-    async def confirm(
-        self, interaction: discord.Interaction, button: discord.ui.Button[ConfirmRemoval]
-    ) -> None:
-        async def remove() -> None:
-            revision = await self.cog.bot.store.retire_entry(self.slug, who(interaction.user), force=True)
-            await self.cog.entries_changed()
-            self.stop()
-            await interaction.response.edit_message(
-                content=f"Revision #{revision}: removed the entry “{self.slug}” and its facts. "
-                f"`/fact revert revision:{revision}` brings the entry back.",
-                view=None,
-            )
-
-        await guarded(interaction, remove)
-
-    @discord.ui.button(label="Keep it", style=discord.ButtonStyle.secondary)
-    async def cancel(
-        self, interaction: discord.Interaction, button: discord.ui.Button[ConfirmRemoval]
-    ) -> None:
-        self.stop()
-        await interaction.response.edit_message(content="Nothing was removed.", view=None)
-
-
 def describe_field(revision: Revision) -> str:
     if revision.field == ENTRY_FIELD:
         return "the entry itself"
@@ -219,7 +184,7 @@ def describe_field(revision: Revision) -> str:
 
 
 def describe_revision(revision: Revision) -> str:
-    def value(content: dict | None) -> str:  # type: ignore[type-arg]
+    def value(content: dict[str, Any] | None) -> str:
         if content is None:
             return "—"
         text = content.get("value") or content.get("title") or ""
@@ -235,43 +200,46 @@ def describe_revision(revision: Revision) -> str:
     return discord.utils.escape_mentions("\n".join(lines))
 
 
+class ConfirmRemoval(OwnedView):
+    refusal = REFUSED["refusal"]
+
+    def __init__(self, entry: Entry, owner_id: int) -> None:
+        super().__init__(timeout=120)
+        self.entry, self.owner_id = entry, owner_id
+
+    @discord.ui.button(label="Remove the entry and its facts", style=discord.ButtonStyle.danger)
+    async def confirm(
+        self, interaction: discord.Interaction, button: discord.ui.Button[ConfirmRemoval]
+    ) -> None:
+        slug = self.entry.slug
+        revision = await bot_of(interaction).curation.remove_entry(slug, who(interaction.user), force=True)
+        self.stop()
+        await interaction.response.edit_message(
+            content=f"Revision #{revision}: removed the entry “{slug}” and its facts. "
+            f"`/fact revert revision:{revision}` brings the entry back.",
+            view=None,
+        )
+
+    @discord.ui.button(label="Keep it", style=discord.ButtonStyle.secondary)
+    async def cancel(
+        self, interaction: discord.Interaction, button: discord.ui.Button[ConfirmRemoval]
+    ) -> None:
+        self.stop()
+        await interaction.response.edit_message(content="Nothing was removed.", view=None)
+
+
 class EditorGroup(app_commands.Group):
     """A command group only moderators of a home server may use (checked on every call)."""
 
-    def __init__(self, cog: Curation, **kwargs: object) -> None:
+    def __init__(self, bot: CitadelBot, **kwargs: Any) -> None:
         super().__init__(
             default_permissions=discord.Permissions(manage_guild=True), guild_only=True, **kwargs
-        )  # type: ignore[arg-type]
-        self.cog = cog
+        )
+        self.bot = bot
+        self.curation = bot.curation
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         return editor_check(interaction)
-
-    async def entry_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return await self.cog.entry_choices(current)
-
-    async def field_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return field_choices(current)
-
-    async def item_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        namespace = interaction.namespace
-        slug, field = getattr(namespace, "entry", None), getattr(namespace, "field", None)
-        if not slug or field not in FIELDS:
-            return []
-        wanted = normalize(current)
-        facts = [
-            f
-            for f in await self.cog.bot.store.facts_for(slug)
-            if f.field == field and wanted in normalize(f.value)
-        ]
-        # The value is the revision the moderator picked: it names the item and what they saw of it.
-        return [app_commands.Choice(name=cut(f.value, 100), value=str(f.revision_id)) for f in facts[:25]]
 
 
 ENTRY_DESCRIBE = "The entry: a title, a country or a lead actor"
@@ -280,10 +248,10 @@ ITEM_DESCRIBE = "For fields with several items (cast, filmed in…): which one"
 
 
 class FactGroup(EditorGroup):
-    def __init__(self, cog: Curation) -> None:
-        super().__init__(cog, name="fact", description="Add, correct, remove and revert facts (moderators)")
+    def __init__(self, bot: CitadelBot) -> None:
+        super().__init__(bot, name="fact", description="Add, correct, remove and revert facts (moderators)")
 
-    @app_commands.command(name="add", description="Add a sourced fact to an entry")
+    @app_commands.command(name="add", description="Add a sourced fact to an entry", extras=REFUSED)
     @app_commands.describe(
         entry=ENTRY_DESCRIBE,
         field=FIELD_DESCRIBE,
@@ -294,36 +262,24 @@ class FactGroup(EditorGroup):
     async def add(
         self,
         interaction: discord.Interaction,
-        entry: str,
-        field: str,
+        entry: EntryArg,
+        field: FieldArg,
         source: app_commands.Range[str, 1, 300],
         value: app_commands.Range[str, 1, 1000] | None = None,
         source_date: app_commands.Range[str, 1, 40] | None = None,
     ) -> None:
-        async def act() -> None:
-            slug = self.cog.resolve(entry)
-            if value is None:  # too long for a slash option: a form instead
-                require_field(field)
-                read_source(source)
-                await interaction.response.send_modal(
-                    FactModal(
-                        self.cog,
-                        slug=slug,
-                        field=field,
-                        key=None,
-                        fact=None,
-                        source=source,
-                        source_date=source_date or "",
-                    )
-                )
-                return
-            await self.cog.add(
-                interaction, slug, read_fact(field, value, source, source_date, self.cog.today())
+        if value is None:  # too long for a slash option: a form instead
+            read_source(source)
+            modal = FactModal(
+                entry=entry, field=field, key=None, fact=None, source=source, source_date=source_date or ""
             )
+            await interaction.response.send_modal(modal)
+            return
+        await add_fact(interaction, entry, self.curation.read_fact(field, value, source, source_date))
 
-        await guarded(interaction, act)
-
-    @app_commands.command(name="edit", description="Correct a fact (leave value empty to edit it in a form)")
+    @app_commands.command(
+        name="edit", description="Correct a fact (leave value empty to edit it in a form)", extras=REFUSED
+    )
     @app_commands.describe(
         entry=ENTRY_DESCRIBE,
         field=FIELD_DESCRIBE,
@@ -332,112 +288,90 @@ class FactGroup(EditorGroup):
         source="A link or the publication (default: the current source)",
         source_date="When the source said it (default: the current source's date)",
     )
+    @app_commands.autocomplete(item=item_choices)
     async def edit(
         self,
         interaction: discord.Interaction,
-        entry: str,
-        field: str,
+        entry: EntryArg,
+        field: FieldArg,
         item: app_commands.Range[str, 1, 100] | None = None,
         value: app_commands.Range[str, 1, 1000] | None = None,
         source: app_commands.Range[str, 1, 300] | None = None,
         source_date: app_commands.Range[str, 1, 40] | None = None,
     ) -> None:
-        async def act() -> None:
-            slug = self.cog.resolve(entry)
-            current = await self.cog.target(slug, field, item)
-            if value is None:
-                await interaction.response.send_modal(
-                    FactModal(self.cog, slug=slug, field=field, key=current.key, fact=current)
-                )
-                return
-            fact = read_fact(
-                field, value, source or current.source, source_date or current.source_date, self.cog.today()
+        current = await self.curation.target(entry, field, item)
+        if value is None:
+            await interaction.response.send_modal(
+                FactModal(entry=entry, field=field, key=current.key, fact=current)
             )
-            # Picked from autocomplete, `item` is the revision the moderator saw: edit only if it still is.
-            seen = current.revision_id if item == str(current.revision_id) else None
-            await self.cog.edit(interaction, slug, current.key, fact, seen)
-
-        await guarded(interaction, act)
+            return
+        fact = self.curation.read_fact(
+            field, value, source or current.source, source_date or current.source_date
+        )
+        # Picked from autocomplete, `item` is the revision the moderator saw: edit only if it still is.
+        seen = current.revision_id if item == str(current.revision_id) else None
+        await edit_fact(interaction, entry, current.key, fact, seen)
 
     @app_commands.command(
-        name="remove", description="Remove a fact (kept in its history; revert brings it back)"
+        name="remove",
+        description="Remove a fact (kept in its history; revert brings it back)",
+        extras=REFUSED,
     )
     @app_commands.describe(
         entry=ENTRY_DESCRIBE, field=FIELD_DESCRIBE, item=ITEM_DESCRIBE, reason="Why, for the history"
     )
+    @app_commands.autocomplete(item=item_choices)
     async def remove(
         self,
         interaction: discord.Interaction,
-        entry: str,
-        field: str,
+        entry: EntryArg,
+        field: FieldArg,
         item: app_commands.Range[str, 1, 100] | None = None,
         reason: app_commands.Range[str, 1, 200] | None = None,
     ) -> None:
-        async def act() -> None:
-            slug = self.cog.resolve(entry)
-            current = await self.cog.target(slug, field, item)
-            revision = await self.cog.bot.store.delete_fact(
-                slug, field, current.key, who(interaction.user), reason or ""
-            )
-            await self.cog.show_stored(
-                interaction,
-                slug,
-                f"Revision #{revision}: removed {FIELDS[field].label} “{cut(current.value, 200)}”.",
-            )
-
-        await guarded(interaction, act)
-
-    @app_commands.command(name="history", description="Who changed what, when, and from which source")
-    @app_commands.describe(entry=ENTRY_DESCRIBE, field="Only this field (default: all, and the entry itself)")
-    async def history(self, interaction: discord.Interaction, entry: str, field: str | None = None) -> None:
-        async def act() -> None:
-            slug = self.cog.resolve(entry)
-            if field is not None:
-                require_field(field)
-            revisions = await self.cog.bot.store.revisions_for(slug, field)
-            title = self.cog.title_of(slug) + (f" · {FIELDS[field].label}" if field else "")
-            if not revisions:
-                await reply_ephemeral(interaction, f"{title} has no history yet.")
-                return
-            view = HistoryView(f"History: {title}", revisions, interaction.user.id)
-            await interaction.response.send_message(embed=view.embed(), view=view, ephemeral=True)
-
-        await guarded(interaction, act)
+        current = await self.curation.target(entry, field, item)
+        revision = await self.curation.remove_fact(entry, current, who(interaction.user), reason or "")
+        line = f"Revision #{revision}: removed {FIELDS[field].label} “{cut(current.value, 200)}”."
+        await show_stored(interaction, entry.slug, line)
 
     @app_commands.command(
-        name="revert", description="Put back what was there before a revision (as a new revision)"
+        name="history", description="Who changed what, when, and from which source", extras=REFUSED
+    )
+    @app_commands.describe(entry=ENTRY_DESCRIBE, field="Only this field (default: all, and the entry itself)")
+    async def history(
+        self, interaction: discord.Interaction, entry: EntryArg, field: FieldArg | None = None
+    ) -> None:
+        revisions = await self.curation.history(entry, field)
+        title = entry.title + (f" · {FIELDS[field].label}" if field else "")
+        if not revisions:
+            await reply_ephemeral(interaction, f"{title} has no history yet.")
+            return
+        view = HistoryView(f"History: {title}", revisions, interaction.user.id)
+        await interaction.response.send_message(embed=view.embed(), view=view, ephemeral=True)
+
+    @app_commands.command(
+        name="revert",
+        description="Put back what was there before a revision (as a new revision)",
+        extras=REFUSED,
     )
     @app_commands.describe(revision="The revision number, from /fact history")
     async def revert(self, interaction: discord.Interaction, revision: app_commands.Range[int, 1]) -> None:
-        async def act() -> None:
-            target = await self.cog.bot.store.revision(revision)
-            new = await self.cog.bot.store.revert(revision, who(interaction.user))
-            if target and target.field == ENTRY_FIELD:
-                await self.cog.entries_changed()
-            slug = target.entry_slug if target else ""
-            if not self.cog.has_entry(slug):
-                await reply_ephemeral(
-                    interaction,
-                    f"Revision #{new}: reverted #{revision}; the entry “{slug}” is removed again.",
-                )
-                return
-            await self.cog.show_stored(interaction, slug, f"Revision #{new}: reverted #{revision}.")
-
-        await guarded(interaction, act)
-
-    for command in (add, edit, remove, history):
-        command.autocomplete("entry")(EditorGroup.entry_autocomplete)
-        command.autocomplete("field")(EditorGroup.field_autocomplete)
-    for command in (edit, remove):
-        command.autocomplete("item")(EditorGroup.item_autocomplete)
-    del command
+        done = await self.curation.revert(revision, who(interaction.user))
+        slug = done.target.entry_slug
+        if not done.entry_exists:
+            line = f"Revision #{done.revision}: reverted #{revision}; the entry “{slug}” is removed again."
+            await reply_ephemeral(interaction, line)
+            return
+        await show_stored(interaction, slug, f"Revision #{done.revision}: reverted #{revision}.")
 
 
 class EntryGroup(EditorGroup):
-    def __init__(self, cog: Curation) -> None:
-        super().__init__(cog, name="entry", description="Add, edit and remove entries (moderators)")
+    def __init__(self, bot: CitadelBot) -> None:
+        super().__init__(bot, name="entry", description="Add, edit and remove entries (moderators)")
 
-    @app_commands.command(name="add", description="Add a newly announced series, season or spin-off")
+    @app_commands.command(
+        name="add", description="Add a newly announced series, season or spin-off", extras=REFUSED
+    )
     @app_commands.describe(
         slug="Short lowercase name, also its /citadel subcommand: season-3",
         title="Full title: Citadel season 3",
@@ -450,31 +384,29 @@ class EntryGroup(EditorGroup):
         interaction: discord.Interaction,
         slug: app_commands.Range[str, 1, 32],
         title: app_commands.Range[str, 1, 100],
-        parent: str | None = None,
+        parent: EntryArg | None = None,
         aliases: app_commands.Range[str, 1, 1000] | None = None,
         description: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
-        async def act() -> None:
-            entry = Entry(
-                slug=read_slug(slug),
-                title=read_title(title),
-                description=read_description(description) if description else "",
-                aliases=read_aliases(aliases) if aliases else (),
-                parent=read_parent(parent, self.cog.entries(), None),
-                position=max((e.position for e in self.cog.entries()), default=0) + 10,
-            )
-            revision = await self.cog.bot.store.create_entry(entry, who(interaction.user))
-            await self.cog.entries_changed()
-            await self.cog.show_stored(
-                interaction,
-                entry.slug,
-                f"Revision #{revision}: added the entry “{entry.slug}”. It is in `/citadel show` now, and becomes "
-                f"`/citadel {entry.slug}` after the next command sync (a restart, or `python -m bot sync`).",
-            )
+        entry = Entry(
+            slug=read_slug(slug),
+            title=read_title(title),
+            description=read_description(description) if description else "",
+            aliases=read_aliases(aliases) if aliases else (),
+            parent=parent.slug if parent else None,
+            position=self.curation.next_position(),
+        )
+        revision = await self.curation.add_entry(entry, who(interaction.user))
+        await show_stored(
+            interaction,
+            entry.slug,
+            f"Revision #{revision}: added the entry “{entry.slug}”. It is in `/citadel show` now, and becomes "
+            f"`/citadel {entry.slug}` after the next command sync (a restart, or `python -m bot sync`).",
+        )
 
-        await guarded(interaction, act)
-
-    @app_commands.command(name="edit", description="Change an entry's title, parent, aliases or description")
+    @app_commands.command(
+        name="edit", description="Change an entry's title, parent, aliases or description", extras=REFUSED
+    )
     @app_commands.describe(
         entry=ENTRY_DESCRIBE,
         title="New title",
@@ -486,58 +418,40 @@ class EntryGroup(EditorGroup):
     async def edit(
         self,
         interaction: discord.Interaction,
-        entry: str,
+        entry: EntryArg,
         title: app_commands.Range[str, 1, 100] | None = None,
-        parent: str | None = None,
+        parent: EntryArg | None = None,
         aliases: app_commands.Range[str, 1, 1000] | None = None,
         description: app_commands.Range[str, 1, 100] | None = None,
         position: app_commands.Range[int, 0, 100000] | None = None,
     ) -> None:
-        async def act() -> None:
-            slug = self.cog.resolve(entry)
-            old = self.cog.entries().by_slug[slug]
-            new = Entry(
-                slug=slug,
-                title=read_title(title) if title else old.title,
-                description=read_description(description) if description else old.description,
-                aliases=read_aliases(aliases) if aliases else old.aliases,
-                parent=read_parent(parent, self.cog.entries(), slug) if parent else old.parent,
-                position=old.position if position is None else position,
-            )
-            revision = await self.cog.bot.store.change_entry(slug, new, who(interaction.user))
-            await self.cog.entries_changed()
-            await self.cog.show_stored(
-                interaction, slug, f"Revision #{revision}: updated the entry “{slug}”."
-            )
-
-        await guarded(interaction, act)
+        change = EntryChange(
+            title=read_title(title) if title else None,
+            description=read_description(description) if description else None,
+            aliases=read_aliases(aliases) if aliases else None,
+            parent=parent,
+            position=position,
+        )
+        revision = await self.curation.edit_entry(entry, change, who(interaction.user))
+        await show_stored(interaction, entry.slug, f"Revision #{revision}: updated the entry “{entry.slug}”.")
 
     @app_commands.command(
-        name="remove", description="Remove an entry (refused while it has facts, unless forced)"
+        name="remove",
+        description="Remove an entry (refused while it has facts, unless forced)",
+        extras=REFUSED,
     )
     @app_commands.describe(entry=ENTRY_DESCRIBE, force="Also remove its facts (asks you to confirm)")
-    async def remove(self, interaction: discord.Interaction, entry: str, force: bool = False) -> None:
-        async def act() -> None:
-            slug = self.cog.resolve(entry)
-            if force:
-                count = len(await self.cog.bot.store.facts_for(slug))
-                await interaction.response.send_message(
-                    f"Remove “{slug}” and its {count} facts? Each removal is kept in the history.",
-                    view=ConfirmRemoval(self.cog, slug, interaction.user.id),
-                    ephemeral=True,
-                )
-                return
-            revision = await self.cog.bot.store.retire_entry(slug, who(interaction.user))
-            await self.cog.entries_changed()
-            await reply_ephemeral(interaction, f"Revision #{revision}: removed the entry “{slug}”.")
-
-        await guarded(interaction, act)
-
-    for command in (edit, remove):
-        command.autocomplete("entry")(EditorGroup.entry_autocomplete)
-    for command in (add, edit):
-        command.autocomplete("parent")(EditorGroup.entry_autocomplete)
-    del command
+    async def remove(self, interaction: discord.Interaction, entry: EntryArg, force: bool = False) -> None:
+        if force:
+            count = await self.curation.fact_count(entry)
+            await interaction.response.send_message(
+                f"Remove “{entry.slug}” and its {count} facts? Each removal is kept in the history.",
+                view=ConfirmRemoval(entry, interaction.user.id),
+                ephemeral=True,
+            )
+            return
+        revision = await self.curation.remove_entry(entry.slug, who(interaction.user))
+        await reply_ephemeral(interaction, f"Revision #{revision}: removed the entry “{entry.slug}”.")
 
 
 class Curation(commands.Cog):
@@ -550,7 +464,7 @@ class Curation(commands.Cog):
         if not self.guilds:
             log.info("HOME_GUILD_IDS is empty: the editing commands are not registered anywhere")
             return
-        self.groups = [FactGroup(self), EntryGroup(self)]
+        self.groups = [FactGroup(self.bot), EntryGroup(self.bot)]
         for group in self.groups:
             self.bot.tree.add_command(group, guilds=self.guilds)
 
@@ -558,95 +472,6 @@ class Curation(commands.Cog):
         for group in self.groups:
             for guild in self.guilds:
                 self.bot.tree.remove_command(group.name, guild=guild)
-
-    # --- shared with the Citadel cog (which owns the cached entry list) ---------------------------
-
-    def _citadel(self) -> Citadel:
-        cog = self.bot.get_cog("Citadel")
-        assert isinstance(cog, Citadel), "cogs.citadel loads before cogs.curation"
-        return cog
-
-    def entries(self) -> EntryIndex:
-        return self._citadel().entries
-
-    def has_entry(self, slug: str) -> bool:
-        return slug in self.entries().by_slug
-
-    def title_of(self, slug: str) -> str:
-        entry = self.entries().by_slug.get(slug)
-        return entry.title if entry is not None else slug
-
-    async def entry_choices(self, current: str) -> list[app_commands.Choice[str]]:
-        return await self._citadel().entry_choices(current)
-
-    async def entries_changed(self) -> None:
-        await self._citadel().refresh_entries()
-
-    def resolve(self, typed: str) -> str:
-        return resolve_entry(typed, self.entries()).slug
-
-    def today(self) -> date:
-        return self.bot.clock().date()
-
-    # --- the actions ------------------------------------------------------------------------------
-
-    async def target(self, slug: str, field: str, item: str | None) -> Fact:
-        """The stored fact a command means: the only one of a single-valued field, or the item picked
-        (by the revision number autocomplete gives, or by name)."""
-        spec = require_field(field)
-        facts = [f for f in await self.bot.store.facts_for(slug) if f.field == field]
-        if not facts:
-            raise InputError(f"{self.title_of(slug)} has no {spec.label} fact; use /fact add.")
-        if item:
-            by_revision = [f for f in facts if str(f.revision_id) == item]
-            if not by_revision and item.isdigit() and await self.bot.store.revision(int(item)) is not None:
-                raise StaleEdit(
-                    f"Someone changed that {spec.label} item after you picked it (#{item}); pick it again.",
-                    None,
-                )
-            wanted = fact_key(field, read_value(field, item)) if spec.multi and not by_revision else None
-            found = by_revision or [f for f in facts if f.key == wanted] or ([] if spec.multi else facts)
-            if not found:
-                raise InputError(
-                    f"{self.title_of(slug)} has no {spec.label} item “{one_line(item)}”; pick one from the list."
-                )
-            return found[0]
-        if len(facts) > 1:
-            raise InputError(f"{spec.label} has {len(facts)} items; say which one in item:.")
-        return facts[0]
-
-    async def add(self, interaction: discord.Interaction, slug: str, fact: Fact) -> None:
-        revision = await self.bot.store.add_fact(slug, fact, who(interaction.user))
-        await self.show_stored(
-            interaction,
-            slug,
-            f"Revision #{revision}: added {FIELDS[fact.field].label} “{cut(fact.value, 200)}”.",
-        )
-
-    async def edit(
-        self, interaction: discord.Interaction, slug: str, key: str, fact: Fact, seen: int | None
-    ) -> None:
-        revision = await self.bot.store.edit_fact(
-            slug, fact.field, key, fact, who(interaction.user), expected_revision=seen
-        )
-        await self.show_stored(
-            interaction,
-            slug,
-            f"Revision #{revision}: {FIELDS[fact.field].label} now says “{cut(fact.value, 200)}”.",
-        )
-
-    async def show_stored(self, interaction: discord.Interaction, slug: str, line: str) -> None:
-        """Answer with what was stored, rendered exactly as fans will see it."""
-        card = await entry_answer(self.bot.store, slug, self.entries(), self.bot.clock())
-        kwargs = {
-            "content": line,
-            "embed": to_embed(card),
-            "allowed_mentions": discord.AllowedMentions.none(),
-        }
-        if interaction.response.is_done():
-            await interaction.followup.send(ephemeral=True, **kwargs)  # type: ignore[arg-type]
-        else:
-            await interaction.response.send_message(ephemeral=True, **kwargs)  # type: ignore[arg-type]
 
 
 async def setup(bot: CitadelBot) -> None:

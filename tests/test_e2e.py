@@ -14,15 +14,17 @@ import signal
 import sqlite3
 import statistics
 from pathlib import Path
+from typing import Any
 
 import discord
 import pytest
 
 from bot.client import CitadelBot
+from bot.clock import ManualClock, utc_now
 from bot.config import Settings
 from bot.facts import Entry
+from bot.services.catalogue import CHECK_EVERY
 from bot.store import Store
-from cogs.citadel import VERSION_CHECK_SECONDS
 from tests.fake_discord import FakeDiscord
 from tests.fake_discord.payloads import FLAG_EPHEMERAL
 from tests.harness import (
@@ -38,6 +40,7 @@ from tests.harness import (
     finished,
     running_bot,
 )
+from tests.store_probe import count
 
 
 async def test_citadel_diana_answers_with_the_sourced_embed(bot: CitadelBot, fake: FakeDiscord) -> None:
@@ -309,7 +312,7 @@ async def test_python_m_bot_sync_forces_a_sync_without_connecting(
 ) -> None:
     for expected in (2, 4):  # a second forced sync of an unchanged tree still syncs
         process = bot_process(settings, TOKEN, tmp_path, "sync")
-        out, err = await finished(process, tmp_path)
+        _, err = await finished(process, tmp_path)
         assert process.returncode == 0, err
         assert [s.scope for s in fake.syncs] == ["global", settings.home_guild_ids[0]] * (expected // 2)
     assert fake.identifies == []  # it never opened the gateway
@@ -334,47 +337,54 @@ async def test_a_token_discord_rejects_ends_with_one_line_and_exit_code_2(
 
 
 async def test_an_answer_kept_in_memory_is_dropped_when_another_process_changes_the_database(
-    bot: CitadelBot, fake: FakeDiscord, settings: Settings
+    fake: FakeDiscord, settings: Settings
 ) -> None:
-    assert fields_of(embed_of(await ask(fake, "diana")))["Episodes"].startswith("6 [")
-    other = sqlite3.connect(settings.database_path)  # as a second bot process sharing the file would
-    other.execute(
-        "UPDATE facts SET value = '9' WHERE field = 'episodes' AND entry_id = (SELECT id FROM entries WHERE slug = 'diana')"
-    )
-    other.commit()
-    other.close()
-    await asyncio.sleep(VERSION_CHECK_SECONDS)  # another process's change shows within this time
-    assert fields_of(embed_of(await ask(fake, "diana")))["Episodes"].startswith("9 [")
+    clock = ManualClock(utc_now())
+    async with running_bot(settings, fake, clock):
+        assert fields_of(embed_of(await ask(fake, "diana")))["Episodes"].startswith("6 [")
+        other = sqlite3.connect(settings.database_path)  # as a second bot process sharing the file would
+        other.execute(
+            "UPDATE facts SET value = '9' WHERE field = 'episodes' AND entry_id = (SELECT id FROM entries WHERE slug = 'diana')"
+        )
+        other.commit()
+        other.close()
+        # Looked at once per CHECK_EVERY of the bot's clock: until then the kept answer stands.
+        assert fields_of(embed_of(await ask(fake, "diana")))["Episodes"].startswith("6 [")
+        clock.advance(CHECK_EVERY)  # another process's change shows within this time
+        assert fields_of(embed_of(await ask(fake, "diana")))["Episodes"].startswith("9 [")
 
 
 async def test_an_entry_another_process_adds_is_offered_and_answered_within_the_check_interval(
-    bot: CitadelBot, fake: FakeDiscord, settings: Settings
+    fake: FakeDiscord, settings: Settings
 ) -> None:
     async def offered(typed: str) -> list[str]:
         choices = await fake.autocomplete("citadel", subcommand="show", option="entry", value=typed)
         return [c["value"] for c in choices]
 
-    assert await offered("zeta") == []  # asked once, so the empty list is kept too
-    other = await Store.open(settings.database_path)  # as a second bot process sharing the file would
-    try:
-        await other.create_entry(
-            Entry("zeta-test", "Zeta (a test entry)", aliases=("Zeta",), position=90),
-            "moderator in the other process",
-        )
-    finally:
-        await other.close()
-    await asyncio.sleep(VERSION_CHECK_SECONDS)
-    assert await offered("zeta") == ["zeta-test"]
-    embed = embed_of(await ask(fake, "show", entry="Zeta"))
-    assert embed["title"].startswith("Zeta (a test entry)")
-    assert await bot.store.count("entries") == 7  # the six of the canon and the other process's
+    clock = ManualClock(utc_now())
+    async with running_bot(settings, fake, clock) as bot:
+        assert await offered("zeta") == []  # asked once, so the empty list is kept too
+        other = await Store.open(settings.database_path)  # as a second bot process sharing the file would
+        try:
+            await other.entries.create(
+                Entry("zeta-test", "Zeta (a test entry)", aliases=("Zeta",), position=90),
+                "moderator in the other process",
+            )
+        finally:
+            await other.close()
+        assert await offered("zeta") == []  # not looked for yet
+        clock.advance(CHECK_EVERY)
+        assert await offered("zeta") == ["zeta-test"]
+        embed = embed_of(await ask(fake, "show", entry="Zeta"))
+        assert embed["title"].startswith("Zeta (a test entry)")
+        assert count(bot.store, "entries") == 7  # the six of the canon and the other process's
 
 
 async def test_the_same_question_asked_many_times_at_once_is_answered_from_one_search(
     bot: CitadelBot, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     searches: list[str] = []
-    real_search = bot.store.search
+    real_search = bot.store.facts.search
     release = asyncio.Event()
 
     async def counted_search(*args: object, **kwargs: object) -> object:
@@ -382,12 +392,23 @@ async def test_the_same_question_asked_many_times_at_once_is_answered_from_one_s
         await release.wait()  # hold the first search until every question has arrived
         return await real_search(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(bot.store, "search", counted_search)
+    asked, all_asked = 0, asyncio.Event()
+    real_kept = bot.catalogue.kept
+
+    async def counted_kept(*args: Any, **kwargs: Any) -> Any:
+        nonlocal asked
+        asked += 1
+        if asked == 20:
+            all_asked.set()
+        return await real_kept(*args, **kwargs)
+
+    monkeypatch.setattr(bot.store.facts, "search", counted_search)
+    monkeypatch.setattr(bot.catalogue, "kept", counted_kept)
     records = [
         await fake.invoke_command("citadel", subcommand="search", options={"query": "Milan"})
         for _ in range(20)
     ]
-    await asyncio.sleep(0.2)  # all 20 are with the bot, waiting for the one search
+    await asyncio.wait_for(all_asked.wait(), 10)  # all 20 are with the bot, waiting for the one search
     release.set()
     answers = [await record.wait_response() for record in records]
     assert len(searches) == 1
@@ -396,3 +417,28 @@ async def test_the_same_question_asked_many_times_at_once_is_answered_from_one_s
     # Kept: asked again, answered without searching.
     assert embed_of(await ask(fake, "search", query="milan")) == embeds[0]
     assert len(searches) == 1
+
+
+async def test_reloading_the_extensions_ten_times_leaves_one_listener_of_each(
+    bot: CitadelBot, fake: FakeDiscord
+) -> None:
+    def registered() -> tuple[object, ...]:
+        view_store = bot._connection._view_store  # discord.py keeps persistent dynamic items here
+        return (
+            len(bot.store.on_change),
+            len(bot.extra_events.get("on_suggestion_made", [])),
+            len(view_store._dynamic_items),
+            sorted(c.name for c in bot.tree.get_commands()),
+            sorted(
+                c.name for c in bot.tree.get_commands(guild=discord.Object(bot.settings.home_guild_ids[0]))
+            ),
+        )
+
+    before = registered()
+    # Two store listeners (the catalogue's and the scheduler's), one review listener, one dynamic button.
+    assert before == (2, 1, 1, ["announce", "citadel"], ["entry", "fact"])
+    for _ in range(10):
+        for extension in list(bot.extensions):
+            await bot.reload_extension(extension)
+    assert registered() == before
+    assert fields_of(embed_of(await ask(fake, "diana")))["Episodes"].startswith("6 [")

@@ -1,0 +1,110 @@
+"""The options commands share: an entry (autocompleted from titles and aliases, resolved to an Entry),
+a field, and an item of a multi-valued field. Served from memory, so autocomplete answers at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.errors import CitadelError
+from bot.facts import FIELDS, Entry, normalize
+from bot.inputs import require_field
+from bot.render import cut
+from bot.services import Catalogue
+
+CHOICES = 25
+
+
+def catalogue_of(interaction: discord.Interaction) -> Catalogue:
+    catalogue = interaction.client.catalogue  # type: ignore[attr-defined]  # Client has none; our bot does
+    assert isinstance(catalogue, Catalogue)
+    return catalogue
+
+
+class TextOption(app_commands.Transformer):
+    """A string option of 1 to `longest` characters."""
+
+    longest = 100
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.string
+
+    @property
+    def min_value(self) -> int:
+        return 1
+
+    @property
+    def max_value(self) -> int:
+        return self.longest
+
+
+class EntryOption(TextOption):
+    """A title, a country or a lead actor, autocompleted; the command receives the Entry. What names no
+    entry is refused (UnknownEntry, with the closest titles) before the command runs."""
+
+    async def transform(self, interaction: discord.Interaction, value: Any) -> Entry:
+        catalogue = catalogue_of(interaction)
+        await catalogue.notice_changes()  # an entry another process just added is found too
+        return catalogue.resolve(str(value))
+
+    async def autocomplete(  # type: ignore[override]  # discord.py types value as int | float | str
+        self, interaction: discord.Interaction, value: str
+    ) -> list[app_commands.Choice[str]]:
+        found = await catalogue_of(interaction).choices(value)
+        return [app_commands.Choice(name=cut(e.title, 100), value=e.slug) for e in found]
+
+
+EntryArg = app_commands.Transform[Entry, EntryOption]
+
+
+def field_choices(current: str) -> list[app_commands.Choice[str]]:
+    """Fields matching what was typed, named so a user sees what kind of value each takes."""
+    wanted = normalize(current)
+    return [
+        app_commands.Choice(
+            name=f"{spec.label} ({spec.kind.value}{', several' if spec.multi else ''})", value=spec.name
+        )
+        for spec in FIELDS.values()
+        if wanted in normalize(spec.name) or wanted in normalize(spec.label)
+    ][:CHOICES]
+
+
+class FieldOption(TextOption):
+    """Which fact: premiere, cast, director, status…; the command receives the field's name."""
+
+    longest = 40
+
+    async def transform(self, interaction: discord.Interaction, value: Any) -> str:
+        return require_field(str(value)).name
+
+    async def autocomplete(  # type: ignore[override]  # discord.py types value as int | float | str
+        self, interaction: discord.Interaction, value: str
+    ) -> list[app_commands.Choice[str]]:
+        return field_choices(value)
+
+
+FieldArg = app_commands.Transform[str, FieldOption]
+
+
+async def item_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    """The items of the entry's and field's facts picked so far. The value is the revision the
+    moderator picked: it names the item and what they saw of it."""
+    namespace = interaction.namespace
+    typed, field = getattr(namespace, "entry", None), getattr(namespace, "field", None)
+    if not typed or field not in FIELDS:
+        return []
+    catalogue = catalogue_of(interaction)
+    try:
+        entry = catalogue.resolve(str(typed))
+    except CitadelError:
+        return []
+    wanted = normalize(current)
+    facts = [
+        f
+        for f in await catalogue.store.facts.for_entry(entry.slug)
+        if f.field == field and wanted in normalize(f.value)
+    ]
+    return [app_commands.Choice(name=cut(f.value, 100), value=str(f.revision_id)) for f in facts[:CHOICES]]

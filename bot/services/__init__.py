@@ -1,0 +1,7 @@
+"""The bot's services, owned by the bot and shared by the cogs and the offline CLI."""
+
+from bot.services.announcements import Announcements
+from bot.services.catalogue import Catalogue
+from bot.services.curation import Curation
+
+__all__ = ["Announcements", "Catalogue", "Curation"]

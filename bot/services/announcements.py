@@ -1,0 +1,44 @@
+"""Each server's announcement settings, and what it will be sent next: `/announce` reads and writes
+through here; the scheduler (bot/announcer.py) is poked after every change."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from bot.announcements import parse_milestones
+from bot.posts import Posts
+from bot.render import Card
+from bot.store import Store
+from bot.store.servers import GuildSettings
+
+
+class Announcements:
+    def __init__(self, store: Store, posts: Posts, poke: Callable[[], None]) -> None:
+        self.store = store
+        self.posts = posts
+        self.poke = poke
+
+    async def settings(self, guild_id: int) -> GuildSettings:
+        return await self.store.servers.get(guild_id)
+
+    async def change(self, guild_id: int, **changes: Any) -> GuildSettings:
+        """Save the server's settings with `changes` (GuildSettings fields); the scheduler looks again."""
+        settings = replace(await self.settings(guild_id), **changes)
+        await self.store.servers.save(settings)
+        self.poke()
+        return settings
+
+    async def post_in(self, guild_id: int, channel_id: int) -> GuildSettings:
+        """Post in this channel; picking a channel also resumes announcements paused after failures."""
+        return await self.change(guild_id, channel_id=channel_id, failures=0, problem="", paused_at=None)
+
+    async def milestones(self, guild_id: int, days: str) -> GuildSettings:
+        return await self.change(guild_id, milestones=parse_milestones(days))
+
+    async def upcoming(
+        self, settings: GuildSettings, now: datetime, count: int = 3
+    ) -> list[tuple[datetime, Card]]:
+        return await self.posts.upcoming(settings, now, count)

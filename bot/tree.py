@@ -1,0 +1,184 @@
+"""The command tree and what every cog shares on the Discord side: the one error path, the ephemeral
+reply, the server-side permission checks, and the base classes of forms and buttons."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Mapping
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.config import Settings
+from bot.errors import CitadelError
+from bot.refusals import NOTHING_CHANGED, refusal, says_what_happened
+
+log = logging.getLogger(__name__)
+
+REFUSAL = "refusal"  # a command's extras (or an interaction's) name what a refused write did not do
+
+
+def writes(note: str = NOTHING_CHANGED) -> dict[str, Any]:
+    """`extras` of a command that changes something: a refusal ends by saying `note`."""
+    return {REFUSAL: note}
+
+
+async def reply_ephemeral(interaction: discord.Interaction, message: str) -> None:
+    """Say one line only the user sees, through whichever channel is still open."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(
+                message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+        else:
+            await interaction.response.send_message(
+                message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+    except discord.HTTPException as exc:  # the interaction expired or was answered elsewhere
+        log.warning("could not tell the user about an error: %s", exc)
+
+
+class Refused(app_commands.CheckFailure):
+    """A check refused the user; the message says why and is shown to them as it is."""
+
+
+def _cause(error: Exception) -> Exception:
+    """The error a command, a transformer or a form raised, out of discord.py's wrappers."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        return error.original
+    if isinstance(error, app_commands.TransformerError) and isinstance(error.__cause__, CitadelError):
+        return error.__cause__
+    return error
+
+
+class CitadelTree(app_commands.CommandTree[Any]):
+    """Turns every error of a command, a form or a button into one short ephemeral line; unexpected
+    ones are logged once with their traceback."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        await self.report(interaction, error)
+
+    async def report(self, interaction: discord.Interaction, error: Exception) -> None:
+        if interaction.type is discord.InteractionType.autocomplete:
+            log.error("autocomplete for /%s failed", self._name(interaction), exc_info=error)
+            return
+        await reply_ephemeral(interaction, self.line(interaction, _cause(error)))
+
+    def line(self, interaction: discord.Interaction, error: Exception) -> str:
+        if isinstance(error, CitadelError):
+            line = refusal(error)
+            note = interaction.extras.get(REFUSAL)
+            if note is None and interaction.command is not None:
+                note = interaction.command.extras.get(REFUSAL)
+            return f"{line} {note}" if note and not says_what_happened(error) else line
+        if isinstance(error, app_commands.CommandOnCooldown):
+            return f"Slow down a little: try again in {error.retry_after:.0f} seconds."
+        if isinstance(error, app_commands.MissingPermissions):
+            return f"You need the {', '.join(error.missing_permissions)} permission to do that."
+        if isinstance(error, Refused):
+            return str(error)
+        if isinstance(error, app_commands.NoPrivateMessage):
+            return "That only works in a server."
+        if isinstance(error, app_commands.CheckFailure):
+            return "You can't use that command here."
+        if isinstance(error, app_commands.TransformerError):
+            return f"I couldn't read “{error.value}”; check the option and try again."
+        if isinstance(error, app_commands.CommandNotFound):
+            return (
+                "That command isn't available here; Discord may take a minute to refresh your command list."
+            )
+        log.error("%s failed", self._name(interaction), exc_info=error)
+        return "Something went wrong on our side and it has been logged. Please try again in a minute."
+
+    @staticmethod
+    def _name(interaction: discord.Interaction) -> str:
+        if interaction.command is not None:
+            return f"/{interaction.command.qualified_name}"
+        data: Mapping[str, object] = interaction.data or {}
+        return f"component {data.get('custom_id', '?')}"
+
+
+def _hand_over(interaction: discord.Interaction, error: Exception, note: str | None) -> CitadelTree:
+    if note is not None:
+        interaction.extras[REFUSAL] = note
+    tree = interaction.client.tree  # type: ignore[attr-defined]  # Client has no tree; our bot does
+    assert isinstance(tree, CitadelTree)
+    return tree
+
+
+class Form(discord.ui.Modal):
+    """A modal whose errors take the tree's one path. `refusal` ends a refused write's line."""
+
+    refusal: str | None = None
+
+    # discord.py's own Modal drops BaseView.on_error's `item` the same way.
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
+        await _hand_over(interaction, error, self.refusal).report(interaction, error)
+
+
+class Buttons(discord.ui.View):
+    """A view whose errors take the tree's one path. `refusal` ends a refused write's line."""
+
+    refusal: str | None = None
+
+    async def on_error(
+        self,
+        interaction: discord.Interaction,
+        error: Exception,
+        item: discord.ui.Item[Any],
+        /,
+    ) -> None:
+        await _hand_over(interaction, error, self.refusal).report(interaction, error)
+
+
+# --- server-side permission checks -------------------------------------------------------------------
+
+
+def settings_of(interaction: discord.Interaction) -> Settings:
+    settings = interaction.client.settings  # type: ignore[attr-defined]  # Client has no settings; our bot does
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def editor_check(interaction: discord.Interaction) -> bool:
+    """The server-side guard of every editing command and review button: the bot's home server, and
+    Manage Server or the editor role. Discord's command permissions can be overridden by a server's
+    admins, so they never decide alone."""
+    settings = settings_of(interaction)
+    if interaction.guild_id is None or interaction.guild_id not in settings.home_guild_ids:
+        raise Refused("Editing the facts works only in the bot's home server.")
+    if interaction.permissions.manage_guild:
+        return True
+    member = interaction.user
+    role_id = settings.editor_role_id
+    if role_id and isinstance(member, discord.Member) and member.get_role(role_id) is not None:
+        return True
+    raise Refused("Only moderators can do that: it needs the Manage Server permission or the editor role.")
+
+
+def admin_check(interaction: discord.Interaction) -> bool:
+    """Manage Server in this server, checked here as well as by Discord's command permissions."""
+    if interaction.guild_id is None:
+        raise Refused("Announcements are set per server: use this in a server.")
+    if not interaction.permissions.manage_guild:
+        raise Refused(
+            "Only members with the Manage Server permission can change this server's announcements."
+        )
+    return True
+
+
+def who(user: discord.abc.User) -> str:
+    """How a revision names the person who made it."""
+    return f"{user.name} ({user.id})"
+
+
+async def guarded(
+    interaction: discord.Interaction, action: Awaitable[None], refusal: str | None = None
+) -> None:
+    """Run a button's action where discord.py hands its errors to nobody (a persistent DynamicItem's
+    callback only logs them): they take the tree's one path too."""
+    try:
+        await action
+    except Exception as exc:
+        await _hand_over(interaction, exc, refusal).report(interaction, exc)
