@@ -6,17 +6,21 @@ import asyncio
 import os
 import subprocess
 import sys
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import discord
+
 from bot.__main__ import open_store
 from bot.client import CitadelBot, point_at
 from bot.clock import ManualClock, utc_now
 from bot.config import Settings
-from tests.fake_discord import FakeDiscord, GuildSpec, guild_id_for_index
+from tests.fake_discord import FakeDiscord, GuildSpec, InteractionRecord, guild_id_for_index
 from tests.fake_discord.payloads import FLAG_EPHEMERAL
+from tests.fake_discord.waiting import Changes
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "MTAxMjM0NTY3ODkwMTIzNDU2.Gabcde.fake-token-for-tests_0123456789"
@@ -52,6 +56,55 @@ def make_settings(tmp_path: Path, canon_dir: Path, fake: FakeDiscord) -> Setting
     )
 
 
+class Handled:
+    """The slash commands the bots on one fake have finished handling: discord.py dispatches
+    app_command_completion once a command's callback has returned (its answer sent, the view it showed
+    registered, what it stored stored), and calls the tree's error handler once it has failed or been
+    refused (the handler answers the user)."""
+
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+        self.changes = Changes()
+
+    def watch(self, bot: CitadelBot) -> None:
+        answer_error = bot.tree.on_error
+
+        async def on_app_command_completion(interaction: discord.Interaction, command: object) -> None:
+            self.add(interaction)
+
+        @bot.tree.error
+        async def on_error(
+            interaction: discord.Interaction, error: discord.app_commands.AppCommandError
+        ) -> None:
+            try:
+                await answer_error(interaction, error)
+            finally:
+                self.add(interaction)
+
+        bot.add_listener(on_app_command_completion)
+
+    def add(self, interaction: discord.Interaction) -> None:
+        self.ids.add(interaction.id)
+        self.changes.notify()
+
+
+_handled: weakref.WeakKeyDictionary[FakeDiscord, Handled] = weakref.WeakKeyDictionary()
+
+
+async def handled(fake: FakeDiscord, *records: InteractionRecord) -> None:
+    """Until the bot has finished handling these slash commands (see Handled) and what they set off:
+    the events they dispatched, each run by discord.py in a task of its own ("discord.py: on_<event>"),
+    e.g. the review post of a suggestion and the storing of its id. What a test waits on before it
+    clicks a button an answer showed, or reads what a command stored."""
+    done = _handled[fake]
+    what = f"the bot to finish handling interaction(s) {[r.id for r in records]}"
+    await done.changes.wait_for(lambda: all(r.id in done.ids for r in records), 10, what)
+    listeners = [t for t in asyncio.all_tasks() if t.get_name().startswith("discord.py: ") and not t.done()]
+    if listeners:
+        _, late = await asyncio.wait(listeners, timeout=10)
+        assert not late, f"event handlers still running after 10 s: {[t.get_name() for t in late]}"
+
+
 @asynccontextmanager
 async def running_bot(
     settings: Settings, fake: FakeDiscord, clock: ManualClock | None = None, *, synced: bool = True
@@ -61,6 +114,7 @@ async def running_bot(
     point_at(settings)
     store = await open_store(settings, clock or utc_now)
     bot = CitadelBot(settings, store, clock=clock, guild_ready_timeout=0.1)
+    _handled.setdefault(fake, Handled()).watch(bot)
     task = asyncio.create_task(bot.start(TOKEN))
     try:
         await fake.wait_for_ready(timeout=10)
@@ -118,13 +172,13 @@ def bot_process(
         PYTHONPATH=str(ROOT),
         **extra_env,
     )
-    with open(cwd / "stdout.txt", "w") as out, open(cwd / "stderr.txt", "w") as err:
+    with (cwd / "stdout.txt").open("w") as out, (cwd / "stderr.txt").open("w") as err:
         return subprocess.Popen(
             [sys.executable, "-m", "bot", *args], cwd=cwd, env=env, stdout=out, stderr=err, text=True
         )
 
 
-async def finished(process: subprocess.Popen[str], cwd: Path, timeout: float = 60) -> tuple[str, str]:
-    """Wait for the process to end; its stdout and stderr."""
-    await asyncio.to_thread(process.wait, timeout)
+async def finished(process: subprocess.Popen[str], cwd: Path) -> tuple[str, str]:
+    """Wait (up to a minute) for the process to end; its stdout and stderr."""
+    await asyncio.to_thread(process.wait, 60)
     return (cwd / "stdout.txt").read_text(), (cwd / "stderr.txt").read_text()

@@ -22,6 +22,7 @@ from tests.harness import (
     OTHER,
     assert_ephemeral_line,
     fields_of,
+    handled,
     running_bot,
 )
 
@@ -211,7 +212,7 @@ async def test_history_pages_with_buttons(bot: CitadelBot, mods: Moderators, fak
     assert "by ana (1001)" in newest["value"] and "“15” → “16”" in newest["value"]
     assert "source: example.org" in newest["value"]
 
-    await asyncio.sleep(0.2)  # as a person would: discord.py registers the view after the answer is sent
+    await handled(fake, record)  # discord.py registers the view once the answer is sent: a person is slower
     click = await fake.click_button(
         record.original, buttons(record.original)["Older ▶"], user=mods.ana, permissions=MANAGE_GUILD
     )
@@ -290,7 +291,7 @@ async def test_entries_are_added_edited_removed_and_restored(
     record = await mods.run("entry", "remove", entry="season-3", force=True)
     prompt = await record.wait_response()
     assert "Remove “season-3” and its 1 facts?" in prompt["data"]["content"]
-    await asyncio.sleep(0.2)
+    await handled(fake, record)  # the view with the buttons is registered
     confirmed = await fake.click_button(
         record.original,
         buttons(record.original)["Remove the entry and its facts"],
@@ -321,7 +322,9 @@ async def suggest(
         guild_id=guild_id,
         user=user,
     )
-    return await record.wait_response()
+    response = await record.wait_response()
+    await handled(fake, record)  # stored, posted for review, and the review post's id stored
+    return response
 
 
 async def test_a_suggestion_is_reviewed_approved_and_credited(
@@ -335,7 +338,6 @@ async def test_a_suggestion_is_reviewed_approved_and_credited(
     assert review["embeds"][0]["description"] == "Belgrade"
     assert buttons(review) == {"Approve": "suggestion:1:approve", "Reject": "suggestion:1:reject"}
 
-    await asyncio.sleep(0.1)
     revisions = count(settings.database_path, "revisions")
     # Two moderators click Approve at the same moment: it is approved once.
     clicks = await asyncio.gather(
@@ -371,7 +373,6 @@ async def test_a_rejection_asks_for_a_reason_and_tells_the_suggester(
     fan = fake.make_user(2002, "fan2")
     await suggest(fake, fan, "Atlantis")
     (review,) = await fake.wait_for_message(HOME.channel_id, count=1)
-    await asyncio.sleep(0.1)
     click = await fake.click_button(review, "suggestion:1:reject", user=mods.ana, permissions=MANAGE_GUILD)
     assert (await click.wait_response())["type"] == 9
     submitted = await fake.submit_modal(click, {"reason": "No source says so."})
@@ -414,8 +415,7 @@ async def test_at_most_five_suggestions_an_hour(
     fan = fake.make_user(2004, "eager")
     for n in range(5):
         assert_ephemeral_line(await suggest(fake, fan, f"Place {n}"), f"Suggestion #{n + 1} is waiting")
-    await fake.wait_for_message(HOME.channel_id, count=5)
-    await asyncio.sleep(0.1)  # the review message id is stored right after the post
+    await fake.wait_for_message(HOME.channel_id, count=5)  # suggest() waited for each review post's id
     before = dump(settings.database_path)
     line = assert_ephemeral_line(await suggest(fake, fan, "Place 6"), "You can make 5 suggestions an hour.")
     assert "<t:" in line and ":R>" in line and "Nothing was stored." in line
@@ -464,7 +464,6 @@ async def test_review_buttons_refuse_non_moderators(
 ) -> None:
     await suggest(fake, fake.make_user(2005, "fan5"), "Kragujevac")
     (review,) = await fake.wait_for_message(HOME.channel_id, count=1)
-    await asyncio.sleep(0.1)
     before = dump(settings.database_path)
     for custom_id in ("suggestion:1:approve", "suggestion:1:reject"):
         answer = await (

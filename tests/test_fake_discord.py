@@ -15,7 +15,7 @@ import sys
 import time
 import zlib
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from discord import app_commands
 from discord.http import Route, handle_message_parameters
 from discord.webhook.async_ import interaction_message_response_params
 
-from tests.fake_discord import CommandNotSynced, FakeDiscord, RateLimits, openapi, rest
+from tests.fake_discord import CommandNotSynced, FakeDiscord, InteractionRecord, RateLimits, openapi, rest
 from tests.fake_discord.payloads import (
     EMBED_LINKS,
     FLAG_EPHEMERAL,
@@ -37,20 +37,11 @@ from tests.fake_discord.payloads import (
     VIEW_CHANNEL,
     shard_for_guild,
 )
+from tests.fake_discord.waiting import Changes
 
 ROOT = Path(__file__).resolve().parents[1]
 INTENTS = discord.Intents.none()
 INTENTS.guilds = True
-
-
-async def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> None:
-    """Poll a condition on the client side (the fake's own waits cover its side)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 def build_tree(tree: app_commands.CommandTree, seen: dict[str, Any]) -> None:
@@ -94,6 +85,7 @@ def build_tree(tree: app_commands.CommandTree, seen: dict[str, Any]) -> None:
 
     @citadel.command(name="slow", description="Answers too late")
     async def slow(interaction: discord.Interaction) -> None:
+        # Simulates a command that takes too long (not a wait for anything): the window closes meanwhile.
         await asyncio.sleep(seen.get("slow_delay", 0.3))
         try:
             await interaction.response.send_message("late")
@@ -141,6 +133,22 @@ class SuggestView(discord.ui.View):
     @discord.ui.button(label="Suggest", custom_id="suggest", style=discord.ButtonStyle.primary)
     async def suggest(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
         await interaction.response.send_modal(SuggestModal(self.seen))
+        self.seen.setdefault("clicks_handled", Handled()).add(interaction.id)  # the modal is registered
+
+
+class Handled:
+    """The ids of the interactions the client has finished handling, to wait on."""
+
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+        self.changes = Changes()
+
+    def add(self, interaction_id: int) -> None:
+        self.ids.add(interaction_id)
+        self.changes.notify()
+
+    async def wait(self, record: InteractionRecord) -> None:
+        await self.changes.wait_for(lambda: record.id in self.ids, 5.0, f"interaction {record.id} handled")
 
 
 class Bot:
@@ -156,13 +164,23 @@ class Bot:
         self.tree = app_commands.CommandTree(self.client)
         build_tree(self.tree, self.seen)
         self.task: asyncio.Task[None] | None = None
+        # discord.py says when a slash command's callback has returned (and, with it, registered its view);
+        # the view's button says so itself.
+        self.commands_handled = Handled()
+        self.clicks_handled = self.seen["clicks_handled"] = Handled()
+
+        @self.client.event
+        async def on_app_command_completion(interaction: discord.Interaction, command: Any) -> None:
+            self.commands_handled.add(interaction.id)
 
     async def start(self, *, expect_guilds: int | None = None) -> Bot:
         await self.client.login(self.fake.token)
         self.task = asyncio.create_task(self.client.connect())
-        await self.fake.wait_for_ready(self.client.shard_id or 0)
+        shard = self.client.shard_id or 0
+        await self.fake.wait_for_ready(shard)
+        await self.fake.wait_for_dispatches_read(shard)  # every GUILD_CREATE is in the client's cache
         expected = self.fake.guild_count if expect_guilds is None else expect_guilds
-        await wait_until(lambda: len(self.client.guilds) == expected, what=f"{expected} guilds in the client")
+        assert len(self.client.guilds) == expected
         return self
 
     async def close(self) -> None:
@@ -458,10 +476,12 @@ async def test_second_callback_is_refused_with_40060(bot: Bot) -> None:
     rec = await fake.invoke_command("citadel", subcommand="twice")
     await rec.wait_response()
     url = f"{fake.api_base}/interactions/{rec.id}/{rec.token}/callback"
-    async with aiohttp.ClientSession() as session:
-        async with session.post(url, json={"type": 4, "data": {"content": "again"}}) as resp:
-            assert resp.status == 400
-            assert (await resp.json())["code"] == 40060
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, json={"type": 4, "data": {"content": "again"}}) as resp,
+    ):
+        assert resp.status == 400
+        assert (await resp.json())["code"] == 40060
     assert rec.rejected == [(400, {"message": "Interaction has already been acknowledged.", "code": 40060})]
     assert rec.callback is not None and rec.callback["data"]["content"] == "first answer"
 
@@ -474,7 +494,7 @@ async def test_callback_after_the_window_is_unknown_interaction(bot: Bot) -> Non
     rec = await fake.invoke_command("citadel", subcommand="slow")
     status, body = await rec.wait_rejected()
     assert (status, body["code"]) == (404, 10062)
-    await wait_until(lambda: "slow_error" in bot.seen, what="the bot to see the error")
+    await bot.commands_handled.wait(rec)  # the command saw the error and returned
     assert bot.seen["slow_error"].code == 10062
     assert rec.callback is None
 
@@ -488,10 +508,10 @@ async def test_button_and_modal_round_trip(bot: Bot) -> None:
         rec.original is not None and rec.original["components"][0]["components"][0]["custom_id"] == "suggest"
     )
     # discord.py registers the view only after its HTTP call returns: a person is never that quick.
-    await asyncio.sleep(0.05)
+    await bot.commands_handled.wait(rec)
     click = await fake.click_button(rec.original, "suggest")
     assert (await click.wait_response())["type"] == 9
-    await asyncio.sleep(0.05)
+    await bot.clicks_handled.wait(click)  # and the modal, likewise
     submit = await fake.submit_modal(click, {"fact": "Diana premiered in 2024"})
     assert (await submit.wait_response())["data"]["content"] == "Thanks!"
     assert bot.seen["suggested"] == "Diana premiered in 2024"
@@ -517,23 +537,39 @@ async def test_dm_context_and_forged_commands(bot: Bot) -> None:
 # --- validation and limits ----------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
-async def test_embed_title_over_256_is_refused_as_invalid_form_body(fake: FakeDiscord) -> None:
+async def post_a_257_character_title(fake: FakeDiscord) -> tuple[discord.HTTPException, int]:
+    """What discord.py gets back for an embed title over 256 characters, and the channel it was for."""
     client = discord.Client(intents=INTENTS)
     try:
         await client.login(fake.token)
         channel_id = fake.guild(fake.guild_ids[0]).channel_id  # type: ignore[union-attr]
-        with handle_message_parameters(embed=discord.Embed(title="x" * 257)) as params:
-            with pytest.raises(discord.HTTPException) as caught:
-                await client.http.send_message(channel_id, params=params)
+        with (
+            handle_message_parameters(embed=discord.Embed(title="x" * 257)) as params,
+            pytest.raises(discord.HTTPException) as caught,
+        ):
+            await client.http.send_message(channel_id, params=params)
     finally:
         await client.close()
-    assert caught.value.status == 400 and caught.value.code == 50035
+    return caught.value, channel_id
+
+
+@pytest.mark.asyncio
+async def test_embed_title_over_256_is_refused_as_invalid_form_body(fake: FakeDiscord) -> None:
+    refused, channel_id = await post_a_257_character_title(fake)
+    assert refused.status == 400 and refused.code == 50035
     (invalid,) = fake.invalid_requests
     assert invalid.method == "POST" and invalid.path == f"/channels/{channel_id}/messages"
     assert [p.path for p in invalid.problems] == [("embeds", 0, "title")]
-    assert "too long" in invalid.messages[0]
     assert fake.messages[channel_id] == []
+
+
+@pytest.mark.asyncio
+async def test_the_spec_says_why_in_its_own_words(fake: FakeDiscord) -> None:
+    if fake.spec is None:
+        pytest.skip(openapi.SPEC_OFF)
+    await post_a_257_character_title(fake)
+    (invalid,) = fake.invalid_requests
+    assert "too long" in invalid.messages[0]  # jsonschema's wording: the spec, not only the fake's limits
 
 
 @pytest.mark.asyncio
@@ -545,9 +581,8 @@ async def test_edit_over_6000_embed_characters_is_refused_and_recorded(bot: Bot)
     fields = [{"name": "n", "value": "v" * 1024}, {"name": "n", "value": "v" * 1024}]
     edit = {"embeds": [{"title": "t", "description": "d" * 4096, "fields": fields}]}
     url = f"{fake.api_base}/webhooks/{fake.application_id}/{rec.token}/messages/@original"
-    async with aiohttp.ClientSession() as session:
-        async with session.patch(url, json=edit) as resp:
-            status, error = resp.status, await resp.json()
+    async with aiohttp.ClientSession() as session, session.patch(url, json=edit) as resp:
+        status, error = resp.status, await resp.json()
     assert (status, error["code"], error["message"]) == (400, 50035, "Invalid Form Body")
     assert error["errors"]["embeds"]["_errors"][0]["code"] == "MAX_EMBED_SIZE_EXCEEDED"
     assert [(i.method, i.path) for i in fake.invalid_requests] == [("PATCH", url.split("/api/v10")[1])]
@@ -558,7 +593,7 @@ async def test_edit_over_6000_embed_characters_is_refused_and_recorded(bot: Bot)
 def test_real_discord_py_payloads_pass_the_spec() -> None:
     spec = openapi.load_spec()
     if spec is None:
-        pytest.skip("Discord's OpenAPI spec is not beside the checkout")
+        pytest.skip(openapi.SPEC_OFF)
 
     def problems(method: str, path: str, body: Any) -> list[openapi.Problem]:
         op = spec.find(method, path)
@@ -831,7 +866,7 @@ async def test_global_rate_limit_spares_interaction_callbacks_and_webhooks() -> 
                 exempt.append(r.status)
             async with session.post(f"{fake.api_base}/interactions/1/nope/callback", json={"type": 1}) as r:
                 exempt.append(r.status)
-        await asyncio.sleep(body["retry_after"])
+        await asyncio.sleep(body["retry_after"])  # what a client must do (simulated, not a wait for anything)
         async with session.get(f"{fake.api_base}/users/@me", headers=auth) as resp:
             after_wait = resp.status
 
@@ -865,7 +900,8 @@ async def test_fetched_member_and_overwrites_give_the_permissions_the_fake_enfor
     no_embeds = await fake.add_text_channel(spec.id, "no-embeds", deny_bot=EMBED_LINKS, on="member")
     hidden = await fake.add_text_channel(spec.id, "hidden", deny_bot=VIEW_CHANNEL)
     ids = [int(c["id"]) for c in (no_send, no_embeds, hidden)]
-    await wait_until(lambda: all(guild.get_channel(i) for i in ids), what="CHANNEL_CREATE in the cache")
+    await fake.wait_for_dispatches_read()  # CHANNEL_CREATE in the cache
+    assert all(guild.get_channel(i) for i in ids)
 
     me = await guild.fetch_member(client.user.id)
     assert [r.id for r in me.roles] == [spec.id, spec.bot_role_id]  # @everyone and the managed role
@@ -906,7 +942,8 @@ async def test_fetched_member_and_overwrites_give_the_permissions_the_fake_enfor
     assert (unknown.value.code, unknown.value.text) == (10007, "Unknown Member")
 
     await fake.delete_channel(ids[0])
-    await wait_until(lambda: guild.get_channel(ids[0]) is None, what="CHANNEL_DELETE in the cache")
+    await fake.wait_for_dispatches_read()  # CHANNEL_DELETE in the cache
+    assert guild.get_channel(ids[0]) is None
     with pytest.raises(discord.NotFound) as gone:
         await client.get_partial_messageable(ids[0]).send("x")
     assert gone.value.code == 10003
@@ -1022,11 +1059,14 @@ async def test_scheduled_event_dispatches_and_permissions(fake: FakeDiscord) -> 
             location="Prime Video",
             privacy_level=discord.PrivacyLevel.guild_only,
         )
-        await wait_until(lambda: guild.get_scheduled_event(event.id) is not None, what="the CREATE dispatch")
+        await fake.wait_for_dispatches_read()  # the CREATE dispatch
+        assert guild.get_scheduled_event(event.id) is not None
         await event.edit(name="Citadel: Diana")
-        await wait_until(lambda: guild.get_scheduled_event(event.id).name == "Citadel: Diana", what="UPDATE")  # type: ignore[union-attr]
+        await fake.wait_for_dispatches_read()
+        assert guild.get_scheduled_event(event.id).name == "Citadel: Diana"  # type: ignore[union-attr]
         await event.delete()
-        await wait_until(lambda: guild.get_scheduled_event(event.id) is None, what="the DELETE dispatch")
+        await fake.wait_for_dispatches_read()
+        assert guild.get_scheduled_event(event.id) is None
         assert [
             fake.dispatch_counts[f"GUILD_SCHEDULED_EVENT_{k}"] for k in ("CREATE", "UPDATE", "DELETE")
         ] == [1, 1, 1]
@@ -1096,8 +1136,8 @@ async def test_a_message_post_costs_the_fake_the_same_however_much_it_already_ho
             full = await post(1000)
 
     assert len(fake.messages[channel]) == 22_100 and fake.invalid_requests == []
-    if fake.spec is None:
-        pytest.skip("no OpenAPI spec: validation, the bulk of the cost, was off")
+    if fake.spec is None:  # validation against the spec is the bulk of the cost being measured
+        pytest.skip(openapi.SPEC_OFF)
     print(
         f"fake per POST: {statistics.mean(empty) * 1e3:.3f} ms empty, {statistics.mean(full) * 1e3:.3f} ms full"
     )
@@ -1144,10 +1184,14 @@ async def test_runs_as_a_separate_process_with_a_control_api() -> None:
         build_tree(tree, {})
         await client.login("cli-token")
         task = asyncio.create_task(client.connect())
-        await wait_until(lambda: len(client.guilds) == 2, timeout=10, what="2 guilds from the subprocess")
-        await tree.sync()
         control = info["control_base"]
         async with aiohttp.ClientSession() as session:
+            # READY and every GUILD_CREATE sent, then read by the client: asked of the fake's process.
+            for step in ("ready", "dispatches_read"):
+                async with session.get(f"{control}/{step}", params={"shard": "0", "timeout": "10"}) as resp:
+                    assert resp.status == 200, await resp.text()
+            assert len(client.guilds) == 2
+            await tree.sync()
             payload = {"name": "citadel", "subcommand": "diana", "options": {"count": 2}}
             async with session.post(f"{control}/invoke", json=payload) as resp:
                 answer = await resp.json()

@@ -1,8 +1,9 @@
-"""Milestone arithmetic, milestone settings, change summaries and shard ownership: pure rules, exact answers."""
+"""Milestone arithmetic, milestone settings and update headlines: pure rules, exact answers.
+
+The outbox's own rules (change summaries, nonces, shard ownership) are in test_outbox.py."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -16,46 +17,50 @@ from bot.announcements import (
     upcoming_milestones,
     update_title,
 )
-from bot.curation import InputError
-from bot.store.outbox import Shards, nonce, summarize
+from bot.errors import InputError
 
 PREMIERE = datetime(2026, 12, 24, tzinfo=UTC)
 DEFAULT = (30, 14, 7, 3, 1, 0)
+# Hypothesis takes naive bounds and gives aware datetimes in the zones it is given.
+EARLIEST, LATEST = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 12, 31, tzinfo=UTC)
+MILESTONE_DAYS = st.sets(st.integers(0, 365), min_size=1, max_size=10)
 
 
-@pytest.mark.parametrize(
-    ("now", "due"),
-    [
-        (PREMIERE - timedelta(days=31), None),  # nothing has passed yet
-        (PREMIERE - timedelta(days=30), 30),  # exactly on time
-        (PREMIERE - timedelta(days=8), 14),  # 14 passed 6 days ago: fresher than 14 days
-        (PREMIERE - timedelta(days=7), 7),
-        (PREMIERE - timedelta(days=5), 7),  # a 7-day milestone missed by 2 days still posts
-        (PREMIERE + timedelta(hours=23), 0),  # the premiere day's post is good for that day
-        (PREMIERE + timedelta(days=1), None),  # ...and not after
-    ],
-)
-def test_the_latest_passed_milestone_is_due_only_while_fresh(now: datetime, due: int | None) -> None:
-    assert due_milestone(PREMIERE, DEFAULT, now) == due
+@st.composite
+def moments_and_milestones(draw: st.DrawFn) -> tuple[datetime, set[int]]:
+    """Milestones, and a moment anywhere in two years or close (down to a microsecond) to one of them
+    falling due or going stale: where an off-by-one would show."""
+    days = draw(MILESTONE_DAYS)
+    anywhere = st.datetimes(
+        EARLIEST.replace(tzinfo=None), LATEST.replace(tzinfo=None), timezones=st.just(UTC)
+    )
+    d = draw(st.sampled_from(sorted(days)))
+    due_at = PREMIERE - timedelta(days=d)
+    edge = st.sampled_from([due_at, due_at + timedelta(days=max(d, 1))])
+    offset = st.timedeltas(-timedelta(days=3), timedelta(days=3)) | st.sampled_from(
+        [timedelta(microseconds=n) for n in (-1, 0, 1)]
+    )
+    return draw(anywhere | st.builds(lambda at, by: at + by, edge, offset)), days
 
 
-def test_a_one_day_milestone_missed_by_two_days_does_not_post() -> None:
-    assert due_milestone(PREMIERE, (7, 1), PREMIERE - timedelta(days=1) + timedelta(days=2)) is None
-    assert due_milestone(PREMIERE, (7, 1), PREMIERE - timedelta(days=1) + timedelta(hours=23)) == 1
-
-
-@given(
-    st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
-    st.sets(st.integers(0, 365), min_size=1, max_size=10),
-)
-def test_at_most_one_milestone_is_due_and_it_is_never_in_the_future(naive: datetime, days: set[int]) -> None:
-    now = naive.replace(tzinfo=UTC)
+@given(moments_and_milestones())
+def test_at_most_one_milestone_is_due_and_it_is_never_in_the_future(case: tuple[datetime, set[int]]) -> None:
+    """Catches a scheduler rule that posts a milestone early, posts a stale one after downtime (missed by
+    more than its own length), posts an older milestone than the latest passed, or never posts at all;
+    and an `upcoming` that lists a passed milestone, leaves one out, or is out of order."""
+    now, days = case
+    at = {d: PREMIERE - timedelta(days=d) for d in days}
     due = due_milestone(PREMIERE, sorted(days, reverse=True), now)
+    passed = [d for d in days if at[d] <= now]
     if due is not None:
-        assert PREMIERE - timedelta(days=due) <= now
-        assert now - (PREMIERE - timedelta(days=due)) < timedelta(days=max(due, 1))
+        assert at[due] <= now  # never early
+        assert now - at[due] < timedelta(days=max(due, 1))  # never stale
+        assert due == min(passed)  # the latest passed, not an older one
+    elif passed:  # nothing due although one passed: only because the latest passed is stale
+        latest = min(passed)
+        assert now - at[latest] >= timedelta(days=max(latest, 1))
     ahead = upcoming_milestones(PREMIERE, sorted(days), now)
-    assert all(when > now for when, _ in ahead) and ahead == sorted(ahead)
+    assert ahead == sorted((at[d], d) for d in days if at[d] > now)  # every one still ahead, soonest first
 
 
 def test_premieres_known_to_the_day_have_a_moment_at_the_default_time() -> None:
@@ -82,33 +87,6 @@ def test_bad_milestone_settings_say_what_would_be_accepted(text: str, says: str)
         parse_milestones(text)
 
 
-def revision(
-    old: str | None, new: str | None, source: str = "https://a.example/x"
-) -> tuple[str | None, str | None]:
-    def content(value: str | None) -> str | None:
-        return (
-            json.dumps({"value": value, "source": source, "source_date": "2026-11-20", "note": ""})
-            if value
-            else None
-        )
-
-    return content(old), content(new)
-
-
-def test_a_batch_keeps_the_first_old_and_the_last_new_value() -> None:
-    changes = summarize([
-        ("episodes", "", *revision("6", "7")),
-        ("episodes", "", *revision("7", "8")),
-        ("status", "", *revision("announced", "released")),
-        ("network", "", *revision("Prime Video", "Netflix")),
-        ("network", "", *revision("Netflix", "Prime Video")),  # changed and changed back: no news
-        ("cast", "jane doe", *revision(None, "Jane Doe")),
-    ])  # fmt: skip
-    assert [(c["field"], c["old"], c["new"]) for c in changes] == [
-        ("episodes", "6", "8"), ("status", "announced", "released"), ("cast", None, "Jane Doe")
-    ]  # fmt: skip
-
-
 @pytest.mark.parametrize(
     ("old", "new", "title"),
     [("Q2 2026", "2026-05-06", "Premiere date confirmed: X"), ("2026-05-06", "2026-06-01", "Premiere moved: X"),
@@ -116,15 +94,3 @@ def test_a_batch_keeps_the_first_old_and_the_last_new_value() -> None:
 )  # fmt: skip
 def test_premiere_changes_have_their_own_headline(old: str, new: str, title: str) -> None:
     assert update_title("X", [{"field": "premiere", "old": old, "new": new}]) == title
-
-
-def test_each_guild_belongs_to_exactly_one_shard() -> None:
-    guilds = [(1_000_000_000 + i) << 22 for i in range(100)]
-    owners = [[s for s in range(4) if Shards(4, (s,)).owns(g)] for g in guilds]
-    assert all(len(o) == 1 for o in owners)
-    assert Shards(4, (0, 2)).sql() == "((guild_id >> 22) % 4) IN (0, 2)"
-
-
-def test_nonces_are_deterministic_and_fit_discord() -> None:
-    assert nonce("update", 1, 123) == nonce("update", 1, 123) != nonce("update", 1, 124)
-    assert len(nonce("milestone", 99999, 30, "2026-12-24", 1 << 62)) == 25

@@ -13,7 +13,7 @@ import pytest
 from bot.__main__ import open_store
 from bot.config import ConfigError, load_settings
 from bot.facts import Fact
-from bot.store.outbox import GuildSettings, Outbox
+from bot.store.servers import GuildSettings
 from tests.fake_discord import FakeDiscord, shard_for_guild
 from tests.harness import TOKEN, bot_process, make_settings
 
@@ -24,13 +24,14 @@ async def test_two_processes_with_two_shards_each(tmp_path: Path, canon_dir: Pat
     async with FakeDiscord(guilds=8, token=TOKEN, recommended_shards=SHARDS) as fake:
         settings = replace(make_settings(tmp_path, canon_dir, fake), home_guild_ids=())
         store = await open_store(settings)
-        outbox = Outbox(store)
         for guild_id in fake.guild_ids:
-            await outbox.save_settings(GuildSettings(guild_id, channel_id=fake.guild(guild_id).channel_id))
+            await store.servers.save(
+                GuildSettings(guild_id, channel_id=fake.guild(guild_id).channel_id, events=True)
+            )
         in_a_week = (
             (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
         )  # the 7-day milestone is due now
-        await store.edit_fact(
+        await store.facts.edit(
             "season-2",
             "premiere",
             "",
@@ -55,12 +56,15 @@ async def test_two_processes_with_two_shards_each(tmp_path: Path, canon_dir: Pat
             def posts(guild_id: int) -> list[dict]:
                 return [m for m in fake.messages.get(fake.guild(guild_id).channel_id, []) if m["type"] == 0]
 
-            for _ in range(300):
-                if all(posts(g) for g in fake.guild_ids):
-                    break
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(1)
+            # A process creates its servers' premiere events right after their posts, in the same
+            # scheduler step: once every server has its event, both have posted all they were due to.
+            await fake.wait_until(
+                lambda: all(fake.scheduled_events.get(g) for g in fake.guild_ids),
+                timeout=60,
+                what="a premiere event in each of the 8 servers",
+            )
             assert [len(posts(g)) for g in fake.guild_ids] == [1] * 8
+            assert [len(fake.scheduled_events[g]) for g in fake.guild_ids] == [1] * 8
 
             # Every server is answered (by the process that owns its shard).
             for guild_id in fake.guild_ids:

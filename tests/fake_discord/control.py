@@ -134,6 +134,17 @@ def add_control_routes(app: web.Application, fake: FakeDiscord) -> None:
             return web.json_response({"error": str(exc)}, status=504)
         return web.json_response({"shard": shard, "session_id": session.id})
 
+    async def dispatches_read(request: web.Request) -> web.Response:
+        shard = request.query.get("shard")
+        timeout = float(request.query.get("timeout", "30"))
+        try:
+            await fake.wait_for_dispatches_read(None if shard is None else int(shard), timeout)
+        except LookupError as exc:
+            return web.json_response({"error": str(exc)}, status=409)
+        except TimeoutError as exc:
+            return web.json_response({"error": str(exc)}, status=504)
+        return web.json_response({"read": True})
+
     async def drop(request: web.Request) -> web.Response:
         await fake.drop_connections()
         return web.json_response({"dropped": True})
@@ -152,6 +163,7 @@ def add_control_routes(app: web.Application, fake: FakeDiscord) -> None:
     app.router.add_get("/_control/commands", commands)
     app.router.add_get("/_control/state", state)
     app.router.add_get("/_control/ready", ready)
+    app.router.add_get("/_control/dispatches_read", dispatches_read)
     app.router.add_get("/_control/requests", requests)
     app.router.add_post("/_control/drop", drop)
     app.router.add_post("/_control/reconnect", reconnect)

@@ -162,6 +162,8 @@ class Session:
     guilds_sent: bool = False
     invalidated: bool = False
     stream_task: asyncio.Task[None] | None = None
+    # The seq of the last heartbeat: discord.py sends the seq of the last dispatch it has handled.
+    read_seq: int = 0
 
     def owns_guild(self, guild_id: int) -> bool:
         return shard_for_guild(guild_id, self.shard_count) == self.shard_id
@@ -189,6 +191,20 @@ class Session:
     async def _write(self, conn: Connection, entry: LogEntry) -> None:
         await conn.send(self._render(entry), entry.on_written)
 
+    async def request_heartbeat(self) -> int | None:
+        """Ask the client for a heartbeat now (op 1, as Discord may); returns the seq it must then report
+        having read, or None if the session has no connection.
+
+        discord.py handles gateway messages one at a time, in order, and parses a dispatch into its
+        cache before reading the next message; it answers op 1 at once with the seq of the last dispatch
+        it handled. So once a heartbeat reports this seq, the client has handled every dispatch before.
+        """
+        async with self.lock:  # no dispatch slips in between reading seq and asking
+            conn = self.connection
+            if conn is None or not await conn.send({"op": OP_HEARTBEAT, "s": None, "t": None, "d": None}):
+                return None
+            return self.seq
+
     def acknowledge(self, seq: int | None) -> None:
         """A heartbeat carries the last seq the client saw: it will never ask for those again."""
         if seq is None:
@@ -203,7 +219,9 @@ class Session:
             conn.session = self
             if old is not None and old is not conn:
                 old.session = None
-                asyncio.create_task(old.close(4009, "session resumed elsewhere"))
+                closing = asyncio.create_task(old.close(4009, "session resumed elsewhere"))
+                self.fake.background_tasks.add(closing)
+                closing.add_done_callback(self.fake.background_tasks.discard)
             self.acknowledge(after_seq)
             for entry in list(self.log):
                 await self._write(conn, entry)
@@ -313,8 +331,10 @@ class GatewayHandler:
         if op == OP_HEARTBEAT:
             if conn.session is not None and isinstance(data, int):
                 conn.session.acknowledge(data)
+                conn.session.read_seq = max(conn.session.read_seq, data)
             fake.heartbeats += 1
             await conn.send({"op": OP_HEARTBEAT_ACK, "s": None, "t": None, "d": None})
+            fake.changes.notify()
         elif op == OP_IDENTIFY:
             await self._identify(conn, data)
         elif op == OP_RESUME:

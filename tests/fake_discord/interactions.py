@@ -1,5 +1,8 @@
 """INTERACTION_CREATE payloads built as Discord builds them, and the record of how each one was answered."""
 
+# The waits take a deadline (`timeout`) that their TimeoutError names, with what was awaited.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import secrets

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -20,8 +21,26 @@ from referencing.jsonschema import DRAFT202012
 
 log = logging.getLogger(__name__)
 
+SPEC_ENV = "DISCORD_OPENAPI_SPEC"
 # ../shared beside the checkout: the spec is shared with the project, never copied into it.
-SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "discord-api" / "openapi.json"
+SIBLING_SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "discord-api" / "openapi.json"
+# Said once per test run (and as the reason of every test that needs the spec) when there is none.
+SPEC_OFF = (
+    "Discord's OpenAPI spec was not found, so the spec checks were skipped: set "
+    f"{SPEC_ENV}=/path/to/openapi.json (or put it at ../shared/discord-api/openapi.json) to turn them on"
+)
+
+
+def find_spec(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """Where Discord's OpenAPI spec is: $DISCORD_OPENAPI_SPEC when set (a path that is not a file is the
+    caller's to refuse), else ../shared/discord-api/openapi.json beside the checkout if it is there, else None."""
+    configured = environ.get(SPEC_ENV, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    return SIBLING_SPEC if SIBLING_SPEC.is_file() else None
+
+
+SPEC_PATH: Path | None = find_spec()
 _SPEC_URI = "urn:discord-openapi"
 
 
@@ -187,17 +206,21 @@ def _problem_from_error(error: ValidationError) -> Problem:
     return Problem(path, "BASE_TYPE_INVALID", "Invalid Form Body", detail)
 
 
-_spec_cache: dict[Path, OpenAPISpec | None] = {}
+_spec_cache: dict[Path | None, OpenAPISpec | None] = {}
 
 
-def load_spec(path: Path = SPEC_PATH) -> OpenAPISpec | None:
-    """The parsed spec, loaded once per process; None (with one warning) when the file is absent."""
+def load_spec(path: Path | None = SPEC_PATH) -> OpenAPISpec | None:
+    """The parsed spec, loaded once per process; None (with one warning) when there is none to load.
+    A path that was given but is not a file is an error, not a reason to check less."""
+    if path is None:
+        if None not in _spec_cache:
+            log.warning("%s", SPEC_OFF)
+            _spec_cache[None] = None
+        return None
     if path not in _spec_cache:
         if not path.is_file():
-            log.warning("Discord OpenAPI spec not found at %s: REST bodies will NOT be validated", path)
-            _spec_cache[path] = None
-        else:
-            _spec_cache[path] = OpenAPISpec(json.loads(path.read_text(encoding="utf-8")))
+            raise FileNotFoundError(f"Discord's OpenAPI spec: {path} is not a file ({SPEC_OFF})")
+        _spec_cache[path] = OpenAPISpec(json.loads(path.read_text(encoding="utf-8")))
     return _spec_cache[path]
 
 

@@ -226,6 +226,15 @@ class RestAPI:
         record = RequestRecord(method, path, 0, None, time.time(), dict(request.query))
         fake.requests.append(record)
         try:
+            return await self._handle(request, record, method, path, received_at)
+        finally:
+            fake.changes.notify()  # wait_for_requests: this one is answered (or failed)
+
+    async def _handle(
+        self, request: web.Request, record: RequestRecord, method: str, path: str, received_at: float
+    ) -> web.StreamResponse:
+        fake = self.fake
+        try:
             body, files = await self._read_body(request)
         except DiscordError as exc:
             record.status = exc.status

@@ -1,5 +1,8 @@
 """FakeDiscord: the aiohttp server, its in-memory state, and the API tests use to drive and inspect it."""
 
+# The waits take a deadline (`timeout`) that their TimeoutError names, with what was awaited.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import asyncio
@@ -10,9 +13,10 @@ import socket
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from fnmatch import fnmatchcase
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import yarl
 from aiohttp import web
@@ -65,6 +69,7 @@ from .rest import API_PREFIX, FailureRule, InvalidRequest, RequestRecord, RestAP
 from .waiting import Changes
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 GUILDS = 1 << 0
 GUILD_MESSAGES = 1 << 9
@@ -116,7 +121,7 @@ class FakeDiscord:
         recommended_shards: int = 1,
         privileged_intents: int = 0,
         validate: bool = True,
-        spec_path: Path = openapi.SPEC_PATH,
+        spec_path: Path | None = openapi.SPEC_PATH,
         rate_limits: bool | RateLimits = False,
     ) -> None:
         self.token = token
@@ -789,7 +794,7 @@ class FakeDiscord:
         await session.dispatch("INTERACTION_CREATE", record.payload, on_written=record.mark_dispatched)
         return record
 
-    def _guild_arg(self, guild_id: int | None | DefaultGuild) -> int | None:
+    def _guild_arg(self, guild_id: int | DefaultGuild | None) -> int | None:
         if guild_id is FIRST_GUILD:
             if not self._guild_list:
                 raise ValueError("the fake has no guilds; pass guild_id=None for a DM")
@@ -802,7 +807,7 @@ class FakeDiscord:
         *,
         subcommand: str | None = None,
         options: Mapping[str, Any] | None = None,
-        guild_id: int | None | DefaultGuild = FIRST_GUILD,
+        guild_id: int | DefaultGuild | None = FIRST_GUILD,
         channel_id: int | None = None,
         user: int | Mapping[str, Any] | None = None,
         permissions: int | str | None = None,
@@ -869,7 +874,7 @@ class FakeDiscord:
         value: Any,
         subcommand: str | None = None,
         options: Mapping[str, Any] | None = None,
-        guild_id: int | None | DefaultGuild = FIRST_GUILD,
+        guild_id: int | DefaultGuild | None = FIRST_GUILD,
         channel_id: int | None = None,
         user: int | Mapping[str, Any] | None = None,
         permissions: int | str | None = None,
@@ -1006,6 +1011,48 @@ class FakeDiscord:
             timeout,
             f"{count} command sync(s)",
         )
+
+    async def wait_for_requests(
+        self, method: str, path_glob: str, *, count: int = 1, timeout: float = 5.0
+    ) -> list[RequestRecord]:
+        """Until ``count`` requests whose path (below /api/v10, fnmatch-style) matches have been
+        answered; returns every answered one so far."""
+
+        def answered() -> list[RequestRecord] | None:
+            found = [
+                r for r in self.requests if r.status and r.method == method and fnmatchcase(r.path, path_glob)
+            ]
+            return found if len(found) >= count else None
+
+        return await self.changes.wait_for(answered, timeout, f"{count} answered {method} {path_glob}")
+
+    async def wait_until(self, predicate: Callable[[], T | None], *, timeout: float = 5.0, what: str) -> T:
+        """Until ``predicate()`` is truthy (returned), checked again whenever the fake's state changes:
+        a request answered, a message stored, a dispatch read. For a condition no other wait names."""
+        return await self.changes.wait_for(predicate, timeout, what)
+
+    async def wait_for_dispatches_read(self, shard: int | None = None, timeout: float = 5.0) -> None:
+        """Until the client has read, and discord.py has parsed into its cache, every dispatch sent so
+        far on ``shard`` (on every connected session if None): e.g. a CHANNEL_CREATE is in
+        ``guild.get_channel`` afterwards. Asks for a heartbeat (op 1) and waits for the answer; see
+        ``Session.request_heartbeat``."""
+        sessions = [
+            s
+            for s in self.shard_sessions.values()
+            if (shard is None or s.shard_id == shard) and not s.invalidated and s.connection is not None
+        ]
+        if not sessions:
+            raise LookupError(f"no connected gateway session{'' if shard is None else f' on shard {shard}'}")
+        asked = [(session, await session.request_heartbeat()) for session in sessions]
+        lost = [s.shard_id for s, seq in asked if seq is None]
+        if lost:
+            raise LookupError(f"shard(s) {lost} lost their gateway connection before the heartbeat request")
+
+        def all_read() -> bool:
+            return all(session.read_seq >= seq for session, seq in asked if seq is not None)
+
+        what = "the client to read every dispatch (a heartbeat answering op 1)"
+        await self.changes.wait_for(all_read, timeout, what)
 
 
 @contextlib.asynccontextmanager

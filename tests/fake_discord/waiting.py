@@ -1,8 +1,12 @@
 """A tiny wait-until-something-changed helper shared by the fake's records and the server."""
 
+# The waits take a deadline (`timeout`) that their TimeoutError names, with what was awaited.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -40,7 +44,5 @@ class Changes:
                 raise TimeoutError(f"fake Discord: timed out after {timeout:.1f}s waiting for {what}")
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.append(waiter)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter, remaining)
-            except TimeoutError:
-                pass
