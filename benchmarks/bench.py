@@ -528,7 +528,7 @@ async def chat_flood(
     await settle(process, popen, run_dir)
     before_rss, before_cpu = rss_mb(process), cpu_seconds(process)
     before_dispatched = fake.dispatch_counts["MESSAGE_CREATE"]
-    channels = [fake.channel(fake.guild(g).channel_id) for g in fake.guild_ids]  # type: ignore[union-attr]
+    channels = [fake.channel(fake.guild(g).channel_id) for g in fake.guild_ids]  # type: ignore[union-attr]  # guild() is None only for an unknown id
     authors = [user_payload(400_000_000_000_000_000 + n, f"chatter{n}") for n in range(CHATTERS)]
     started = time.perf_counter()
     for n in range(count):

@@ -61,7 +61,7 @@ typed = st.one_of(
 )
 
 
-def reads_or_refuses(parse, *args) -> object:  # type: ignore[no-untyped-def]
+def reads_or_refuses(parse, *args) -> object:  # type: ignore[no-untyped-def]  # any reader, any arguments
     try:
         return parse(*args)
     except InputError as exc:

@@ -444,7 +444,7 @@ async def test_invoked_command_is_answered_with_an_embed(bot: Bot) -> None:
         ("count", 4),
         ("who", 6),
     ]
-    channel_id = fake.guild(fake.guild_ids[0]).channel_id  # type: ignore[union-attr]
+    channel_id = fake.guild(fake.guild_ids[0]).channel_id  # type: ignore[union-attr]  # guild() is None only for an unknown id
     (message,) = fake.messages[channel_id]
     assert message["embeds"][0]["title"] == "Citadel: Diana" and message["interaction_metadata"]["id"] == str(
         rec.id
@@ -542,7 +542,7 @@ async def post_a_257_character_title(fake: FakeDiscord) -> tuple[discord.HTTPExc
     client = discord.Client(intents=INTENTS)
     try:
         await client.login(fake.token)
-        channel_id = fake.guild(fake.guild_ids[0]).channel_id  # type: ignore[union-attr]
+        channel_id = fake.guild(fake.guild_ids[0]).channel_id  # type: ignore[union-attr]  # guild() is None only for an unknown id
         with (
             handle_message_parameters(embed=discord.Embed(title="x" * 257)) as params,
             pytest.raises(discord.HTTPException) as caught,
@@ -701,7 +701,7 @@ async def test_same_nonce_twice_creates_one_message(fake: FakeDiscord) -> None:
     client = discord.Client(intents=INTENTS)
     try:
         await client.login(fake.token)
-        channel_id = fake.guild(fake.guild_ids[0]).channel_id  # type: ignore[union-attr]
+        channel_id = fake.guild(fake.guild_ids[0]).channel_id  # type: ignore[union-attr]  # guild() is None only for an unknown id
         channel = client.get_partial_messageable(channel_id)
         first = await channel.send("Countdown: 3 days", nonce="delivery-17")
         retry = await channel.send("Countdown: 3 days", nonce="delivery-17")
@@ -716,7 +716,7 @@ async def test_same_nonce_twice_creates_one_message(fake: FakeDiscord) -> None:
 
 @pytest.mark.asyncio
 async def test_injected_channel_failures_and_rate_limits(fake: FakeDiscord) -> None:
-    channel_ids = [fake.guild(g).channel_id for g in fake.guild_ids]  # type: ignore[union-attr]
+    channel_ids = [fake.guild(g).channel_id for g in fake.guild_ids]  # type: ignore[union-attr]  # guild() is None only for an unknown id
     fake.fail_channel(channel_ids[0], "missing_permissions")
     fake.fail_channel(channel_ids[1], "unknown_channel")
     fake.inject_rate_limit(f"/channels/{channel_ids[2]}/messages", retry_after=0.05, method="POST")
@@ -739,7 +739,7 @@ async def test_injected_channel_failures_and_rate_limits(fake: FakeDiscord) -> N
 @pytest.mark.asyncio
 async def test_multipart_payload_json_is_validated_too(fake: FakeDiscord) -> None:
     client = discord.Client(intents=INTENTS)
-    channel_id = fake.guild(fake.guild_ids[0]).channel_id  # type: ignore[union-attr]
+    channel_id = fake.guild(fake.guild_ids[0]).channel_id  # type: ignore[union-attr]  # guild() is None only for an unknown id
     try:
         await client.login(fake.token)
         channel = client.get_partial_messageable(channel_id)
@@ -766,7 +766,7 @@ async def test_discord_py_rides_out_emulated_rate_limits_and_delivers_everything
     async with FakeDiscord(1, rate_limits=RateLimits(message_window=1.0)) as fake:
         with fake.point_discord_py_here():
             guild_id = fake.guild_ids[0]
-            busy = fake.guild(guild_id).channel_id  # type: ignore[union-attr]
+            busy = fake.guild(guild_id).channel_id  # type: ignore[union-attr]  # guild() is None only for an unknown id
             others = [int((await fake.add_text_channel(guild_id, f"c{i}"))["id"]) for i in range(120)]
             client = discord.Client(intents=INTENTS)
             try:
@@ -798,7 +798,7 @@ async def test_emulated_rate_limits_answer_with_discords_headers_and_bodies(fake
     auth = {"Authorization": f"Bot {fake.token}"}
     async with aiohttp.ClientSession() as session:
         # Off by default (the fixture's fake): twenty posts to one channel in a row all go through.
-        channel = fake.guild(fake.guild_ids[0]).channel_id  # type: ignore[union-attr]
+        channel = fake.guild(fake.guild_ids[0]).channel_id  # type: ignore[union-attr]  # guild() is None only for an unknown id
         for i in range(20):
             async with session.post(
                 f"{fake.api_base}/channels/{channel}/messages", json={"content": str(i)}, headers=auth
@@ -807,7 +807,7 @@ async def test_emulated_rate_limits_answer_with_discords_headers_and_bodies(fake
         assert fake.rate_limited == [] and fake.rate_limiter is None
 
         async with FakeDiscord(2, rate_limits=True) as limited:
-            first, second = (limited.guild(g).channel_id for g in limited.guild_ids)  # type: ignore[union-attr]
+            first, second = (limited.guild(g).channel_id for g in limited.guild_ids)  # type: ignore[union-attr]  # guild() is None only for an unknown id
             answers = []
             for i in range(6):
                 async with session.post(
@@ -906,18 +906,18 @@ async def test_fetched_member_and_overwrites_give_the_permissions_the_fake_enfor
     me = await guild.fetch_member(client.user.id)
     assert [r.id for r in me.roles] == [spec.id, spec.bot_role_id]  # @everyone and the managed role
     channels = [guild.get_channel(spec.channel_id), *(guild.get_channel(i) for i in ids)]
-    general, send_denied, embeds_denied, invisible = (c.permissions_for(me) for c in channels)  # type: ignore[union-attr]
+    general, send_denied, embeds_denied, invisible = (c.permissions_for(me) for c in channels)  # type: ignore[union-attr]  # get_channel() is None only for an uncached id (asserted above)
     assert general.view_channel and general.send_messages and general.embed_links
     assert general.manage_events and not general.mention_everyone and not general.administrator
     assert send_denied.view_channel and not send_denied.send_messages
     assert embeds_denied.send_messages and not embeds_denied.embed_links
     assert not invisible.view_channel and not invisible.send_messages and not invisible.read_message_history
     # discord.py and the fake compute the same numbers from the same roles and overwrites.
-    assert [c.permissions_for(me).value for c in channels] == [fake.permissions_in(c.id) for c in channels]  # type: ignore[union-attr]
+    assert [c.permissions_for(me).value for c in channels] == [fake.permissions_in(c.id) for c in channels]  # type: ignore[union-attr]  # as above
     assert general.value & MANAGE_EVENTS
 
-    await channels[0].send(embed=discord.Embed(title="allowed"))  # type: ignore[union-attr]
-    await channels[2].send("plain text needs no Embed Links")  # type: ignore[union-attr]
+    await channels[0].send(embed=discord.Embed(title="allowed"))  # type: ignore[union-attr]  # as above
+    await channels[2].send("plain text needs no Embed Links")  # type: ignore[union-attr]  # as above
     refusals = []
     for channel, kwargs in [
         (channels[1], {"content": "x"}),
@@ -925,14 +925,14 @@ async def test_fetched_member_and_overwrites_give_the_permissions_the_fake_enfor
         (channels[3], {"content": "x"}),
     ]:
         with pytest.raises(discord.Forbidden) as refused:
-            await channel.send(**kwargs)  # type: ignore[union-attr]
+            await channel.send(**kwargs)  # type: ignore[union-attr]  # as above
         refusals.append((refused.value.code, refused.value.text))
     assert refusals == [
         (50013, "Missing Permissions"),
         (50013, "Missing Permissions"),
         (50001, "Missing Access"),
     ]
-    assert [len(fake.messages[c.id]) for c in channels] == [1, 0, 1, 0]  # type: ignore[union-attr]
+    assert [len(fake.messages[c.id]) for c in channels] == [1, 0, 1, 0]  # type: ignore[union-attr]  # as above
 
     fake.set_member_roles(spec.id, int(fake.tester["id"]), [spec.bot_role_id])
     tester = await guild.fetch_member(int(fake.tester["id"]))
@@ -947,7 +947,7 @@ async def test_fetched_member_and_overwrites_give_the_permissions_the_fake_enfor
     with pytest.raises(discord.NotFound) as gone:
         await client.get_partial_messageable(ids[0]).send("x")
     assert gone.value.code == 10003
-    assert str(ids[0]) not in [c["id"] for c in fake.guild_payload(spec.id)["channels"]]  # type: ignore[index]
+    assert str(ids[0]) not in [c["id"] for c in fake.guild_payload(spec.id)["channels"]]  # type: ignore[index]  # guild_payload() is None only for an unknown id
 
 
 # --- scheduled events ---------------------------------------------------------------------------------
@@ -1063,7 +1063,7 @@ async def test_scheduled_event_dispatches_and_permissions(fake: FakeDiscord) -> 
         assert guild.get_scheduled_event(event.id) is not None
         await event.edit(name="Citadel: Diana")
         await fake.wait_for_dispatches_read()
-        assert guild.get_scheduled_event(event.id).name == "Citadel: Diana"  # type: ignore[union-attr]
+        assert guild.get_scheduled_event(event.id).name == "Citadel: Diana"  # type: ignore[union-attr]  # None only if the dispatch was missed, which would fail here anyway
         await event.delete()
         await fake.wait_for_dispatches_read()
         assert guild.get_scheduled_event(event.id) is None
@@ -1111,7 +1111,7 @@ async def test_a_message_post_costs_the_fake_the_same_however_much_it_already_ho
         "fields": [{"name": "Premiere", "value": "10 October 2024"}],
     }
     async with FakeDiscord(1, rate_limits=RateLimits(global_limit=10**6, message_limit=10**6)) as fake:
-        channel = fake.guild(fake.guild_ids[0]).channel_id  # type: ignore[union-attr]
+        channel = fake.guild(fake.guild_ids[0]).channel_id  # type: ignore[union-attr]  # guild() is None only for an unknown id
         url = f"{fake.api_base}/channels/{channel}/messages"
         auth = {"Authorization": f"Bot {fake.token}"}
         async with aiohttp.ClientSession() as session:

@@ -39,7 +39,7 @@ def leaves() -> list[type[CitadelError]]:
 def example(cls: type[CitadelError]) -> CitadelError:
     if cls is errors.InputError:
         return errors.InputError("The title is empty; write it out.")
-    required = [f for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]  # type: ignore[arg-type]
+    required = [f for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]  # type: ignore[arg-type]  # cls is a dataclass type
     values = {f.name: SAMPLES[str(f.type)] for f in required}
     return cls(**values)
 

@@ -367,7 +367,7 @@ def build_command_data(
         leaf = [{"name": part, "type": kind, "options": leaf}]
 
     data: dict[str, Any] = {
-        "id": str(command_id if forged else synced["id"]),  # type: ignore[index]
+        "id": str(command_id if forged else synced["id"]),  # type: ignore[index]  # synced is set unless forged
         "name": name,
         "type": command_type,
     }

@@ -377,12 +377,12 @@ class RestAPI:
             files: list[dict[str, Any]] = []
             reader = await request.multipart()
             while (part := await reader.next()) is not None:
-                data = await part.read()  # type: ignore[union-attr]
-                if part.name == "payload_json":  # type: ignore[union-attr]
+                data = await part.read()  # type: ignore[union-attr]  # multipart parts may nest readers; Discord sends flat ones
+                if part.name == "payload_json":  # type: ignore[union-attr]  # as above
                     payload = self._decode(data)
                 else:
                     files.append(
-                        {"name": part.name, "filename": part.filename, "size": len(data)}  # type: ignore[union-attr]
+                        {"name": part.name, "filename": part.filename, "size": len(data)}  # type: ignore[union-attr]  # as above
                     )
             return payload, files
         raw = await request.read()
