@@ -97,10 +97,6 @@ class Catalogue:
         closest = tuple(e.title for score, e in ranked_entries(query, self.entries, limit=3) if score >= 20)
         raise UnknownEntry(cut(" ".join(query.split()), 60), closest if query.strip() else ())
 
-    def title_of(self, slug: str) -> str:
-        entry = self.entries.by_slug.get(slug)
-        return entry.title if entry is not None else slug
-
     async def choices(self, current: str) -> tuple[Entry, ...]:
         """Entries matching what is being typed, best first. Served from memory (autocomplete must be
         fast); many members type the same first letters, so recent results are kept."""

@@ -4,7 +4,7 @@ Every write is one store transaction; what the moderators see afterwards is rend
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from bot.clock import Clock
 from bot.errors import FactNotFound, SameFact, StaleEdit, WhichItem
@@ -44,9 +44,6 @@ class Curation:
 
     def today(self) -> date:
         return self.clock().date()
-
-    def now(self) -> datetime:
-        return self.clock()
 
     async def stored_card(self, slug: str) -> Card:
         """An entry exactly as fans will see it now."""
