@@ -1,6 +1,7 @@
 """Milestone arithmetic, milestone settings and update headlines: pure rules, exact answers.
 
-The outbox's own rules (change summaries, nonces, shard ownership) are in test_outbox.py."""
+The outbox's own rules (change summaries, nonces) are in test_store_outbox.py, shard ownership in
+test_store_servers.py."""
 
 from __future__ import annotations
 
