@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from bot.errors import InputError
-from bot.facts import FIELDS, Entry, Fact, Precision, ReleaseDate, split_person
+from bot.facts import FIELDS, Entry, Fact, Precision, ReleaseDate, field_label, split_person
 from bot.render import Card, CardField, SourceIndex, Style, fit, premiere_text, safe, source_label
 
 MILESTONES_MAX = 10
@@ -105,7 +105,7 @@ def countdown_card(entry: Entry, facts: Sequence[Fact], days: int, moment: datet
 
 def _change_line(change: dict[str, Any], now: datetime) -> str:
     field = change["field"]
-    label = FIELDS[field].label if field in FIELDS else "Title" if field == "_entry" else field
+    label = "Title" if field == "_entry" else field_label(field)
 
     def shown(value: str | None) -> str:
         if value is None:

@@ -175,6 +175,13 @@ class CitadelBot(commands.AutoShardedBot):
         log.info("ready as %s in %d servers", self.user, len(self.guilds))
 
 
+def bot_of(interaction: discord.Interaction) -> CitadelBot:
+    """The bot an interaction came to, typed: how cogs, forms and options reach its services."""
+    bot = interaction.client
+    assert isinstance(bot, CitadelBot)
+    return bot
+
+
 class DiscordSender:
     """How the scheduler posts and keeps premiere events, through discord.py's own API."""
 
@@ -207,10 +214,16 @@ class DiscordSender:
         )
         return created.id
 
+    async def _event(self, guild_id: int, event_id: int) -> discord.ScheduledEvent:
+        # Events the server had when the bot connected came with GUILD_CREATE; later ones are fetched
+        # (without the scheduled-events intent the cache never hears of them).
+        guild = await self._guild(guild_id)
+        return guild.get_scheduled_event(event_id) or await guild.fetch_scheduled_event(
+            event_id, with_counts=False
+        )
+
     async def move_event(self, guild_id: int, event_id: int, event: PremiereEvent) -> None:
-        scheduled = await (await self._guild(guild_id)).fetch_scheduled_event(event_id, with_counts=False)
-        await scheduled.edit(start_time=event.start, end_time=event.end)
+        await (await self._event(guild_id, event_id)).edit(start_time=event.start, end_time=event.end)
 
     async def cancel_event(self, guild_id: int, event_id: int) -> None:
-        scheduled = await (await self._guild(guild_id)).fetch_scheduled_event(event_id, with_counts=False)
-        await scheduled.cancel()
+        await (await self._event(guild_id, event_id)).cancel()

@@ -70,6 +70,13 @@ FIELD_SPECS: tuple[FieldSpec, ...] = (
     FieldSpec("notes", "Notes", Kind.TEXT, multi=True, limit=500, inline=False),
 )
 FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in FIELD_SPECS}
+
+
+def field_label(field: str) -> str:
+    """How a field is named to users ("Premiere", "Filmed in"); an unknown one by its own name."""
+    return FIELDS[field].label if field in FIELDS else field
+
+
 PERSON_SEPARATOR = " — "
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.client import bot_of
 from bot.errors import CitadelError
 from bot.facts import FIELDS, Entry, normalize
 from bot.inputs import require_field
@@ -18,9 +19,7 @@ CHOICES = 25
 
 
 def catalogue_of(interaction: discord.Interaction) -> Catalogue:
-    catalogue = interaction.client.catalogue  # type: ignore[attr-defined]  # Client has none; our bot does
-    assert isinstance(catalogue, Catalogue)
-    return catalogue
+    return bot_of(interaction).catalogue
 
 
 class TextOption(app_commands.Transformer):

@@ -32,15 +32,11 @@ from bot.errors import (
     UnknownEntry,
     WhichItem,
 )
-from bot.facts import FIELDS, one_line
+from bot.facts import field_label, one_line
 from bot.render import cut
 
 NOTHING_CHANGED = "Nothing was changed."
 NOTHING_STORED = "Nothing was stored."
-
-
-def _label(field: str) -> str:
-    return FIELDS[field].label if field in FIELDS else field
 
 
 def _window(window: timedelta) -> str:
@@ -54,8 +50,20 @@ def _window(window: timedelta) -> str:
     return f"{seconds} seconds"
 
 
-def refusal(error: CitadelError) -> str:
-    """What the user reads for `error`: one line, saying what to do."""
+# A stale edit was refused whatever the command: the editor has to look again, so the line says how.
+STALE_ENDING = "Nothing was changed; run the command again to edit the new value."
+
+
+def refusal(error: CitadelError, note: str | None = None) -> str:
+    """What the user reads for `error`: one line, saying what to do, ending with `note` (what a refused
+    write did not do: NOTHING_CHANGED, NOTHING_STORED) where there is one."""
+    line = _said(error)
+    if isinstance(error, StaleEdit):
+        return f"{line} {STALE_ENDING}"
+    return f"{line} {note}" if note else line
+
+
+def _said(error: CitadelError) -> str:
     match error:
         case InputError():
             return error.reason
@@ -78,27 +86,29 @@ def refusal(error: CitadelError) -> str:
         case EntryNotFound(slug=slug):
             return f"There is no entry “{slug}”."
         case FactNotFound(entry=entry, field=field, item=None):
-            return f"{entry} has no {_label(field)} fact; use /fact add."
+            return f"{entry} has no {field_label(field)} fact; use /fact add."
         case FactNotFound(entry=entry, field=field, item=item):
-            return f"{entry} has no {_label(field)} item “{one_line(item or '')}”; pick one from the list."
+            return (
+                f"{entry} has no {field_label(field)} item “{one_line(item or '')}”; pick one from the list."
+            )
         case WhichItem(field=field, count=count):
-            return f"{_label(field)} has {count} items; say which one in item:."
+            return f"{field_label(field)} has {count} items; say which one in item:."
         case RevisionNotFound(revision_id=revision_id):
             return f"There is no revision #{revision_id}."
         case SuggestionNotFound(suggestion_id=suggestion_id):
             return f"There is no suggestion #{suggestion_id}."
         case FactExists(field=field, stored=stored):
-            return f"{_label(field)} already has “{stored}”; use /fact edit to change it."
+            return f"{field_label(field)} already has “{stored}”; use /fact edit to change it."
         case ItemExists(field=field, value=value):
-            return f"{_label(field)} already lists “{value}”."
+            return f"{field_label(field)} already lists “{value}”."
         case EntryExists(slug=slug):
             return f"There is already an entry “{slug}”."
         case SameFact(field=field, value=value, suggested=True):
-            return f"{_label(field)} already says “{cut(value, 200)}”; thanks all the same."
+            return f"{field_label(field)} already says “{cut(value, 200)}”; thanks all the same."
         case SameFact(field=field, value=value):
-            return f"{_label(field)} already says “{value}”."
+            return f"{field_label(field)} already says “{value}”."
         case SameEdit(field=field):
-            return f"{_label(field)} already says exactly that, from the same source."
+            return f"{field_label(field)} already says exactly that, from the same source."
         case SameEntry(title=title):
             return f"{title} already looks exactly like that."
         case NothingToRevert(revision_id=revision_id):
@@ -106,16 +116,13 @@ def refusal(error: CitadelError) -> str:
         case AlreadyStored():
             return "That fact is already stored exactly like this; reject the suggestion instead."
         case StaleEdit(picked=str() as picked, field=field):
-            return (
-                f"Someone changed that {_label(field)} item after you picked it (#{picked}); pick it again. "
-                "Nothing was changed; run the command again to edit the new value."
-            )
+            return f"Someone changed that {field_label(field)} item after you picked it (#{picked}); pick it again."
         case StaleEdit(current=None):
-            return "Someone changed this fact after you opened it. Nothing was changed; run the command again to edit the new value."
+            return "Someone changed this fact after you opened it."
         case StaleEdit(current=current) if current is not None:
             return (
                 f"Someone changed this fact after you opened it (revision #{current.revision_id} by {current.added_by}). "
-                f"It now says “{cut(current.value, 300)}”. Nothing was changed; run the command again to edit the new value."
+                f"It now says “{cut(current.value, 300)}”."
             )
         case OwnParent():
             return "An entry cannot be its own parent."
@@ -131,8 +138,3 @@ def refusal(error: CitadelError) -> str:
                 f"You can suggest again {discord.utils.format_dt(retry_at, 'R')}."
             )
     return "That can't be done."
-
-
-def says_what_happened(error: CitadelError) -> bool:
-    """Whether the line already says that nothing was changed (and what to do instead)."""
-    return isinstance(error, StaleEdit)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import discord
 
-from bot.facts import FIELDS, Entry, Fact, Kind, ReleaseDate, split_person
+from bot.facts import FIELDS, Entry, Fact, Kind, ReleaseDate, field_label, split_person
 
 if TYPE_CHECKING:  # a type only: rendering is pure and reads no store
     from bot.store import SearchHit
@@ -248,7 +248,7 @@ def search_card(query: str, hits: Sequence[SearchHit], style: Style = Style.DISC
     """Each hit under its entry and field, with its source and date."""
     fields = tuple(
         CardField(
-            f"{hit.entry_title} · {FIELDS[hit.field].label if hit.field in FIELDS else hit.field}",
+            f"{hit.entry_title} · {field_label(hit.field)}",
             f"{safe(hit.value, style)} ({source_label(hit.source)}, {hit.source_date})",
         )
         for hit in hits

@@ -12,7 +12,7 @@ from discord import app_commands
 
 from bot.config import Settings
 from bot.errors import CitadelError
-from bot.refusals import NOTHING_CHANGED, refusal, says_what_happened
+from bot.refusals import NOTHING_CHANGED, refusal
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,10 @@ class CitadelTree(app_commands.CommandTree[Any]):
 
     def line(self, interaction: discord.Interaction, error: Exception) -> str:
         if isinstance(error, CitadelError):
-            line = refusal(error)
             note = interaction.extras.get(REFUSAL)
             if note is None and interaction.command is not None:
                 note = interaction.command.extras.get(REFUSAL)
-            return f"{line} {note}" if note and not says_what_happened(error) else line
+            return refusal(error, note)
         if isinstance(error, app_commands.CommandOnCooldown):
             return f"Slow down a little: try again in {error.retry_after:.0f} seconds."
         if isinstance(error, app_commands.MissingPermissions):
@@ -99,12 +98,13 @@ class CitadelTree(app_commands.CommandTree[Any]):
         return f"component {data.get('custom_id', '?')}"
 
 
-def _hand_over(interaction: discord.Interaction, error: Exception, note: str | None) -> CitadelTree:
+async def hand_over(interaction: discord.Interaction, error: Exception, note: str | None) -> None:
+    """Give an error of a form or a button to the tree's one path; `note` ends a refused write's line."""
     if note is not None:
         interaction.extras[REFUSAL] = note
     tree = interaction.client.tree  # type: ignore[attr-defined]  # Client has no tree; our bot does
     assert isinstance(tree, CitadelTree)
-    return tree
+    await tree.report(interaction, error)
 
 
 class Form(discord.ui.Modal):
@@ -114,7 +114,7 @@ class Form(discord.ui.Modal):
 
     # discord.py's own Modal drops BaseView.on_error's `item` the same way.
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
-        await _hand_over(interaction, error, self.refusal).report(interaction, error)
+        await hand_over(interaction, error, self.refusal)
 
 
 class Buttons(discord.ui.View):
@@ -129,7 +129,7 @@ class Buttons(discord.ui.View):
         item: discord.ui.Item[Any],
         /,
     ) -> None:
-        await _hand_over(interaction, error, self.refusal).report(interaction, error)
+        await hand_over(interaction, error, self.refusal)
 
 
 # --- server-side permission checks -------------------------------------------------------------------
@@ -181,4 +181,4 @@ async def guarded(
     try:
         await action
     except Exception as exc:
-        await _hand_over(interaction, exc, refusal).report(interaction, exc)
+        await hand_over(interaction, exc, refusal)

@@ -10,8 +10,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import CitadelBot
-from bot.facts import FIELDS, Entry, Fact
+from bot.client import CitadelBot, bot_of
+from bot.facts import FIELDS, Entry, Fact, field_label
 from bot.inputs import read_aliases, read_description, read_slug, read_source, read_title
 from bot.options import EntryArg, FieldArg, item_choices
 from bot.render import Card, cut, source_label, to_embed
@@ -24,12 +24,6 @@ log = logging.getLogger(__name__)
 HISTORY_PAGE = 5
 MODAL_VALUE_LIMIT = 4000  # Discord's limit for a text input
 REFUSED = writes()
-
-
-def bot_of(interaction: discord.Interaction) -> CitadelBot:
-    bot = interaction.client
-    assert isinstance(bot, CitadelBot)
-    return bot
 
 
 async def show_stored(interaction: discord.Interaction, slug: str, line: str) -> None:
@@ -179,7 +173,7 @@ class HistoryView(OwnedView):
 def describe_field(revision: Revision) -> str:
     if revision.field == ENTRY_FIELD:
         return "the entry itself"
-    label = FIELDS[revision.field].label if revision.field in FIELDS else revision.field
+    label = field_label(revision.field)
     return f"{label} ({revision.key})" if revision.key else label
 
 

@@ -10,10 +10,10 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot.client import CitadelBot
+from bot.client import CitadelBot, bot_of
+from bot.facts import field_label
 from bot.inputs import check_text
 from bot.render import Card, CardField, Style, cut, fit, safe, to_embed
-from bot.services.curation import field_label
 from bot.store import Suggestion
 from bot.tree import Form, editor_check, guarded, who
 
@@ -118,8 +118,7 @@ async def decide(
     interaction: discord.Interaction, suggestion_id: int, *, approve: bool, reason: str = ""
 ) -> None:
     """Approve or reject, show the decision on the review post, and tell the member."""
-    bot = interaction.client
-    assert isinstance(bot, CitadelBot)
+    bot = bot_of(interaction)
     decided, current = await bot.curation.decide(
         suggestion_id, approve=approve, by=who(interaction.user), reason=reason
     )

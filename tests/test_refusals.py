@@ -11,7 +11,7 @@ import pytest
 from bot import errors
 from bot.errors import CitadelError, RateLimited, StaleEdit, UnknownEntry
 from bot.facts import Fact
-from bot.refusals import refusal, says_what_happened
+from bot.refusals import NOTHING_CHANGED, refusal
 
 SAMPLES = {
     "str": "diana",
@@ -84,4 +84,6 @@ def test_a_stale_edit_says_who_saved_first_and_what_it_says_now() -> None:
     line = refusal(StaleEdit(current, "episodes"))
     assert line.startswith("Someone changed this fact after you opened it (revision #41 by ben (2)).")
     assert "It now says “8”." in line and line.endswith("run the command again to edit the new value.")
-    assert says_what_happened(StaleEdit(current)) and not says_what_happened(UnknownEntry("x"))
+    # It already says nothing was changed: a write command's note is not added twice; other lines get it.
+    assert refusal(StaleEdit(current), NOTHING_CHANGED) == refusal(StaleEdit(current))
+    assert refusal(UnknownEntry("x"), NOTHING_CHANGED).endswith("pick from the list. Nothing was changed.")

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from bot.clock import Clock
 from bot.errors import FactNotFound, SameFact, StaleEdit, WhichItem
-from bot.facts import FIELDS, Entry, Fact, fact_key
+from bot.facts import Entry, Fact, fact_key
 from bot.inputs import read_fact, read_value, require_field
 from bot.render import Card
 from bot.services.catalogue import Catalogue
@@ -161,7 +161,3 @@ class Curation:
         decided = await self.store.suggestions.decide(suggestion_id, approve, by, reason)
         current = await self.store.facts.get(decided.entry_slug, decided.fact.field, decided.fact.key)
         return decided, current.value if current else None
-
-
-def field_label(field: str) -> str:
-    return FIELDS[field].label if field in FIELDS else field

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import aiosqlite
 
@@ -55,16 +55,9 @@ def _iso(clock: Clock) -> str:
     return clock().astimezone(UTC).isoformat(timespec="seconds")
 
 
-class Reader(Protocol):
-    """What reads: the database between transactions, or an open transaction (which sees its own writes)."""
-
-    async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None: ...
-
-    async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]: ...
-
-
 class Reads:
-    """Queries on `connection`: what the Database and a Transaction both read with."""
+    """Queries on `connection`: what the Database (between transactions) and an open Transaction (which
+    sees its own writes) both read with."""
 
     @property
     def connection(self) -> aiosqlite.Connection:
@@ -208,7 +201,7 @@ class Database(Reads):
         return current
 
 
-async def entry_id(reader: Reader, slug: str, *, removed: bool = False) -> int:
+async def entry_id(reader: Reads, slug: str, *, removed: bool = False) -> int:
     """The id of the entry `slug`: the one slug -> id lookup. EntryNotFound when there is none; with
     `removed`, a removed entry counts too (its revisions, deliveries and events still point at it)."""
     sql = (

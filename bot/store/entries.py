@@ -8,7 +8,7 @@ import aiosqlite
 
 from bot.errors import EntryExists, EntryNotFound, HasChildren, HasFacts, OwnParent, SameEntry
 from bot.facts import Entry
-from bot.store.database import Database, Reader, Transaction, entry_id
+from bot.store.database import Database, Reads, Transaction, entry_id
 from bot.store.facts import remove_fact
 from bot.store.revisions import record_entry_revision
 
@@ -29,7 +29,7 @@ def entry_from_row(row: aiosqlite.Row) -> Entry:
     )
 
 
-async def read_entry(reader: Reader, slug: str) -> Entry | None:
+async def read_entry(reader: Reads, slug: str) -> Entry | None:
     """The entry `slug`, unless there is none or it was removed."""
     row = await reader.fetchone(f"{_ENTRY_SQL} AND e.slug = ?", (slug,))
     return entry_from_row(row) if row else None

@@ -9,7 +9,7 @@ import aiosqlite
 
 from bot.errors import FactExists, FactNotFound, ItemExists, SameEdit, SameFact, StaleEdit
 from bot.facts import Fact
-from bot.store.database import Database, Reader, Transaction, entry_id
+from bot.store.database import Database, Reads, Transaction, entry_id
 from bot.store.revisions import FACT_CONTENT, fact_content, record_revision
 
 _FACT_FIELDS = (
@@ -76,7 +76,7 @@ def stamped(fact: Fact, who: str, at: str) -> Fact:
     return replace(fact, added_by=who, added_at=at)
 
 
-async def stored_fact(reader: Reader, entry: int, field: str, key: str) -> aiosqlite.Row | None:
+async def stored_fact(reader: Reads, entry: int, field: str, key: str) -> aiosqlite.Row | None:
     """The row of the fact at (field, key) of entry id `entry`, with its id."""
     return await reader.fetchone(
         "SELECT id, field, key, value, note, source, source_date, added_by, added_at, position, revision_id "

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.errors import EntryNotFound
 from bot.store.database import Database, entry_id
-from bot.store.servers import Shards
+from bot.store.servers import Shards, subscribed_sql
 
 PAUSE_AFTER_FAILURES = 3
 
@@ -92,10 +92,9 @@ class Outbox:
                     "UPDATE change_events SET batch_id = ? WHERE id = ?", [(batch_id, row[0]) for row in rows]
                 )
                 if changes:
-                    sql = "SELECT guild_id, channel_id FROM guild_settings WHERE channel_id IS NOT NULL AND paused_at IS NULL AND updates = 1"
-                    if shards is not None:
-                        sql += f" AND {shards.sql()}"
-                    guilds = await tx.fetchall(sql)
+                    guilds = await tx.fetchall(
+                        subscribed_sql("guild_id, channel_id", shards, updates_only=True)
+                    )
                     due = now.isoformat(timespec="seconds")
                     await tx.executemany(
                         "INSERT OR IGNORE INTO deliveries (kind, guild_id, channel_id, batch_id, entry_id, due_at, nonce) "

@@ -91,9 +91,15 @@ class Servers:
 
     async def subscribed(self, shards: Shards | None, *, updates_only: bool = False) -> list[GuildSettings]:
         """Servers with a channel set and not paused (in the given shards)."""
-        sql = "SELECT * FROM guild_settings WHERE channel_id IS NOT NULL AND paused_at IS NULL"
-        if updates_only:
-            sql += " AND updates = 1"
-        if shards is not None:
-            sql += f" AND {shards.sql()}"
+        sql = subscribed_sql("*", shards, updates_only=updates_only)
         return [settings_from_row(row) for row in await self._db.fetchall(sql + " ORDER BY guild_id")]
+
+
+def subscribed_sql(columns: str, shards: Shards | None, *, updates_only: bool = False) -> str:
+    """SELECT `columns` of the servers with a channel set and not paused (in the given shards)."""
+    sql = f"SELECT {columns} FROM guild_settings WHERE channel_id IS NOT NULL AND paused_at IS NULL"
+    if updates_only:
+        sql += " AND updates = 1"
+    if shards is not None:
+        sql += f" AND {shards.sql()}"
+    return sql

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.errors import AlreadyDecided, AlreadyStored, RateLimited, SuggestionNotFound
 from bot.facts import Fact
-from bot.store.database import Database, Reader, entry_id
+from bot.store.database import Database, Reads, entry_id
 from bot.store.facts import put_fact, stamped
 
 
@@ -29,7 +29,7 @@ class Suggestion:
     review_message_id: int | None
 
 
-async def read_suggestion(reader: Reader, suggestion_id: int) -> Suggestion | None:
+async def read_suggestion(reader: Reads, suggestion_id: int) -> Suggestion | None:
     row = await reader.fetchone(
         "SELECT s.*, e.slug AS entry_slug, e.title AS entry_title FROM suggestions s "
         "JOIN entries e ON e.id = s.entry_id WHERE s.id = ?",
