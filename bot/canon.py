@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.facts import FIELDS, Entry, Fact, Kind, fact_key, format_person, parse_value
+from bot.facts import CONFIDENCES, CONFIRMED, FIELDS, Entry, Fact, Kind, fact_key, format_person, parse_value
 from bot.store import Store, canon_fact_content, put_fact, remove_fact, upsert_entry
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,9 @@ def _read_fact(where: str, data: Any, sources: dict[str, Source], position: int)
         value = parse_value(name, raw)
     except ValueError as exc:
         raise CanonError(f"{where}: {exc}") from exc
+    confidence = data.get("confidence", CONFIRMED)
+    if confidence not in CONFIDENCES:
+        raise CanonError(f"{where}: confidence must be one of {', '.join(CONFIDENCES)}, not {confidence!r}")
     notes = [str(data["note"]).strip()] if data.get("note") else []
     if "conflict" in data:
         notes.append(_conflict_note(where, data["conflict"], sources))
@@ -121,7 +125,25 @@ def _read_fact(where: str, data: Any, sources: dict[str, Source], position: int)
         note="; ".join(notes),
         added_by=CANON_AUTHOR,
         position=position,
+        confidence=confidence,
     )
+
+
+def _source_ids(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The entry's ids at public sources: positive whole numbers for TVmaze, a Q-number for Wikidata."""
+    ids: dict[str, Any] = {}
+    for key in ("tvmaze_id", "tvmaze_season"):
+        if key in data:
+            if not isinstance(data[key], int) or isinstance(data[key], bool) or data[key] < 1:
+                raise CanonError(f"{name}: `{key}` must be a positive whole number")
+            ids[key] = data[key]
+    if "tvmaze_season" in ids and "tvmaze_id" not in ids:
+        raise CanonError(f"{name}: `tvmaze_season` needs the show's `tvmaze_id`")
+    if "wikidata_id" in data:
+        if not isinstance(data["wikidata_id"], str) or not re.fullmatch(r"Q[1-9][0-9]*", data["wikidata_id"]):
+            raise CanonError(f'{name}: `wikidata_id` must look like "Q123"')
+        ids["wikidata_id"] = data["wikidata_id"]
+    return ids
 
 
 def read_entry_file(path: Path, sources: dict[str, Source]) -> CanonFile:
@@ -138,6 +160,7 @@ def read_entry_file(path: Path, sources: dict[str, Source]) -> CanonFile:
         aliases=tuple(data.get("aliases", ())),
         parent=data.get("parent"),
         position=int(data.get("position", 0)),
+        **_source_ids(path.name, data),
     )
     facts: list[Fact] = []
     seen: set[tuple[str, str]] = set()

@@ -133,6 +133,14 @@ class SameFact(Unchanged):
 
 
 @dataclass(eq=False)
+class SourceNeeded(CitadelError):
+    """An edit that changes what a fact says without naming the source that says the new value."""
+
+    field: str
+    value: str
+
+
+@dataclass(eq=False)
 class SameEdit(Unchanged):
     """An edit that says what is stored, from the same source."""
 

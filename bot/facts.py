@@ -16,8 +16,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import overload
+from urllib.parse import urlsplit
 
-STATUSES: tuple[str, ...] = ("announced", "in production", "released", "renewed", "on hold", "cancelled")
+STATUSES: tuple[str, ...] = (
+    "announced", "in production", "released", "renewed", "on hold", "cancelled", "ended",
+)  # fmt: skip
+
+# How sure a fact is: `confirmed` (the network, the studio or the people themselves said it),
+# `reported` (the press, citing sources) or `rumour`.
+CONFIRMED = "confirmed"
+CONFIDENCES: tuple[str, ...] = (CONFIRMED, "reported", "rumour")
+_CONFIDENCE_MARKS = {"reported": "reported, not confirmed", "rumour": "rumour, not confirmed"}
+
+
+def confidence_mark(confidence: str) -> str:
+    """What fans read beside a fact that is not confirmed ("reported, not confirmed"); '' if confirmed."""
+    return _CONFIDENCE_MARKS.get(confidence, "")
 
 
 class Kind(enum.Enum):
@@ -64,7 +78,7 @@ FIELD_SPECS: tuple[FieldSpec, ...] = (
     FieldSpec("filming", "Filming", Kind.TEXT, inline=False),
     FieldSpec("plot", "Plot", Kind.TEXT, limit=1000, inline=False),
     FieldSpec("first_look", "First look", Kind.TEXT, inline=False),
-    FieldSpec("trailer", "Trailer", Kind.TEXT, inline=False),
+    FieldSpec("trailer", "Trailer", Kind.URL, inline=False),
     FieldSpec("relation", "Related series", Kind.TEXT, multi=True, inline=False),
     FieldSpec("reception", "Reception", Kind.TEXT, multi=True, inline=False),
     FieldSpec("notes", "Notes", Kind.TEXT, multi=True, limit=500, inline=False),
@@ -90,6 +104,11 @@ class Entry:
     aliases: tuple[str, ...] = ()
     parent: str | None = None
     position: int = 0
+    # Where the watcher reads about it: a TVmaze show (and season, for an entry that is one season of a
+    # show) and a Wikidata item. The canon names them; None where no public source establishes them.
+    tvmaze_id: int | None = None
+    tvmaze_season: int | None = None
+    wikidata_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,7 @@ class Fact:
     added_at: str = ""
     position: int = 0
     revision_id: int | None = None  # the revision that set it, once stored
+    confidence: str = CONFIRMED
 
 
 def one_line(text: str, limit: int = 60) -> str:
@@ -479,6 +499,14 @@ def parse_value(field_name: str, raw: str) -> str:
         if not value.isdigit() or int(value) > 9999:
             raise ValueError(f"{spec.label} takes a whole number such as 6.")
         return str(int(value))
-    if spec.kind is Kind.URL and not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
-        raise ValueError("That is not a web address; give a link that starts with https:// or http://.")
+    if spec.kind is Kind.URL and not _is_https_link(value):
+        raise ValueError(
+            f"{spec.label} takes a web link that starts with https://, like https://www.youtube.com/watch?v=…; "
+            "no other kind of address (http:, javascript:, ftp:…)."
+        )
     return value
+
+
+def _is_https_link(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme.lower() == "https" and bool(parts.hostname) and not any(c.isspace() for c in value)

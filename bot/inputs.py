@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from bot.errors import InputError
 from bot.facts import (
+    CONFIDENCES,
+    CONFIRMED,
     FIELDS,
     Fact,
     FieldSpec,
@@ -117,7 +119,28 @@ def read_source_date(raw: str | None, today: date) -> str:
     return str(when)
 
 
-def read_fact(field: str, value: str, source: str, source_date: str | None, today: date) -> Fact:
+def read_confidence(raw: str | None, default: str = CONFIRMED) -> str:
+    """`confirmed`, `reported` or `rumour` (any case); empty means `default`."""
+    if raw is None or not raw.strip():
+        return default
+    confidence = raw.strip().lower()
+    if confidence not in CONFIDENCES:
+        raise InputError(
+            f"“{one_line(raw, 20)}” is not a confidence; use {', '.join(CONFIDENCES[:-1])} or {CONFIDENCES[-1]}."
+        )
+    return confidence
+
+
+def read_fact(
+    field: str,
+    value: str,
+    source: str,
+    source_date: str | None,
+    today: date,
+    confidence: str | None = None,
+    *,
+    default_confidence: str = CONFIRMED,
+) -> Fact:
     """Everything a new fact needs, read and checked."""
     canonical = read_value(field, value)
     return Fact(
@@ -126,6 +149,7 @@ def read_fact(field: str, value: str, source: str, source_date: str | None, toda
         source=read_source(source),
         source_date=read_source_date(source_date, today),
         key=fact_key(field, canonical),
+        confidence=read_confidence(confidence, default_confidence),
     )
 
 

@@ -3,7 +3,7 @@ a field, and an item of a multi-valued field. Served from memory, so autocomplet
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
@@ -86,6 +86,10 @@ class FieldOption(TextOption):
 
 
 FieldArg = app_commands.Transform[str, FieldOption]
+
+# How sure a fact is (bot.facts.CONFIDENCES): Discord shows these as the option's choices.
+ConfidenceArg = Literal["confirmed", "reported", "rumour"]
+CONFIDENCE_DESCRIBE = "confirmed (the studio or cast said it), reported (press) or rumour"
 
 
 async def item_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

@@ -27,6 +27,7 @@ from bot.errors import (
     SameEdit,
     SameEntry,
     SameFact,
+    SourceNeeded,
     StaleEdit,
     SuggestionNotFound,
     UnknownEntry,
@@ -107,6 +108,11 @@ def _said(error: CitadelError) -> str:
             return f"{field_label(field)} already says “{cut(value, 200)}”; thanks all the same."
         case SameFact(field=field, value=value):
             return f"{field_label(field)} already says “{value}”."
+        case SourceNeeded(field=field, value=value):
+            return (
+                f"Which source says {field_label(field)} is “{cut(value, 100)}”? Give it in source: "
+                "(a link or the publication) and, if it is not from today, source_date:."
+            )
         case SameEdit(field=field):
             return f"{field_label(field)} already says exactly that, from the same source."
         case SameEntry(title=title):

@@ -15,10 +15,28 @@ from urllib.parse import urlsplit
 
 import discord
 
-from bot.facts import FIELDS, Entry, Fact, Kind, ReleaseDate, field_label, split_person
+from bot.facts import (
+    CONFIRMED,
+    FIELDS,
+    Entry,
+    Fact,
+    Kind,
+    ReleaseDate,
+    confidence_mark,
+    field_label,
+    split_person,
+)
 
 if TYPE_CHECKING:  # a type only: rendering is pure and reads no store
-    from bot.store import SearchHit
+    from bot.store import SearchHit, SourceState
+
+
+@dataclass(frozen=True)
+class WatchedSource:
+    name: str
+    entries: int  # entries whose canon names an id at this source
+    state: SourceState | None  # None before its first round
+
 
 # Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_LIMIT = 256
@@ -30,7 +48,8 @@ FIELD_COUNT_LIMIT = 25
 EMBED_TOTAL_LIMIT = 6000
 ELLIPSIS = "…"
 COLOUR = 0xB3202A  # Citadel red
-RELEASED_STATUSES = ("released", "renewed")
+RELEASED_STATUSES = ("released", "renewed", "ended")
+NOT_RELEASED = "not released yet"
 
 
 class Style(Enum):
@@ -173,6 +192,23 @@ def premiere_text(value: str, status: str | None, now: datetime, style: Style) -
     return when.label()
 
 
+def marked(text: str, confidence: str, style: Style) -> str:
+    """A value followed by how sure it is, when it is not confirmed: "Q2 2026 (reported, not confirmed)"."""
+    mark = confidence_mark(confidence)
+    if not mark:
+        return text
+    return f"{text} _({mark})_" if style is Style.DISCORD else f"{text} ({mark})"
+
+
+def link_text(url: str, source_date: str, style: Style) -> str:
+    """A link fans click: masked in Discord ("Watch the trailer"), the address itself in plain text."""
+    if style is Style.TEXT:
+        return f"{url} ({source_date})"
+    # A link is stored only if it is https:// with no spaces; these characters would end the markdown early.
+    shown = url.replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
+    return f"[Watch the trailer](<{shown}>) ({source_date})"
+
+
 # --- sources ------------------------------------------------------------------------------------
 
 
@@ -212,13 +248,31 @@ def _fact_line(fact: Fact, status: str | None, now: datetime, style: Style, sour
     elif spec.kind is Kind.PERSON:
         name, role = split_person(fact.value)
         text = safe(name, style) + (f" — {safe(role, style)}" if role else "")
+    elif spec.kind is Kind.URL:
+        text = link_text(fact.value, fact.source_date, style)
     else:
         text = safe(fact.value, style)
-    line = f"{text} {sources.cite(fact)}"
+    line = f"{marked(text, fact.confidence, style)} {sources.cite(fact)}"
     if fact.note:
         note = safe(fact.note, style)
         line += f"\n↳ *{note}*" if style is Style.DISCORD else f"\n  ({fact.note})"
     return line
+
+
+def confirmed_status(facts: Sequence[Fact]) -> str | None:
+    """The entry's status if it is confirmed. Only a confirmed status settles how a past premiere window
+    reads: "expected Q2 2026, not confirmed" stays while the release itself is only reported."""
+    return next((f.value for f in facts if f.field == "status" and f.confidence == CONFIRMED), None)
+
+
+def unreleased(status: str | None, premiere: str | None, now: datetime) -> bool:
+    """Whether the entry is still to come: its premiere is ahead, or it has none and is being made."""
+    if premiere is not None:
+        try:
+            return ReleaseDate.parse(premiere).window()[0] > now.date()
+        except ValueError:
+            return False
+    return status in ("announced", "in production", "on hold")
 
 
 def entry_card(entry: Entry, facts: Sequence[Fact], now: datetime, style: Style = Style.DISCORD) -> Card:
@@ -227,13 +281,17 @@ def entry_card(entry: Entry, facts: Sequence[Fact], now: datetime, style: Style 
     for fact in sorted(facts, key=lambda f: f.position):
         if fact.field in FIELDS:
             by_field.setdefault(fact.field, []).append(fact)
-    status = by_field["status"][0].value if "status" in by_field else None
+    status = confirmed_status(facts)
+    premiere = by_field["premiere"][0].value if "premiere" in by_field else None
     sources = SourceIndex()
     description = ""
     if "plot" in by_field:
         description = "\n".join(_fact_line(f, status, now, style, sources) for f in by_field["plot"])
     fields: list[CardField] = []
     for spec in FIELDS.values():
+        if spec.name == "trailer" and spec.name not in by_field and unreleased(status, premiere, now):
+            fields.append(CardField(spec.label, NOT_RELEASED, spec.inline))
+            continue
         if spec.name == "plot" or spec.name not in by_field:
             continue  # a field with nothing known is left out
         lines = [_fact_line(f, status, now, style, sources) for f in by_field[spec.name]]
@@ -249,7 +307,8 @@ def search_card(query: str, hits: Sequence[SearchHit], style: Style = Style.DISC
     fields = tuple(
         CardField(
             f"{hit.entry_title} · {field_label(hit.field)}",
-            f"{safe(hit.value, style)} ({source_label(hit.source)}, {hit.source_date})",
+            f"{marked(safe(hit.value, style), hit.confidence, style)} "
+            f"({source_label(hit.source)}, {hit.source_date})",
         )
         for hit in hits
     )
@@ -266,9 +325,48 @@ def about_card(entries: Sequence[Entry], fact_count: int) -> Card:
         f"It knows {fact_count} facts about {len(entries)} entries: {names}.\n\n"
         "Use `/citadel show` for any entry and `/citadel search` to find a fact. Know something newer? "
         "`/citadel suggest` sends a fact with its source to the moderators of the bot's home server, and "
-        "the bot tells you (by DM, if yours are open) what they decide."
+        "the bot tells you (by DM, if yours are open) what they decide.\n\n"
+        "A reported or rumoured fact is marked as such. A watcher also reads public sources and proposes "
+        "what changed to the moderators: [TVmaze](<https://www.tvmaze.com>) (its data is CC BY-SA 4.0, "
+        "credited on every fact it gave) and [Wikidata](<https://www.wikidata.org>) (CC0)."
     )
     return fit(Card("About citadel-bot", description))
+
+
+def watch_card(rounds: Sequence[WatchedSource], interval_hours: int) -> Card:
+    """/fact watcher: for each public source, how many entries it reads and how its rounds went."""
+    if not interval_hours:
+        return Card("Watcher of public sources", "The watcher is off (WATCH_INTERVAL_HOURS is 0).")
+
+    def stamp(iso: str | None) -> str:
+        if not iso:
+            return "never"
+        moment = datetime.fromisoformat(iso)
+        return f"{discord.utils.format_dt(moment, 'f')} ({discord.utils.format_dt(moment, 'R')})"
+
+    fields = []
+    for source in rounds:
+        if source.state is None:
+            lines = ["No round yet: the first one runs once the bot is connected."]
+        else:
+            lines = [
+                f"Last successful round: {stamp(source.state.last_ok_at)}",
+                f"Last round: {stamp(source.state.last_run_at)}",
+                f"Next round: {stamp(source.state.next_at)}",
+            ]
+            if source.state.error:
+                lines.append(
+                    f"Last error ({source.state.failures} in a row): {safe(source.state.error, Style.DISCORD)}"
+                )
+        fields.append(CardField(f"{source.name} · {source.entries} entries", "\n".join(lines)))
+    return fit(
+        Card(
+            "Watcher of public sources",
+            f"Every {interval_hours} h it reads each source for the entries whose canon names an id there, and "
+            "files what differs from the facts as suggestions for review.",
+            tuple(fields),
+        )
+    )
 
 
 # --- output -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.client import CitadelBot
 from bot.facts import Entry
-from bot.options import EntryArg, FieldArg
+from bot.options import CONFIDENCE_DESCRIBE, ConfidenceArg, EntryArg, FieldArg
 from bot.refusals import NOTHING_STORED
 from bot.render import Card, cut, to_embed
 from bot.tree import reply_ephemeral, writes
@@ -106,6 +106,7 @@ class CitadelGroup(app_commands.Group):
         value="What the source says",
         source="A link (https://…) or the publication",
         source_date="When the source said it: 2024-10-10, October 2024 or 2024 (default today)",
+        confidence=CONFIDENCE_DESCRIBE + " (default: reported)",
     )
     async def suggest(
         self,
@@ -115,10 +116,13 @@ class CitadelGroup(app_commands.Group):
         value: app_commands.Range[str, 1, 1000],
         source: app_commands.Range[str, 1, 300],
         source_date: app_commands.Range[str, 1, 40] | None = None,
+        confidence: ConfidenceArg | None = None,
     ) -> None:
         """Store a member's suggestion and put it in front of the moderators."""
         curation = self.bot.curation
-        fact = curation.read_fact(field, value, source, source_date)
+        fact = curation.read_fact(
+            field, value, source, source_date, confidence, default_confidence="reported"
+        )
         user = interaction.user
         suggestion, current = await curation.suggest(entry, fact, user.id, user.name, interaction.guild_id)
         await reply_ephemeral(

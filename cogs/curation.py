@@ -11,10 +11,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import CitadelBot, bot_of
-from bot.facts import FIELDS, Entry, Fact, field_label
+from bot.facts import CONFIRMED, FIELDS, Entry, Fact, field_label
 from bot.inputs import read_aliases, read_description, read_slug, read_source, read_title
-from bot.options import EntryArg, FieldArg, item_choices
-from bot.render import Card, cut, source_label, to_embed
+from bot.options import CONFIDENCE_DESCRIBE, ConfidenceArg, EntryArg, FieldArg, item_choices
+from bot.render import Card, cut, source_label, to_embed, watch_card
 from bot.services.curation import EntryChange
 from bot.store import ENTRY_FIELD, Revision
 from bot.tree import Buttons, Form, editor_check, reply_ephemeral, who, writes
@@ -78,6 +78,7 @@ class FactModal(Form):
         fact: Fact | None,
         source: str = "",
         source_date: str = "",
+        confidence: str = CONFIRMED,
     ) -> None:
         spec = FIELDS[field]
         super().__init__(title=cut(f"{'Edit' if fact else 'Add'} {spec.label}", 45), timeout=900)
@@ -103,13 +104,22 @@ class FactModal(Form):
             required=False,
             max_length=40,
         )
-        for item in (self.value, self.source, self.source_date):
+        self.confidence: discord.ui.TextInput[FactModal] = discord.ui.TextInput(
+            label="Confidence: confirmed, reported or rumour",
+            custom_id="confidence",
+            default=fact.confidence if fact else confidence,
+            required=False,
+            max_length=20,
+        )
+        for item in (self.value, self.source, self.source_date, self.confidence):
             self.add_item(item)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         editor_check(interaction)  # permissions may have changed while the form was open
         curation = bot_of(interaction).curation
-        fact = curation.read_fact(self.field, self.value.value, self.source.value, self.source_date.value)
+        fact = curation.read_fact(
+            self.field, self.value.value, self.source.value, self.source_date.value, self.confidence.value
+        )
         if self.key is None:
             await add_fact(interaction, self.entry, fact)
         else:
@@ -184,8 +194,18 @@ def describe_revision(revision: Revision) -> str:
         text = content.get("value") or content.get("title") or ""
         return f"“{cut(str(text), 200)}”"
 
+    def confidence(content: dict[str, Any] | None) -> str | None:
+        if content is None or "title" in content:  # an entry's own revision has no confidence
+            return None
+        return str(content.get("confidence", CONFIRMED))  # revisions from before confidences: confirmed
+
     lines = [f"by {revision.who} at {revision.at.replace('T', ' ').replace('+00:00', ' UTC')}"]
     lines.append(f"{value(revision.old)} → {value(revision.new)}")
+    old_confidence, new_confidence = confidence(revision.old), confidence(revision.new)
+    if old_confidence and new_confidence and old_confidence != new_confidence:
+        lines.append(f"confidence: {old_confidence} → {new_confidence}")
+    elif (new_confidence or old_confidence or CONFIRMED) != CONFIRMED:
+        lines.append(f"confidence: {new_confidence or old_confidence}")
     latest = revision.new or revision.old or {}
     if latest.get("source"):
         lines.append(f"source: {source_label(latest['source'])}, {latest.get('source_date', '')}")
@@ -252,6 +272,7 @@ class FactGroup(EditorGroup):
         value="The fact; leave empty to type a long one in a form",
         source="A link (https://…) or the publication",
         source_date="When the source said it: 2024-10-10, October 2024 or 2024 (default today)",
+        confidence=CONFIDENCE_DESCRIBE,
     )
     async def add(
         self,
@@ -261,15 +282,23 @@ class FactGroup(EditorGroup):
         source: app_commands.Range[str, 1, 300],
         value: app_commands.Range[str, 1, 1000] | None = None,
         source_date: app_commands.Range[str, 1, 40] | None = None,
+        confidence: ConfidenceArg | None = None,
     ) -> None:
         if value is None:  # too long for a slash option: a form instead
             read_source(source)
             modal = FactModal(
-                entry=entry, field=field, key=None, fact=None, source=source, source_date=source_date or ""
+                entry=entry,
+                field=field,
+                key=None,
+                fact=None,
+                source=source,
+                source_date=source_date or "",
+                confidence=confidence or CONFIRMED,
             )
             await interaction.response.send_modal(modal)
             return
-        await add_fact(interaction, entry, self.curation.read_fact(field, value, source, source_date))
+        fact = self.curation.read_fact(field, value, source, source_date, confidence)
+        await add_fact(interaction, entry, fact)
 
     @app_commands.command(
         name="edit", description="Correct a fact (leave value empty to edit it in a form)", extras=REFUSED
@@ -278,9 +307,10 @@ class FactGroup(EditorGroup):
         entry=ENTRY_DESCRIBE,
         field=FIELD_DESCRIBE,
         item=ITEM_DESCRIBE,
-        value="The corrected fact; leave empty to edit the current one in a form",
-        source="A link or the publication (default: the current source)",
-        source_date="When the source said it (default: the current source's date)",
+        value="The corrected fact (a new value needs its source); leave all empty to edit in a form",
+        source="Where the new value comes from: a link or the publication (default: the current source)",
+        source_date="When the source said it (default: the current source's date, or today for a new one)",
+        confidence=CONFIDENCE_DESCRIBE + " (default: as it is)",
     )
     @app_commands.autocomplete(item=item_choices)
     async def edit(
@@ -292,16 +322,15 @@ class FactGroup(EditorGroup):
         value: app_commands.Range[str, 1, 1000] | None = None,
         source: app_commands.Range[str, 1, 300] | None = None,
         source_date: app_commands.Range[str, 1, 40] | None = None,
+        confidence: ConfidenceArg | None = None,
     ) -> None:
         current = await self.curation.target(entry, field, item)
-        if value is None:
+        if value is None and source is None and source_date is None and confidence is None:
             await interaction.response.send_modal(
                 FactModal(entry=entry, field=field, key=current.key, fact=current)
             )
             return
-        fact = self.curation.read_fact(
-            field, value, source or current.source, source_date or current.source_date
-        )
+        fact = self.curation.revised(current, value, source, source_date, confidence)
         # Picked from autocomplete, `item` is the revision the moderator saw: edit only if it still is.
         seen = current.revision_id if item == str(current.revision_id) else None
         await edit_fact(interaction, entry, current.key, fact, seen)
@@ -327,6 +356,17 @@ class FactGroup(EditorGroup):
         revision = await self.curation.remove_fact(entry, current, who(interaction.user), reason or "")
         line = f"Revision #{revision}: removed {FIELDS[field].label} “{cut(current.value, 200)}”."
         await show_stored(interaction, entry.slug, line)
+
+    @app_commands.command(
+        name="watcher", description="What the watcher of public sources read last, and when it reads next"
+    )
+    async def watcher(self, interaction: discord.Interaction) -> None:
+        bot = bot_of(interaction)
+        sources = await bot.watcher.sources() if bot.watcher is not None else []
+        card = watch_card(sources, bot.settings.watch_interval_hours if bot.watcher is not None else 0)
+        await interaction.response.send_message(
+            embed=to_embed(card), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
 
     @app_commands.command(
         name="history", description="Who changed what, when, and from which source", extras=REFUSED

@@ -27,5 +27,6 @@ async def test_a_canon_snapshot_is_what_the_file_said(store: Store) -> None:
         assert await store.canon.snapshot(tx, "zeta.toml") == {}
     assert await store.canon.digests() == {"zeta.toml": "d2"}
     assert canon_fact_content(facts[0]) == {
-        "value": "3", "note": "a note", "source": "https://example.org/z", "source_date": "2026-01-01"
+        "value": "3", "note": "a note", "source": "https://example.org/z", "source_date": "2026-01-01",
+        "confidence": "confirmed",
     }  # fmt: skip

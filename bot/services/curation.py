@@ -3,12 +3,12 @@ Every write is one store transaction; what the moderators see afterwards is rend
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from bot.clock import Clock
-from bot.errors import FactNotFound, SameFact, StaleEdit, WhichItem
-from bot.facts import Entry, Fact, fact_key
+from bot.errors import FactNotFound, SameFact, SourceNeeded, StaleEdit, WhichItem
+from bot.facts import CONFIRMED, Entry, Fact, fact_key
 from bot.inputs import read_fact, read_value, require_field
 from bot.render import Card
 from bot.services.catalogue import Catalogue
@@ -72,8 +72,43 @@ class Curation:
             raise FactNotFound(entry.title, field, item)
         return found[0]
 
-    def read_fact(self, field: str, value: str, source: str, source_date: str | None) -> Fact:
-        return read_fact(field, value, source, source_date, self.today())
+    def read_fact(
+        self,
+        field: str,
+        value: str,
+        source: str,
+        source_date: str | None,
+        confidence: str | None = None,
+        *,
+        default_confidence: str = CONFIRMED,
+    ) -> Fact:
+        return read_fact(
+            field, value, source, source_date, self.today(), confidence, default_confidence=default_confidence
+        )
+
+    def revised(
+        self,
+        current: Fact,
+        value: str | None,
+        source: str | None,
+        source_date: str | None,
+        confidence: str | None,
+    ) -> Fact:
+        """The fact as an edit leaves it. A new value needs the source that says it (SourceNeeded);
+        what the edit does not give is kept, a new source's date defaulting to today."""
+        new_value = read_value(current.field, value) if value is not None else current.value
+        if new_value != current.value and source is None:
+            raise SourceNeeded(current.field, new_value)
+        same_source = source is None or source.strip() == current.source
+        fact = self.read_fact(
+            current.field,
+            new_value,
+            source or current.source,
+            source_date or (current.source_date if same_source else None),
+            confidence or current.confidence,
+        )
+        # A note belongs to the value it explains: kept while the value is.
+        return replace(fact, note=current.note) if new_value == current.value else fact
 
     async def add_fact(self, entry: Entry, fact: Fact, who: str) -> int:
         return await self.store.facts.add(entry.slug, fact, who)
@@ -110,8 +145,8 @@ class Curation:
         return revision
 
     async def edit_entry(self, entry: Entry, change: EntryChange, who: str) -> int:
-        new = Entry(
-            slug=entry.slug,
+        new = replace(  # what the command does not change (the watcher's ids, say) stays
+            entry,
             title=change.title or entry.title,
             description=change.description or entry.description,
             aliases=change.aliases or entry.aliases,
@@ -150,6 +185,16 @@ class Curation:
         )
         return suggestion, current.value if current else None
 
+    async def unposted(self) -> list[Suggestion]:
+        return await self.store.suggestions.unposted()
+
+    async def stored_value(self, suggestion: Suggestion) -> str | None:
+        """What the facts say now where `suggestion` would go."""
+        current = await self.store.facts.get(
+            suggestion.entry_slug, suggestion.fact.field, suggestion.fact.key
+        )
+        return current.value if current else None
+
     async def posted_for_review(self, suggestion: Suggestion, channel_id: int, message_id: int) -> None:
         await self.store.suggestions.set_review_message(suggestion.id, channel_id, message_id)
 
@@ -159,5 +204,4 @@ class Curation:
         """Approve (the fact becomes a revision crediting the suggester) or reject, exactly once; with
         what is stored now."""
         decided = await self.store.suggestions.decide(suggestion_id, approve, by, reason)
-        current = await self.store.facts.get(decided.entry_slug, decided.fact.field, decided.fact.key)
-        return decided, current.value if current else None
+        return decided, await self.stored_value(decided)

@@ -13,7 +13,8 @@ from bot.store.facts import remove_fact
 from bot.store.revisions import record_entry_revision
 
 _ENTRY_SQL = (
-    "SELECT e.slug, e.title, e.description, e.aliases, e.position, p.slug AS parent_slug "
+    "SELECT e.slug, e.title, e.description, e.aliases, e.position, p.slug AS parent_slug, e.tvmaze_id, "
+    "e.tvmaze_season, e.wikidata_id "
     "FROM entries e LEFT JOIN entries p ON p.id = e.parent_id WHERE e.removed_at IS NULL"
 )
 
@@ -26,6 +27,9 @@ def entry_from_row(row: aiosqlite.Row) -> Entry:
         aliases=tuple(json.loads(row["aliases"])),
         parent=row["parent_slug"],
         position=row["position"],
+        tvmaze_id=row["tvmaze_id"],
+        tvmaze_season=row["tvmaze_season"],
+        wikidata_id=row["wikidata_id"],
     )
 
 
@@ -41,10 +45,12 @@ async def upsert_entry(tx: Transaction, entry: Entry) -> None:
     parent_id = await entry_id(tx, entry.parent) if entry.parent else None
     now = tx.now()
     await tx.execute(
-        "INSERT INTO entries (slug, title, description, aliases, parent_id, position, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (slug) DO UPDATE SET title = excluded.title, "
-        "description = excluded.description, aliases = excluded.aliases, parent_id = excluded.parent_id, "
-        "position = excluded.position, updated_at = excluded.updated_at, removed_at = NULL",
+        "INSERT INTO entries (slug, title, description, aliases, parent_id, position, tvmaze_id, "
+        "tvmaze_season, wikidata_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (slug) DO UPDATE SET title = excluded.title, description = excluded.description, "
+        "aliases = excluded.aliases, parent_id = excluded.parent_id, position = excluded.position, "
+        "tvmaze_id = excluded.tvmaze_id, tvmaze_season = excluded.tvmaze_season, "
+        "wikidata_id = excluded.wikidata_id, updated_at = excluded.updated_at, removed_at = NULL",
         (
             entry.slug,
             entry.title,
@@ -52,6 +58,9 @@ async def upsert_entry(tx: Transaction, entry: Entry) -> None:
             json.dumps(list(entry.aliases)),
             parent_id,
             entry.position,
+            entry.tvmaze_id,
+            entry.tvmaze_season,
+            entry.wikidata_id,
             now,
             now,
         ),

@@ -13,16 +13,17 @@ from bot.store.database import Database, Reads, Transaction, entry_id
 from bot.store.revisions import FACT_CONTENT, fact_content, record_revision
 
 _FACT_FIELDS = (
-    "field", "key", "value", "note", "source", "source_date", "added_by", "added_at", "position", "revision_id",
+    "field", "key", "value", "note", "source", "source_date", "confidence", "added_by", "added_at", "position",
+    "revision_id",
 )  # fmt: skip
 
 # Two facts are the same when they say the same thing from the same source; who added it and when
 # are provenance of the current row, not a reason for a new revision.
-_COMPARED = ("value", "note", "source", "source_date")
+_COMPARED = ("value", "note", "source", "source_date", "confidence")
 
 FOR_ENTRY_SQL = (
-    "SELECT f.field, f.key, f.value, f.note, f.source, f.source_date, f.added_by, f.added_at, f.position, "
-    "f.revision_id FROM facts f JOIN entries e ON e.id = f.entry_id WHERE e.slug = ? "
+    "SELECT f.field, f.key, f.value, f.note, f.source, f.source_date, f.confidence, f.added_by, f.added_at, "
+    "f.position, f.revision_id FROM facts f JOIN entries e ON e.id = f.entry_id WHERE e.slug = ? "
     "ORDER BY f.field, f.position, f.id"
 )
 
@@ -32,7 +33,7 @@ PREMIERES_SQL = (
 )
 
 _SEARCH_SQL = (
-    "SELECT e.slug, e.title, f.field, f.value, f.note, f.source, f.source_date FROM facts_fts "
+    "SELECT e.slug, e.title, f.field, f.value, f.note, f.source, f.source_date, f.confidence FROM facts_fts "
     "JOIN facts f ON f.id = facts_fts.rowid JOIN entries e ON e.id = f.entry_id "
     "WHERE facts_fts MATCH ? ORDER BY bm25(facts_fts), e.position, f.id LIMIT ?"
 )
@@ -47,6 +48,7 @@ class SearchHit:
     note: str
     source: str
     source_date: str
+    confidence: str
 
 
 _FTS_WORD = re.compile(r"\w+", re.UNICODE)
@@ -79,7 +81,8 @@ def stamped(fact: Fact, who: str, at: str) -> Fact:
 async def stored_fact(reader: Reads, entry: int, field: str, key: str) -> aiosqlite.Row | None:
     """The row of the fact at (field, key) of entry id `entry`, with its id."""
     return await reader.fetchone(
-        "SELECT id, field, key, value, note, source, source_date, added_by, added_at, position, revision_id "
+        "SELECT id, field, key, value, note, source, source_date, confidence, added_by, added_at, position, "
+        "revision_id "
         "FROM facts WHERE entry_id = ? AND field = ? AND key = ?",
         (entry, field, key),
     )
@@ -112,15 +115,15 @@ async def put_fact(
             return None
         revision = await record_revision(tx, entry, fact.field, fact.key, "edit", old, new, who, reason)
         await tx.execute(
-            "UPDATE facts SET value = ?, note = ?, source = ?, source_date = ?, added_by = ?, added_at = ?, "
-            "position = ?, revision_id = ? WHERE id = ?",
+            "UPDATE facts SET value = ?, note = ?, source = ?, source_date = ?, confidence = ?, added_by = ?, "
+            "added_at = ?, position = ?, revision_id = ? WHERE id = ?",
             (*(new[k] for k in FACT_CONTENT), fact.position, revision, row["id"]),
         )
         return revision
     revision = await record_revision(tx, entry, fact.field, fact.key, "add", None, new, who, reason)
     await tx.execute(
-        "INSERT INTO facts (entry_id, field, key, value, note, source, source_date, added_by, added_at, "
-        "position, revision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO facts (entry_id, field, key, value, note, source, source_date, confidence, added_by, "
+        "added_at, position, revision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (entry, fact.field, fact.key, *(new[k] for k in FACT_CONTENT), fact.position, revision),
     )
     return revision

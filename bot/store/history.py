@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.errors import NothingToRevert, RevisionNotFound
-from bot.facts import Fact
+from bot.facts import CONFIRMED, Fact
 from bot.store.database import Database, Transaction, entry_id
 from bot.store.entries import change_entry, restore_entry, retire_entry
 from bot.store.facts import put_fact, remove_fact, stamped, stored_fact
@@ -58,8 +58,9 @@ async def _revert_fact(tx: Transaction, target: Revision, who: str, reason: str)
         return await remove_fact(tx, target.entry_slug, target.field, target.key, who, reason)
     old = target.old
     restored = Fact(
-        target.field, old["value"], old["source"], old["source_date"], key=target.key, note=old["note"]
-    )
+        target.field, old["value"], old["source"], old["source_date"], key=target.key, note=old["note"],
+        confidence=old.get("confidence", CONFIRMED),
+    )  # fmt: skip
     current = await stored_fact(tx, await entry_id(tx, target.entry_slug), target.field, target.key)
     if current is not None:
         restored = replace(restored, position=current["position"])

@@ -14,7 +14,7 @@ from bot.store.database import Transaction, entry_id
 ENTRY_FIELD = "_entry"  # the revisions of an entry's own attributes use this field name
 
 # What a revision records about a fact: its content and provenance, not its row bookkeeping.
-FACT_CONTENT = ("value", "note", "source", "source_date", "added_by", "added_at")
+FACT_CONTENT = ("value", "note", "source", "source_date", "confidence", "added_by", "added_at")
 
 REVISION_SQL = (
     "SELECT r.id, e.slug, r.field, r.key, r.action, r.old, r.new, r.who, r.at, r.reason "

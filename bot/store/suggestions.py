@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from bot.errors import AlreadyDecided, AlreadyStored, RateLimited, SuggestionNotFound
 from bot.facts import Fact
-from bot.store.database import Database, Reads, entry_id
+from bot.store.database import Database, Reads, Transaction, entry_id
 from bot.store.facts import put_fact, stamped
+
+WATCHER_USER_ID = 0  # suggestions the watcher of public sources files carry this id and the source's name
 
 
 @dataclass(frozen=True)
@@ -37,11 +39,28 @@ async def read_suggestion(reader: Reads, suggestion_id: int) -> Suggestion | Non
     )
     if row is None:
         return None
-    fact = Fact(row["field"], row["value"], row["source"], row["source_date"], key=row["key"])
+    fact = Fact(
+        row["field"], row["value"], row["source"], row["source_date"], key=row["key"], note=row["note"],
+        confidence=row["confidence"],
+    )  # fmt: skip
     return Suggestion(
         row["id"], row["entry_slug"], row["entry_title"], fact, row["user_id"], row["user_name"],
         row["guild_id"], row["created_at"], row["status"], row["decided_by"], row["reason"],
         row["revision_id"], row["review_channel_id"], row["review_message_id"],
+    )  # fmt: skip
+
+
+async def insert_suggestion(
+    tx: Transaction, entry: int, fact: Fact, user_id: int, user_name: str, guild_id: int | None
+) -> int:
+    """A pending suggestion of `fact` for entry id `entry`; its id."""
+    return await tx.execute(
+        "INSERT INTO suggestions (entry_id, field, key, value, source, source_date, confidence, note, "
+        "user_id, user_name, guild_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            entry, fact.field, fact.key, fact.value, fact.source, fact.source_date, fact.confidence, fact.note,
+            user_id, user_name, guild_id, tx.now(),
+        ),
     )  # fmt: skip
 
 
@@ -73,22 +92,7 @@ class Suggestions:
             if len(recent) >= limit:
                 retry_at = datetime.fromisoformat(recent[0][0]) + window
                 raise RateLimited(limit=limit, window=window, retry_at=retry_at)
-            suggestion_id = await tx.execute(
-                "INSERT INTO suggestions (entry_id, field, key, value, source, source_date, user_id, user_name, "
-                "guild_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry,
-                    fact.field,
-                    fact.key,
-                    fact.value,
-                    fact.source,
-                    fact.source_date,
-                    user_id,
-                    user_name,
-                    guild_id,
-                    now.isoformat(timespec="seconds"),
-                ),
-            )
+            suggestion_id = await insert_suggestion(tx, entry, fact, user_id, user_name, guild_id)
         found = await self.get(suggestion_id)
         assert found is not None
         return found
@@ -114,9 +118,12 @@ class Suggestions:
                 raise AlreadyDecided(suggestion_id, pending.status)
             revision = None
             if approve:
-                credit = (
-                    f"{pending.user_name} ({pending.user_id}), suggestion #{suggestion_id} approved by {by}"
+                suggester = (
+                    f"the watcher, from {pending.user_name}"
+                    if pending.user_id == WATCHER_USER_ID
+                    else f"{pending.user_name} ({pending.user_id})"
                 )
+                credit = f"{suggester}, suggestion #{suggestion_id} approved by {by}"
                 revision = await put_fact(
                     tx, pending.entry_slug, stamped(pending.fact, credit, tx.now()), credit
                 )
@@ -130,3 +137,14 @@ class Suggestions:
         decided = await self.get(suggestion_id)
         assert decided is not None
         return decided
+
+    async def unposted(self, limit: int = 50) -> list[Suggestion]:
+        """Pending suggestions never put in front of the moderators (filed while the bot was offline, by
+        `python -m bot watch`, or whose review post failed), oldest first."""
+        rows = await self._db.fetchall(
+            "SELECT id FROM suggestions WHERE status = 'pending' AND review_message_id IS NULL "
+            "ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        found = [await self.get(row[0]) for row in rows]
+        return [s for s in found if s is not None]
