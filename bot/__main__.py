@@ -9,22 +9,26 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 import aiohttp
 import discord
 
 from bot.canon import CanonError, load_canon
 from bot.client import CitadelBot, point_at
-from bot.clock import Clock, utc_now
+from bot.clock import Clock, SystemClock, utc_now
 from bot.config import ConfigError, Settings, configure_logging, load_settings
 from bot.errors import CitadelError
+from bot.facts import field_label
 from bot.refusals import refusal
 from bot.render import Card, Style, to_text
 from bot.services import Catalogue
 from bot.store import Store
+from bot.watcher import Watcher, readers
 
 log = logging.getLogger("bot")
 EXIT_USAGE = 2  # a setting, the canon or the token needs fixing by the operator
+DEFAULT_WATCH_HOURS = 6  # `watch` with the watcher turned off still plans the next round this far ahead
 
 
 async def open_store(settings: Settings, clock: Clock = utc_now) -> Store:
@@ -99,6 +103,33 @@ async def ask(settings: Settings, words: Sequence[str]) -> str:
         await store.close()
 
 
+async def watch(settings: Settings) -> tuple[str, bool]:
+    """One round of every public source now, against the configured store: what it filed for review,
+    and whether every entry could be read."""
+    store = await open_store(settings)
+    try:
+        async with aiohttp.ClientSession() as session:
+            interval = timedelta(hours=settings.watch_interval_hours or DEFAULT_WATCH_HOURS)
+            watcher = Watcher(store, SystemClock(), readers(session, settings), interval=interval)
+            rounds = await watcher.round_now()
+    finally:
+        await store.close()
+    lines: list[str] = []
+    for done in rounds:
+        line = f"{done.source}: read {done.read} of {done.read + done.failed} entries"
+        lines.append(line + (f"; not read: {done.state.error}" if done.failed else ""))
+        for proposal in done.proposals:
+            suggestion = proposal.suggestion
+            fact = suggestion.fact
+            lines.append(
+                f"  suggestion #{suggestion.id}: {suggestion.entry_title} · {field_label(fact.field)}: "
+                f"{proposal.current or 'nothing'} -> {fact.value} ({fact.source}, {fact.source_date})"
+            )
+    if not any(done.proposals for done in rounds):
+        lines.append("nothing new")
+    return "\n".join(lines), not any(done.failed for done in rounds)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bot", description="citadel-bot: Citadel facts for Discord."
@@ -108,18 +139,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("sync", help="sync the slash commands with Discord now, then exit")
     ask_parser = commands.add_parser("ask", help="answer a command offline, e.g. `ask citadel diana`")
     ask_parser.add_argument("words", nargs="*")
+    commands.add_parser(
+        "watch",
+        help="read the public sources once now and file what differs for review; prints what it filed",
+    )
     args = parser.parse_args(argv)
 
     try:
         settings = load_settings()
         # `ask` prints an answer for a person at a terminal: only warnings and errors beside it.
-        configure_logging(settings.log_level if args.command != "ask" else "WARNING")
+        configure_logging(settings.log_level if args.command not in ("ask", "watch") else "WARNING")
         # Modules, classes and functions imported so far live as long as the process: the collector
         # need not look at them again. Without this the first full collection, due while the gateway
         # connects, spends 20-50 ms walking them, and every later one does too.
         gc.freeze()
         if args.command == "ask":
             print(asyncio.run(ask(settings, args.words)))
+        elif args.command == "watch":
+            report, complete = asyncio.run(watch(settings))
+            print(report)
+            return 0 if complete else 1
         else:
             asyncio.run(run_bot(settings, sync_only=args.command == "sync"))
         return 0

@@ -10,6 +10,7 @@ import json
 import logging
 from datetime import timedelta
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -23,6 +24,7 @@ from bot.services import Announcements, Catalogue, Curation
 from bot.store import Store
 from bot.store.servers import Shards
 from bot.tree import CitadelTree
+from bot.watcher import Proposal, Watcher, readers
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,9 @@ class CitadelBot(commands.AutoShardedBot):
             ready=self._ready_to_announce,
         )
         self.announcements = Announcements(store, posts, self.announcer.poke)
+        # The watcher of public sources, made in setup_hook (it reads through its own HTTP session).
+        self.watcher: Watcher | None = None
+        self._sources_session: aiohttp.ClientSession | None = None
 
     def own_shards(self) -> Shards | None:
         """The shards this process owns, or None when it runs them all (SHARD_IDS unset)."""
@@ -128,6 +133,21 @@ class CitadelBot(commands.AutoShardedBot):
             # instead of after the sync's round trips.
             self._syncing = asyncio.create_task(self._sync_in_background(), name="command sync")
         self.announcer.start()  # it waits for the gateway and the sync before its first step
+        if self.settings.watch_interval_hours and not self.force_sync:
+            self._sources_session = aiohttp.ClientSession()
+            self.watcher = Watcher(
+                self.store,
+                self.clock,
+                readers(self._sources_session, self.settings),
+                interval=timedelta(hours=self.settings.watch_interval_hours),
+                proposed=self._proposed,
+                ready=self.wait_until_ready,  # its proposals are posted for review as they are filed
+            )
+            self.watcher.start()
+
+    def _proposed(self, proposal: Proposal) -> None:
+        # The review cog puts it in front of the moderators, as it does members' suggestions.
+        self.dispatch("suggestion_made", proposal.suggestion, proposal.current)
 
     async def _sync_in_background(self) -> None:
         try:
@@ -149,6 +169,10 @@ class CitadelBot(commands.AutoShardedBot):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._syncing
         await self.announcer.stop()
+        if self.watcher is not None:
+            await self.watcher.stop()
+        if self._sources_session is not None:
+            await self._sources_session.close()
         self.catalogue.close()
         await super().close()
 

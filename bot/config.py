@@ -21,6 +21,8 @@ _SNOWFLAKE = re.compile(r"^[1-9][0-9]{15,20}$")
 # spaces and "Bot " prefixes before Discord is asked.
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+TVMAZE_API = "https://api.tvmaze.com"
+WIKIDATA_API = "https://www.wikidata.org"
 
 
 class ConfigError(Exception):
@@ -50,6 +52,10 @@ class Settings:
     # Only for running against a local fake Discord (tests, benchmarks); empty means Discord itself.
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
+    # The watcher of public sources: hours between its rounds (0 turns it off), and where it reads.
+    watch_interval_hours: int = 6
+    tvmaze_api: str = TVMAZE_API
+    wikidata_api: str = WIKIDATA_API
 
     def require_token(self) -> str:
         """The token, or a ConfigError that says where to get one."""
@@ -96,10 +102,10 @@ def _time_of_day(name: str, raw: str) -> time:
     return time(int(match[1]), int(match[2]), tzinfo=UTC)
 
 
-def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+def _url(name: str, raw: str, schemes: tuple[str, ...], empty: str = "Discord") -> str:
     if not raw.startswith(tuple(f"{scheme}://" for scheme in schemes)):
         raise ConfigError(
-            f"{name} must start with {' or '.join(s + '://' for s in schemes)}; leave it empty for Discord."
+            f"{name} must start with {' or '.join(s + '://' for s in schemes)}; leave it empty for {empty}."
         )
     return raw.rstrip("/")
 
@@ -167,6 +173,13 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         discord_gateway_url=_url("DISCORD_GATEWAY_URL", get("DISCORD_GATEWAY_URL"), ("ws", "wss"))
         if get("DISCORD_GATEWAY_URL")
         else None,
+        watch_interval_hours=_number("WATCH_INTERVAL_HOURS", get("WATCH_INTERVAL_HOURS"), 6, 0, 168),
+        tvmaze_api=_url("TVMAZE_API", get("TVMAZE_API"), ("http", "https"), TVMAZE_API)
+        if get("TVMAZE_API")
+        else TVMAZE_API,
+        wikidata_api=_url("WIKIDATA_API", get("WIKIDATA_API"), ("http", "https"), WIKIDATA_API)
+        if get("WIKIDATA_API")
+        else WIKIDATA_API,
     )
 
 

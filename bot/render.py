@@ -282,6 +282,7 @@ def entry_card(entry: Entry, facts: Sequence[Fact], now: datetime, style: Style 
         if fact.field in FIELDS:
             by_field.setdefault(fact.field, []).append(fact)
     status = confirmed_status(facts)
+    said_status = by_field["status"][0].value if "status" in by_field else None  # confirmed or not
     premiere = by_field["premiere"][0].value if "premiere" in by_field else None
     sources = SourceIndex()
     description = ""
@@ -289,7 +290,7 @@ def entry_card(entry: Entry, facts: Sequence[Fact], now: datetime, style: Style 
         description = "\n".join(_fact_line(f, status, now, style, sources) for f in by_field["plot"])
     fields: list[CardField] = []
     for spec in FIELDS.values():
-        if spec.name == "trailer" and spec.name not in by_field and unreleased(status, premiere, now):
+        if spec.name == "trailer" and spec.name not in by_field and unreleased(said_status, premiere, now):
             fields.append(CardField(spec.label, NOT_RELEASED, spec.inline))
             continue
         if spec.name == "plot" or spec.name not in by_field:

@@ -14,7 +14,7 @@ from bot.client import CitadelBot, bot_of
 from bot.facts import field_label
 from bot.inputs import check_text
 from bot.render import Card, CardField, Style, cut, fit, safe, to_embed
-from bot.store import Suggestion
+from bot.store import WATCHER_USER_ID, Suggestion
 from bot.tree import Form, editor_check, guarded, who
 
 log = logging.getLogger(__name__)
@@ -22,13 +22,20 @@ log = logging.getLogger(__name__)
 REASON_LIMIT = 300
 
 
+def suggested_by(suggestion: Suggestion) -> str:
+    if suggestion.user_id == WATCHER_USER_ID:
+        return f"the watcher, from {safe(suggestion.user_name, Style.DISCORD)}: {safe(suggestion.fact.note, Style.DISCORD)}"
+    return f"{safe(suggestion.user_name, Style.DISCORD)} ({suggestion.user_id})"
+
+
 def review_card(suggestion: Suggestion, current: str | None) -> Card:
     """What moderators see: the suggested value, its source, what is stored now and who suggested it."""
     fact = suggestion.fact
     fields = [
         CardField("Source", f"{safe(fact.source, Style.DISCORD)} ({fact.source_date})"),
+        CardField("Confidence", fact.confidence),
         CardField("Stored now", safe(current, Style.DISCORD) if current else "nothing yet"),
-        CardField("Suggested by", f"{safe(suggestion.user_name, Style.DISCORD)} ({suggestion.user_id})"),
+        CardField("Suggested by", suggested_by(suggestion)),
     ]
     if suggestion.status != "pending":
         decision = f"{suggestion.status.capitalize()} by {safe(suggestion.decided_by or '?', Style.DISCORD)}"
@@ -129,6 +136,7 @@ async def decide(
 class Review(commands.Cog):
     def __init__(self, bot: CitadelBot) -> None:
         self.bot = bot
+        self.posting: set[int] = set()  # suggestions whose review post is on its way
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ReviewButton)
@@ -138,7 +146,25 @@ class Review(commands.Cog):
 
     @commands.Cog.listener()
     async def on_suggestion_made(self, suggestion: Suggestion, current: str | None) -> None:
-        """Put a member's suggestion (from /citadel suggest) in front of the moderators."""
+        """Put a suggestion (a member's from /citadel suggest, or the watcher's) in front of the moderators."""
+        if suggestion.id in self.posting:
+            return
+        self.posting.add(suggestion.id)
+        try:
+            await self.post_for_review(suggestion, current)
+        finally:
+            self.posting.discard(suggestion.id)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Suggestions filed while the bot was away (`python -m bot watch`, a failed post) are posted now."""
+        if self.bot.settings.review_channel_id is None:
+            return
+        for suggestion in await self.bot.curation.unposted():
+            current = await self.bot.curation.stored_value(suggestion)
+            await self.on_suggestion_made(suggestion, current)
+
+    async def post_for_review(self, suggestion: Suggestion, current: str | None) -> None:
         channel_id = self.bot.settings.review_channel_id
         if channel_id is None:
             log.warning("suggestion #%d stored, but REVIEW_CHANNEL_ID is not set", suggestion.id)
@@ -157,7 +183,9 @@ class Review(commands.Cog):
 
 
 async def tell_suggester(bot: CitadelBot, suggestion: Suggestion) -> None:
-    """A DM with the outcome; a member with closed DMs simply isn't told."""
+    """A DM with the outcome; a member with closed DMs simply isn't told (nor the watcher, who is no one)."""
+    if suggestion.user_id == WATCHER_USER_ID:
+        return
     what = (
         f"suggestion #{suggestion.id} for {suggestion.entry_title} "
         f"({field_label(suggestion.fact.field)}: “{cut(suggestion.fact.value, 200)}”)"

@@ -139,3 +139,39 @@ async def test_an_undated_source_cannot_be_a_facts_only_source(canon_dir: Path) 
     )
     with pytest.raises(CanonError, match="BLV has no date"):
         read_canon(canon_dir)
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (
+            ('source = "FPU"', 'source = "FPU"\nconfidence = "maybe"'),
+            "confidence must be one of confirmed, reported, rumour",
+        ),
+        (("slug =", "tvmaze_id = -3\nslug ="), "`tvmaze_id` must be a positive whole number"),
+        (("slug =", "tvmaze_season = 2\nslug ="), "`tvmaze_season` needs the show's `tvmaze_id`"),
+        (("slug =", 'wikidata_id = "L12"\nslug ='), "`wikidata_id` must look like"),
+    ],
+)
+async def test_confidences_and_source_ids_are_checked(
+    canon_dir: Path, change: tuple[str, str], says: str
+) -> None:
+    path = canon_dir / "diana.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace(*change, 1), encoding="utf-8")
+    with pytest.raises(CanonError, match=says):
+        read_canon(canon_dir)
+
+
+async def test_confidences_and_ids_reach_the_store(store: Store, canon_dir: Path) -> None:
+    path = canon_dir / "diana.toml"
+    path.write_text(
+        'tvmaze_id = 7\nwikidata_id = "Q42"\n' + path.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    await load_canon(store, canon_dir)
+    diana = await store.entries.get("diana")
+    assert diana is not None and (diana.tvmaze_id, diana.tvmaze_season, diana.wikidata_id) == (7, None, "Q42")
+    spain = {f.field: f.confidence for f in await store.facts.for_entry("spain")}
+    assert spain["status"] == "reported" and spain["country"] == "confirmed"  # the default
+    trailers = [f.value for slug in ("mothership", "diana", "honey-bunny") for f in await store.facts.for_entry(slug)
+                if f.field == "trailer"]  # fmt: skip
+    assert len(trailers) == 3 and all(t.startswith("https://") for t in trailers)

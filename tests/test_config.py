@@ -26,6 +26,11 @@ def test_defaults() -> None:
     assert settings.database_path.parent.name == "data"
     assert settings.home_guild_ids == ()
     assert settings.log_level == "INFO"
+    assert settings.watch_interval_hours == 6
+    assert (settings.tvmaze_api, settings.wikidata_api) == (
+        "https://api.tvmaze.com",
+        "https://www.wikidata.org",
+    )
 
 
 def test_values_are_read_and_cleaned() -> None:
@@ -48,6 +53,10 @@ def test_values_are_read_and_cleaned() -> None:
         ({"DISCORD_TOKEN": '"abc.def.ghi"'}, "DISCORD_TOKEN"),
         ({"DISCORD_API_BASE": "ftp://x"}, "DISCORD_API_BASE"),
         ({"CANON_DIR": "/nonexistent/canon"}, "CANON_DIR"),
+        ({"WATCH_INTERVAL_HOURS": "often"}, "WATCH_INTERVAL_HOURS"),
+        ({"WATCH_INTERVAL_HOURS": "200"}, "WATCH_INTERVAL_HOURS"),
+        ({"TVMAZE_API": "api.tvmaze.com"}, "TVMAZE_API must start with http:// or https://"),
+        ({"WIKIDATA_API": "ftp://wikidata.org"}, "WIKIDATA_API"),
     ],
 )
 def test_malformed_values_name_the_setting(env: dict[str, str], names: str) -> None:
@@ -93,6 +102,27 @@ def test_ask_answers_offline_and_seeds_the_database_on_first_use(tmp_path: Path)
         assert name in result.stdout
     assert (tmp_path / "cli.sqlite3").is_file()
     assert result.stderr == ""
+
+
+def test_ask_marks_what_is_not_confirmed_and_says_what_public_sources_say_today(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "ask", "citadel", "season-2", PYTHONPATH=str(ROOT))
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "Status:\n    Released (rumour, not confirmed) [" in text
+    assert "Premiere:\n    expected Q2 2026, not confirmed [" in text  # a rumoured release settles nothing
+    assert "    Toronto (reported, not confirmed) [" in text
+    assert "Showrunner:\n    David Weil [" in text
+
+
+def test_watch_settings_are_read() -> None:
+    settings = settings_from(
+        WATCH_INTERVAL_HOURS="0", TVMAZE_API="http://127.0.0.1:9/", WIKIDATA_API="http://x"
+    )
+    assert (settings.watch_interval_hours, settings.tvmaze_api, settings.wikidata_api) == (
+        0,
+        "http://127.0.0.1:9",
+        "http://x",
+    )
 
 
 def test_ask_search_and_a_helpful_line_for_an_unknown_entry(tmp_path: Path) -> None:

@@ -524,6 +524,22 @@ BAD_INPUT = [
         "must be a web link starting with https://",
     ),
     ({"field": "notes", "value": "ok", "source": "   "}, "The source is empty"),
+    (
+        {"field": "trailer", "value": "javascript:alert(1)"},
+        "Trailer takes a web link that starts with https://",
+    ),
+    (
+        {"field": "trailer", "value": "ftp://files.example.org/t.mp4"},
+        "no other kind of address (http:, javascript:",
+    ),
+    (
+        {"field": "trailer", "value": "http://example.org/trailer"},
+        "Trailer takes a web link that starts with https://",
+    ),
+    (
+        {"field": "trailer", "value": "Trailer out in May"},
+        "Trailer takes a web link that starts with https://",
+    ),
     ({"field": "notes", "value": "ok", "entry": "narnia"}, "I don't know an entry called “narnia”"),
     ({"field": "colour", "value": "red"}, "There is no field “colour”"),
     ({"field": "episodes", "value": "6"}, "Episodes already says “6”"),
@@ -625,3 +641,97 @@ async def test_an_item_picked_from_autocomplete_is_edited_only_while_unchanged(
         stale, "Someone changed that Filmed in item after you picked it", "Nothing was changed"
     )
     assert dump(settings.database_path) == before
+
+
+# --- confidence, and the sources of edits -----------------------------------------------------------
+
+
+async def test_an_edit_names_the_source_of_a_new_value_and_confidence_is_an_edit(
+    bot: CitadelBot, mods: Moderators, fake: FakeDiscord, settings: Settings
+) -> None:
+    db = settings.database_path
+    before = dump(db)
+    line = assert_ephemeral_line(
+        await mods.answer("fact", "edit", entry="diana", field="episodes", value="7"),
+        "Which source says Episodes is “7”? Give it in source:",
+    )
+    assert line.endswith("Nothing was changed.")
+    assert dump(db) == before
+
+    # Only the confidence: an edit like any other, kept with the value, source and date it had.
+    fields = stored_answer(
+        await mods.answer("fact", "edit", entry="diana", field="episodes", confidence="reported"),
+        "Episodes now says “6”",
+    )
+    assert fields["Episodes"].startswith("6 _(reported, not confirmed)_ [")
+    assert len(dump(db)) == len(before) + 1  # one revision more; nothing else changed in number
+    row = (
+        sqlite3.connect(db)
+        .execute(
+            "SELECT value, source, source_date, confidence FROM facts WHERE field = 'episodes' AND entry_id = "
+            "(SELECT id FROM entries WHERE slug = 'diana')"
+        )
+        .fetchone()
+    )
+    assert row == (
+        "6",
+        "https://ottplay.com/news/citadel-diana-trailer-prime-video/91cf177642121",
+        "2024-09-11",
+        "reported",
+    )
+    # History shows it like any other change; fans' answers mark it.
+    record = await mods.run("fact", "history", entry="diana", field="episodes")
+    (latest, *_) = (await record.wait_response())["data"]["embeds"][0]["fields"]
+    assert "“6” → “6”" in latest["value"] and "confidence: confirmed → reported" in latest["value"]
+    answer = await (await fake.invoke_command("citadel", subcommand="diana")).wait_response()
+    assert fields_of(answer["data"]["embeds"][0])["Episodes"].startswith("6 _(reported, not confirmed)_ [")
+
+    # A new value with its source; the source's date defaults to today for a source that is new.
+    fields = stored_answer(
+        await mods.answer("fact", "edit", entry="diana", field="trailer",
+                          value="https://www.youtube.com/watch?v=abc123", source=SOURCE, confidence="confirmed"),
+        "Trailer now says “https://www.youtube.com/watch?v=abc123”",
+    )  # fmt: skip
+    today = bot.clock().date().isoformat()
+    assert fields["Trailer"].startswith(
+        f"[Watch the trailer](<https://www.youtube.com/watch?v=abc123>) ({today}) ["
+    )
+
+
+async def test_a_rumour_is_marked_everywhere_fans_read_it_and_suggestions_are_reported(
+    bot: CitadelBot, mods: Moderators, fake: FakeDiscord, settings: Settings
+) -> None:
+    stored_answer(
+        await mods.answer("fact", "add", entry="diana", field="notes", value="A second season of Diana is in talks",
+                          source=SOURCE, confidence="rumour"),
+        "added Notes",
+    )  # fmt: skip
+    answer = await (await fake.invoke_command("citadel", subcommand="diana")).wait_response()
+    notes = fields_of(answer["data"]["embeds"][0])["Notes"]
+    assert "A second season of Diana is in talks _(rumour, not confirmed)_ [" in notes
+    found = await (
+        await fake.invoke_command("citadel", subcommand="search", options={"query": "second season of Diana"})
+    ).wait_response()
+    hits = "\n".join(f["value"] for f in found["data"]["embeds"][0]["fields"])
+    assert "A second season of Diana is in talks _(rumour, not confirmed)_ (example.org, " in hits
+
+    # A member's suggestion is reported unless they say otherwise.
+    record = await fake.invoke_command("citadel", subcommand="suggest", guild_id=HOME.id, user=fake.make_user(2001, "fan"),
+                                       options={"entry": "diana", "field": "filming_location", "value": "Turin", "source": SOURCE})  # fmt: skip
+    await record.wait_response()
+    await handled(fake, record)
+    review = (await fake.wait_for_message(HOME.channel_id, count=3))[-1]  # after the two answers above
+    assert review["embeds"][0]["title"] == "Suggestion #1: Citadel: Diana · Filmed in"
+    assert fields_of(review["embeds"][0])["Confidence"] == "reported"
+    assert sqlite3.connect(settings.database_path).execute(
+        "SELECT confidence FROM suggestions"
+    ).fetchall() == [("reported",)]
+
+
+async def test_an_entry_not_released_yet_says_so_for_its_trailer(bot: CitadelBot, fake: FakeDiscord) -> None:
+    answer = await (await fake.invoke_command("citadel", subcommand="spain")).wait_response()
+    assert fields_of(answer["data"]["embeds"][0])["Trailer"] == "not released yet"
+    answer = await (await fake.invoke_command("citadel", subcommand="honey-bunny")).wait_response()
+    assert fields_of(answer["data"]["embeds"][0])["Trailer"].startswith(
+        "[Watch the trailer](<https://ndtv.com/"
+    )

@@ -25,17 +25,20 @@ from bot.store.outbox import Batch, Delivery, Outbox
 from bot.store.revisions import ENTRY_FIELD, Revision, record_revision
 from bot.store.servers import GuildSettings, Servers, Shards
 from bot.store.suggestions import Suggestion, Suggestions
+from bot.store.watch import WATCHER_USER_ID, SourceState, Watch
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "ENTRY_FIELD",
     "MIGRATIONS_DIR",
+    "WATCHER_USER_ID",
     "Batch",
     "Delivery",
     "GuildSettings",
     "Revision",
     "SearchHit",
     "Shards",
+    "SourceState",
     "Store",
     "Suggestion",
     "Transaction",
@@ -68,6 +71,7 @@ class Store:
         self.outbox = Outbox(database)
         self.meta = Meta(database)
         self.canon = CanonSnapshots(database)
+        self.watch = Watch(database)
 
     @classmethod
     async def open(cls, path: Path | str, clock: Clock = utc_now) -> Store:
