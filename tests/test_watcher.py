@@ -26,6 +26,8 @@ from bot.canon import load_canon
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.facts import Entry, Fact
+from bot.services import Catalogue, Curation
+from bot.services.curation import EntryChange
 from bot.sources import Observation, RateLimiter, TVmaze, Wikidata
 from bot.store import Store, upsert_entry
 from bot.watcher import RETRY_FIRST, TVmazeReader, Watcher, WikidataReader, differences
@@ -444,4 +446,24 @@ def test_today_is_the_source_date() -> None:
     assert (proposal.source_date, proposal.note) == (
         "2026-12-02",
         "From Wikidata (https://www.wikidata.org), CC0",
+    )
+
+
+async def test_editing_an_entry_keeps_the_ids_its_canon_names(store_with_ids: Store) -> None:
+    clock = ManualClock(START)
+    catalogue = Catalogue(store_with_ids, clock)
+    await catalogue.open()
+    try:
+        curation = Curation(store_with_ids, catalogue, clock)
+        await curation.edit_entry(
+            catalogue.resolve("diana"), EntryChange(title="Citadel: Diana (Italy)"), "mod (1)"
+        )
+    finally:
+        catalogue.close()
+    edited = await store_with_ids.entries.get("diana")
+    assert edited is not None
+    assert (edited.title, edited.tvmaze_id, edited.wikidata_id) == (
+        "Citadel: Diana (Italy)",
+        DIANA,
+        DIANA_QID,
     )
