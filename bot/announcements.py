@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from bot.errors import InputError
-from bot.facts import FIELDS, Entry, Fact, Precision, ReleaseDate, field_label, split_person
-from bot.render import Card, CardField, SourceIndex, Style, fit, premiere_text, safe, source_label
+from bot.facts import (
+    CONFIRMED,
+    FIELDS,
+    Entry,
+    Fact,
+    Precision,
+    ReleaseDate,
+    confidence_mark,
+    field_label,
+    split_person,
+)
+from bot.render import (
+    Card,
+    CardField,
+    SourceIndex,
+    Style,
+    confirmed_status,
+    fit,
+    marked,
+    premiere_text,
+    safe,
+    source_label,
+)
 
 MILESTONES_MAX = 10
 MILESTONE_DAYS_MAX = 365
+DAY = timedelta(days=1)
 
 
 def parse_milestones(text: str) -> tuple[int, ...]:
@@ -50,8 +72,9 @@ def milestone_at(moment: datetime, days: int) -> datetime:
 
 def due_milestone(moment: datetime, milestones: Sequence[int], now: datetime) -> int | None:
     """The one milestone to post now, if any: the latest that has passed, and only while it is fresher
-    than its own length (a 7-day milestone missed by 2 days still posts; a 1-day one missed by 2 does
-    not; the premiere day's post is good for that day)."""
+    than its own length (a 7-day milestone missed by 2 days still posts, saying "in 5 days"; a 1-day
+    one missed by 2 does not; the premiere day's post is good for that day). Which servers it is for
+    (those whose countdown had started by its time) is the scheduler's business."""
     passed = [m for m in milestones if milestone_at(moment, m) <= now]
     if not passed:
         return None
@@ -72,20 +95,66 @@ def command_mention(slug: str, command_id: int | None) -> str:
     return f"</citadel {slug}:{command_id}>" if command_id else f"`/citadel {slug}`"
 
 
-def countdown_title(title: str, days: int) -> str:
-    if days == 0:
-        return f"{title} premieres today"
-    if days == 1:
-        return f"{title} premieres tomorrow"
-    return f"{title} premieres in {days} days"
+def days_until(moment: datetime, now: datetime) -> int:
+    """Whole days from `now` to `moment`, rounded up, as a fan counts them: 4.5 days left is "in 5 days"."""
+    whole, rest = divmod(moment - now, DAY)
+    return whole + (1 if rest else 0)
 
 
-def countdown_card(entry: Entry, facts: Sequence[Fact], days: int, moment: datetime, mention: str) -> Card:
-    """A milestone post: the premiere as a timestamp every reader sees in their own zone, and key facts."""
+def countdown_words(moment: datetime, now: datetime, *, on_the_day: bool = False) -> str | None:
+    """How far off the premiere at `moment` is, said at `now` (when the post is sent, not when it was
+    planned): "premieres in 5 days" (days_until, so always 2 or more), "premieres tomorrow" only when it
+    falls on the next calendar day and "premieres today" only on its own day (both in UTC).
+
+    None once the premiere has passed: a countdown that would go out after it says nothing true. Only
+    the premiere-day post (`on_the_day`, the 0-day milestone, due at the premiere itself) still goes
+    out later that day, as "premiered today", so a post held up a minute behind a rate limit is kept."""
+    today, day = now.astimezone(UTC).date(), moment.astimezone(UTC).date()
+    if moment < now:
+        return "premiered today" if on_the_day and day == today else None
+    if day == today:
+        return "premieres today"
+    if day == today + DAY:
+        return "premieres tomorrow"
+    return f"premieres in {days_until(moment, now)} days"
+
+
+def _marked(text: str, confidence: str | None) -> str:
+    mark = confidence_mark(confidence or CONFIRMED)
+    return f"{text} ({mark})" if mark else text
+
+
+def countdown_title(
+    title: str, moment: datetime, now: datetime, confidence: str = CONFIRMED, *, on_the_day: bool = False
+) -> str | None:
+    """A countdown's title, like "Citadel: Diana premieres in 5 days", and "(reported, not confirmed)"
+    after it for a date not confirmed; None if nothing true is left to say (see countdown_words)."""
+    words = countdown_words(moment, now, on_the_day=on_the_day)
+    return None if words is None else _marked(f"{title} {words}", confidence)
+
+
+def countdown_card(
+    entry: Entry,
+    facts: Sequence[Fact],
+    moment: datetime,
+    now: datetime,
+    mention: str,
+    *,
+    on_the_day: bool = False,
+) -> Card | None:
+    """A milestone post as it reads at `now`: how far off the premiere is, the premiere as a timestamp
+    every reader sees in their own zone (and relative, which Discord keeps current), and key facts.
+    None if the premiere has passed (see countdown_words)."""
     sources = SourceIndex()
     by_field: dict[str, list[Fact]] = {}
     for fact in sorted(facts, key=lambda f: f.position):
         by_field.setdefault(fact.field, []).append(fact)
+    premiere = by_field.get("premiere", [])
+    title = countdown_title(
+        entry.title, moment, now, premiere[0].confidence if premiere else CONFIRMED, on_the_day=on_the_day
+    )
+    if title is None:
+        return None
     fields = []
     for name in ("network", "episodes", "schedule"):
         for fact in by_field.get(name, [])[:1]:
@@ -96,38 +165,52 @@ def countdown_card(entry: Entry, facts: Sequence[Fact], days: int, moment: datet
     if cast:
         names = ", ".join(f"{safe(split_person(f.value)[0], Style.DISCORD)} {sources.cite(f)}" for f in cast)
         fields.append(CardField("Starring", names, False))
-    premiere = by_field.get("premiere", [])
     cite = f" {sources.cite(premiere[0])}" if premiere else ""
     stamp = int(moment.timestamp())
     description = f"Premiere: <t:{stamp}:F> (<t:{stamp}:R>){cite}\nEverything known: {mention}"
-    return fit(Card(countdown_title(entry.title, days), description, tuple(fields), sources.footer()))
+    return fit(Card(title, description, tuple(fields), sources.footer()))
+
+
+_SAID = {CONFIRMED: "confirmed", "reported": "reported", "rumour": "rumoured"}
 
 
 def _change_line(change: dict[str, Any], now: datetime) -> str:
+    """One change, old → new; a value not confirmed is marked, and a change of confidence alone says so.
+    Batches from before confidences were recorded have neither key: all their values were confirmed."""
     field = change["field"]
     label = "Title" if field == "_entry" else field_label(field)
 
-    def shown(value: str | None) -> str:
+    def shown(value: str | None, confidence: str = CONFIRMED) -> str:
         if value is None:
             return "—"
-        if field == "premiere":
-            return premiere_text(value, None, now, Style.DISCORD)
-        return safe(value, Style.DISCORD)
+        text = (
+            premiere_text(value, None, now, Style.DISCORD)
+            if field == "premiere"
+            else safe(value, Style.DISCORD)
+        )
+        return marked(text, confidence, Style.DISCORD)
 
     old, new = change["old"], change["new"]
+    confidence = change.get("confidence") or CONFIRMED
+    old_confidence = change.get("old_confidence") or confidence
     if old is None:
-        text = f"**{label}**: added {shown(new)}"
+        text = f"**{label}**: added {shown(new, confidence)}"
     elif new is None:
-        text = f"**{label}**: removed {shown(old)}"
+        text = f"**{label}**: removed {shown(old, old_confidence)}"
+    elif old == new and old_confidence != confidence:
+        now_said = confidence_mark(confidence) or "confirmed"
+        was = "a rumour" if old_confidence == "rumour" else old_confidence
+        text = f"**{label}**: {shown(new)} — now {now_said} (was {was})"
     else:
-        text = f"**{label}**: {shown(old)} → {shown(new)}"
+        text = f"**{label}**: {shown(old, old_confidence)} → {shown(new, confidence)}"
     if change.get("source"):
         text += f" ({source_label(change['source'])}, {change.get('source_date', '')})"
     return text
 
 
 def update_title(title: str, changes: Sequence[dict[str, Any]]) -> str:
-    """'Premiere date confirmed' for a premiere now known to the day, 'Premiere moved' for a new day."""
+    """'Premiere date confirmed' for a premiere now known to the day (or a known day now confirmed),
+    'Premiere moved' for a new day; a date that is only reported or rumoured is not called confirmed."""
     for change in changes:
         if change["field"] != "premiere" or not change["old"] or not change["new"]:
             continue
@@ -135,10 +218,20 @@ def update_title(title: str, changes: Sequence[dict[str, Any]]) -> str:
             old, new = ReleaseDate.parse(change["old"]), ReleaseDate.parse(change["new"])
         except ValueError:
             continue
-        if new.precision is Precision.DAY and old.precision is not Precision.DAY:
+        if new.precision is not Precision.DAY:
+            continue
+        confidence = change.get("confidence") or CONFIRMED
+        said = _SAID.get(confidence, confidence)
+        if old.precision is not Precision.DAY:
+            return f"Premiere date {said}: {title}"
+        if old != new:
+            return (
+                f"Premiere moved: {title}"
+                if confidence == CONFIRMED
+                else f"New premiere date {said}: {title}"
+            )
+        if confidence == CONFIRMED and (change.get("old_confidence") or CONFIRMED) != CONFIRMED:
             return f"Premiere date confirmed: {title}"
-        if new.precision is Precision.DAY and old != new:
-            return f"Premiere moved: {title}"
     return f"{title}: what changed"
 
 
@@ -165,11 +258,14 @@ def countdown_entry(entry: Entry, facts: Sequence[Fact], now: datetime, default_
     premiere = next((f for f in facts if f.field == "premiere"), None)
     if premiere is None:
         return Card(entry.title, "No premiere date is known yet.")
-    status = next((f.value for f in facts if f.field == "status"), None)
+    status = confirmed_status(facts)  # a release only reported does not settle a past window
     sources = SourceIndex()
     _, said = _when(premiere.value, status, now, default_time)
     if premiere_moment(premiere.value, default_time) is None:
         said = f"Premiere: {said}"
+    mark = confidence_mark(premiere.confidence)
+    if mark and not said.endswith("not confirmed"):  # "expected Q2 2026, not confirmed" says it already
+        said += f" _({mark})_"
     return fit(Card(entry.title, f"{said} {sources.cite(premiere)}", (), sources.footer()))
 
 

@@ -1,13 +1,16 @@
 """What the announcements look like when they are sent: a delivery, or a milestone still ahead, as a Card
-read from the store at that moment (so every post is true when it is sent)."""
+read from the store at that moment (so every post is true when it is sent), or why it is not sent."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time
 
 from bot.announcements import (
     command_mention,
     countdown_card,
+    milestone_at,
     premiere_moment,
     upcoming_milestones,
     update_card,
@@ -20,6 +23,13 @@ from bot.store.servers import GuildSettings
 CITADEL_COMMAND_KEY = "citadel_command_id"  # meta: the synced /citadel's id, for clickable mentions
 
 
+@dataclass(frozen=True)
+class Stale:
+    """A delivery that is not posted after all, and why (what the outbox records as skipped)."""
+
+    reason: str
+
+
 class Posts:
     def __init__(self, store: Store, default_time: time) -> None:
         self.store = store
@@ -29,33 +39,45 @@ class Posts:
         command_id = await self.store.meta.get(CITADEL_COMMAND_KEY)
         return command_mention(slug, int(command_id) if command_id else None)
 
-    async def render(self, delivery: Delivery, now: datetime) -> Card | None:
-        """The post as it will look, or None if it is no longer current (the premiere moved, the entry went)."""
+    async def render(self, delivery: Delivery, now: datetime, milestones: Sequence[int] = ()) -> Card | Stale:
+        """The post as it reads at `now`, when it is sent (not when it was planned), or why it no longer
+        goes out. A countdown is stale when its premiere moved or passed, or when a later milestone of
+        the server's `milestones` has passed too (that one is posted instead: one count, not two)."""
         slug = delivery.entry_slug
         entry = await self.store.entries.get(slug) if slug else None
         if entry is None:
-            return None
+            return Stale("the entry was removed")
         if delivery.kind == "update":
             batch = await self.store.outbox.batch(delivery.batch_id or 0)
-            return update_card(entry, batch.changes, now, await self.mention(entry.slug)) if batch else None
+            if batch is None:
+                return Stale("the update's changes are gone")
+            return update_card(entry, batch.changes, now, await self.mention(entry.slug))
         facts = await self.store.facts.for_entry(entry.slug)
         premiere = next((f.value for f in facts if f.field == "premiere"), None)
-        if premiere != delivery.premiere:  # re-armed for the new date; this one is stale
-            return None
         moment = premiere_moment(premiere or "", self.default_time)
-        if moment is None or delivery.milestone is None:
-            return None
-        return countdown_card(entry, facts, delivery.milestone, moment, await self.mention(entry.slug))
+        if premiere != delivery.premiere or moment is None:  # re-armed for the new date; this one is stale
+            return Stale("the premiere moved")
+        days = delivery.milestone
+        if days is None:
+            return Stale("not a milestone")
+        card = countdown_card(entry, facts, moment, now, await self.mention(entry.slug), on_the_day=days == 0)
+        if card is None:
+            return Stale("the premiere has passed")
+        later = [m for m in milestones if m < days and milestone_at(moment, m) <= now]
+        if later:
+            return Stale(f"the {min(later)}-day milestone has passed too; it is posted instead")
+        return card
 
     async def upcoming(
         self, settings: GuildSettings, now: datetime, count: int = 3
     ) -> list[tuple[datetime, Card]]:
-        """The next posts this server will get, with their times, as they will look."""
+        """The next posts this server will get, with their times, as they will read then."""
         found: list[tuple[datetime, Card]] = []
         for delivery in await self.store.outbox.deliveries(settings.guild_id, status="pending"):
-            card = await self.render(delivery, now)
-            if card is not None:
-                found.append((max(datetime.fromisoformat(delivery.due_at), now), card))
+            when = max(datetime.fromisoformat(delivery.due_at), now)
+            card = await self.render(delivery, when, settings.milestones)
+            if isinstance(card, Card):
+                found.append((when, card))
         for slug, value in await self.store.facts.premieres():
             moment = premiere_moment(value, self.default_time)
             entry = await self.store.entries.get(slug)
@@ -63,6 +85,9 @@ class Posts:
                 continue
             facts = await self.store.facts.for_entry(slug)
             for when, days in upcoming_milestones(moment, settings.milestones, now)[:count]:
-                found.append((when, countdown_card(entry, facts, days, moment, await self.mention(slug))))
+                mention = await self.mention(slug)
+                ahead = countdown_card(entry, facts, moment, when, mention, on_the_day=days == 0)
+                if ahead is not None:
+                    found.append((when, ahead))
         found.sort(key=lambda pair: pair[0])
         return found[:count]

@@ -8,16 +8,23 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.__main__ import open_store
+from bot.announcer import Announcer
+from bot.canon import load_canon
 from bot.client import CitadelBot
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.facts import Fact
+from bot.posts import Posts
+from bot.services.announcements import Announcements
+from bot.store import Store, put_fact
 from bot.store.servers import GuildSettings
 from tests.fake_discord import FakeDiscord
 from tests.harness import HOME, MANAGE_GUILD, OTHER, assert_ephemeral_line, bot_process, running_bot
@@ -26,6 +33,7 @@ START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 PREMIERE = "2026-12-24"  # 29.5 days after START
 PREMIERE_AT = datetime(2026, 12, 24, tzinfo=UTC)
 SOURCE = "https://example.org/season-2-date"
+A_DAY_EARLY = START - timedelta(days=1)  # before the 30-day milestone (24 November, 00:00)
 
 
 @pytest.fixture
@@ -52,9 +60,20 @@ async def subscribe(
     return await record.wait_response()
 
 
-async def set_premiere(bot: CitadelBot, value: str, slug: str = "season-2") -> None:
+async def subscribe_a_day_early(bot: CitadelBot, fake: FakeDiscord) -> None:
+    """Pick the channel as /announce channel does, as if a day before START: every milestone from then
+    on (the 30-day one of PREMIERE too) is this server's."""
+    await subscribe(fake)
+    since = A_DAY_EARLY.isoformat(timespec="seconds")
+    await bot.announcements.change(HOME.id, countdown_since=since)
+
+
+async def set_premiere(
+    bot: CitadelBot, value: str, slug: str = "season-2", confidence: str = "confirmed"
+) -> None:
     """A moderator's edit, through the store as /fact edit makes it."""
-    await bot.store.facts.edit(slug, "premiere", "", Fact("premiere", value, SOURCE, "2026-11-20"), "mod (1)")
+    fact = Fact("premiere", value, SOURCE, "2026-11-20", confidence=confidence)
+    await bot.store.facts.edit(slug, "premiere", "", fact, "mod (1)")
 
 
 def posted_bodies(fake: FakeDiscord, channel_id: int = HOME.channel_id) -> list[dict[str, Any]]:
@@ -80,7 +99,7 @@ async def posts(
 
 async def first_two_posts(bot: CitadelBot, fake: FakeDiscord, clock: ManualClock) -> None:
     """Subscribe, date the premiere, and let the 30-day countdown and the change update post."""
-    await subscribe(fake)
+    await subscribe_a_day_early(bot, fake)
     await set_premiere(bot, PREMIERE)
     await advance(bot, clock, START + timedelta(seconds=150))
     await posts(bot, fake, 2)
@@ -95,9 +114,10 @@ async def advance(bot: CitadelBot, clock: ManualClock, to: datetime) -> None:
 async def test_every_milestone_posts_once_at_its_time(
     bot: CitadelBot, fake: FakeDiscord, clock: ManualClock
 ) -> None:
-    await subscribe(fake)
+    await subscribe_a_day_early(bot, fake)
     await set_premiere(bot, PREMIERE)
-    # The 30-day milestone passed 12 hours ago and is fresh: it posts now. The change posts after settling.
+    # The 30-day milestone passed 12 hours ago and is fresh: it posts now (29.5 days left, counted up to
+    # 30). The change posts after settling.
     assert await posts(bot, fake, 1) == ["Citadel season 2 premieres in 30 days"]
     await advance(bot, clock, START + timedelta(seconds=120))
     assert (await posts(bot, fake, 2))[1] == "Premiere date confirmed: Citadel season 2"
@@ -138,10 +158,11 @@ async def test_downtime_across_three_milestones_posts_only_the_latest(
 ) -> None:
     async with running_bot(settings, fake, clock) as bot:
         await first_two_posts(bot, fake, clock)
-    # Down while the 14-, 7- and 3-day milestones pass; back 1 day after the 3-day one.
+    # Down while the 14-, 7- and 3-day milestones pass; back 1 day after the 3-day one, which posts
+    # with the days actually left.
     clock.set(PREMIERE_AT - timedelta(days=2))
     async with running_bot(settings, fake, clock) as bot:
-        assert (await posts(bot, fake, 3))[-1] == "Citadel season 2 premieres in 3 days"
+        assert (await posts(bot, fake, 3))[-1] == "Citadel season 2 premieres in 2 days"
     # Down again across the 1-day milestone and the premiere day, back 2 days after the 1-day one:
     # both are older than their own length, so nothing posts.
     clock.set(PREMIERE_AT + timedelta(days=1, hours=1))
@@ -199,7 +220,7 @@ async def test_five_edits_in_the_window_post_one_update(
 async def test_role_pings_only_that_role_and_updates_can_be_turned_off(
     bot: CitadelBot, fake: FakeDiscord, clock: ManualClock
 ) -> None:
-    await subscribe(fake)
+    await subscribe_a_day_early(bot, fake)
     role_id = HOME.bot_role_id
     record = await fake.invoke_command("announce", subcommand="role", options={"role": role_id}, guild_id=HOME.id,
                                        permissions=MANAGE_GUILD)  # fmt: skip
@@ -219,9 +240,9 @@ async def test_role_pings_only_that_role_and_updates_can_be_turned_off(
 async def test_status_and_preview_show_the_next_three_posts(
     bot: CitadelBot, fake: FakeDiscord, clock: ManualClock
 ) -> None:
-    await subscribe(fake)
+    await subscribe_a_day_early(bot, fake)
     await set_premiere(bot, PREMIERE)
-    await fake.wait_for_message(HOME.channel_id, count=1)
+    await posts(bot, fake, 1)  # posted and marked sent: no longer among the next posts
     record = await fake.invoke_command(
         "announce", subcommand="status", guild_id=HOME.id, permissions=MANAGE_GUILD
     )
@@ -266,6 +287,8 @@ async def test_only_server_managers_change_announcements(
 
 
 async def test_countdown_on_demand(bot: CitadelBot, fake: FakeDiscord) -> None:
+    async with bot.store.transaction() as tx:  # whatever the canon says now: a season not yet out
+        await put_fact(tx, "season-2", Fact("status", "in production", SOURCE, "2026-11-20"), "mod (1)")
     record = await fake.invoke_command("citadel", subcommand="countdown", options={"entry": "season 2"})
     embed = (await record.wait_response())["data"]["embeds"][0]
     assert embed["title"] == "Citadel season 2"
@@ -404,7 +427,7 @@ async def test_a_channel_the_bot_cannot_post_in_is_refused_with_what_is_missing(
 async def test_premiere_events_are_created_moved_and_cancelled(
     bot: CitadelBot, fake: FakeDiscord, clock: ManualClock
 ) -> None:
-    await subscribe(fake)
+    await subscribe_a_day_early(bot, fake)
     record = await fake.invoke_command("announce", subcommand="events", options={"state": "on"}, guild_id=HOME.id,
                                        permissions=MANAGE_GUILD)  # fmt: skip
     assert (await record.wait_response())["data"]["content"] == "Premiere events are on."
@@ -463,3 +486,186 @@ async def test_a_sigkill_after_the_send_and_before_its_mark_posts_nothing_twice(
     assert titles(fake) == ["Citadel season 2 premieres in 7 days"]
     sends = posted_bodies(fake)
     assert len(sends) == 2 and sends[0]["nonce"] == sends[1]["nonce"]  # the retry carried the same nonce
+
+
+# --- posts that are true when they are sent ------------------------------------------------------
+
+
+def description(fake: FakeDiscord, n: int, channel_id: int = HOME.channel_id) -> str:
+    return fake.messages[channel_id][n]["embeds"][0]["description"]
+
+
+async def test_a_countdown_sent_late_counts_the_days_actually_left(
+    settings: Settings, fake: FakeDiscord, clock: ManualClock
+) -> None:
+    async with running_bot(settings, fake, clock) as bot:
+        await first_two_posts(bot, fake, clock)
+        await advance(bot, clock, PREMIERE_AT - timedelta(days=14))
+        assert (await posts(bot, fake, 3))[-1] == "Citadel season 2 premieres in 14 days"
+    # Down when the 7-day milestone passes (17 December); back 2 days later, when 5 days are left.
+    clock.set(PREMIERE_AT - timedelta(days=5))
+    async with running_bot(settings, fake, clock) as bot:
+        assert (await posts(bot, fake, 4))[-1] == "Citadel season 2 premieres in 5 days"
+        (late,) = [d for d in await bot.store.outbox.deliveries(HOME.id) if d.milestone == 7]
+        assert late.status == "sent"  # the 7-day milestone's post, with the count of its sending
+
+
+async def test_a_day_before_milestone_sent_on_the_premiere_day_says_today(
+    settings: Settings, fake: FakeDiscord, clock: ManualClock
+) -> None:
+    async with running_bot(settings, fake, clock) as bot:
+        await subscribe_a_day_early(bot, fake)
+        await set_premiere(bot, "2026-12-24 20:00 +00:00")  # 20:00 UTC on 24 December
+        await advance(bot, clock, START + timedelta(seconds=150))
+        assert await posts(bot, fake, 1) == ["Premiere date confirmed: Citadel season 2"]
+    # Down from before the 30-day milestone (24 November, 20:00) until 06:00 on the premiere day, 10
+    # hours after the 1-day milestone: only that one posts, and the premiere is today, not tomorrow.
+    clock.set(datetime(2026, 12, 24, 6, tzinfo=UTC))
+    async with running_bot(settings, fake, clock) as bot:
+        assert (await posts(bot, fake, 2))[-1] == "Citadel season 2 premieres today"
+        (delivery,) = [d for d in await bot.store.outbox.deliveries(HOME.id) if d.kind == "milestone"]
+        assert delivery.milestone == 1
+
+
+async def test_a_countdown_whose_premiere_passed_before_it_was_sent_is_skipped(
+    settings: Settings, fake: FakeDiscord, clock: ManualClock
+) -> None:
+    async with running_bot(settings, fake, clock) as bot:
+        await first_two_posts(bot, fake, clock)
+    # The 1-day milestone was planned and then the bot crashed before sending it; it comes back after
+    # the premiere day.
+    clock.set(PREMIERE_AT - timedelta(days=1))
+    store = await open_store(settings, clock)
+    assert await store.outbox.plan_milestone("season-2", 1, PREMIERE, clock(), [(HOME.id, HOME.channel_id)])
+    await store.close()
+    clock.set(PREMIERE_AT + timedelta(days=1, hours=1))
+    async with running_bot(settings, fake, clock) as bot:
+        await bot.announcer.settled()
+        assert len(fake.messages[HOME.channel_id]) == 2  # nothing more
+        (skipped,) = await bot.store.outbox.deliveries(HOME.id, status="skipped")
+        assert (skipped.milestone, skipped.error) == (1, "the premiere has passed")
+
+
+async def test_a_server_that_picks_its_channel_after_a_milestone_gets_the_next_one(
+    bot: CitadelBot, fake: FakeDiscord, clock: ManualClock
+) -> None:
+    await set_premiere(bot, PREMIERE)
+    await advance(bot, clock, START + timedelta(seconds=150))  # the change is announced to nobody yet
+    # Two days after the 7-day milestone (still fresh by its own length), the server picks its channel.
+    await advance(bot, clock, PREMIERE_AT - timedelta(days=5))
+    await subscribe(fake)
+    await bot.announcer.settled()
+    assert fake.messages.get(HOME.channel_id, []) == []
+    assert await bot.store.outbox.deliveries(HOME.id) == []
+
+    record = await fake.invoke_command(
+        "announce", subcommand="preview", guild_id=HOME.id, permissions=MANAGE_GUILD
+    )
+    preview = (await record.wait_response())["data"]
+    assert [e["title"] for e in preview["embeds"]] == [
+        "Citadel season 2 premieres in 3 days", "Citadel season 2 premieres tomorrow",
+        "Citadel season 2 premieres today",
+    ]  # fmt: skip
+    stamp = int((PREMIERE_AT - timedelta(days=3)).timestamp())
+    assert preview["content"].startswith(f"The next posts, in order:\n1. <t:{stamp}:F>\n")
+    record = await fake.invoke_command(
+        "announce", subcommand="status", guild_id=HOME.id, permissions=MANAGE_GUILD
+    )
+    status = (await record.wait_response())["data"]["embeds"][0]["description"]
+    next_line = status.split("**Next posts:**\n")[1].splitlines()[0]
+    assert next_line == f"<t:{stamp}:F> (<t:{stamp}:R>): Citadel season 2 premieres in 3 days"
+
+    await advance(bot, clock, PREMIERE_AT - timedelta(days=3))
+    assert await posts(bot, fake, 1) == ["Citadel season 2 premieres in 3 days"]
+
+
+async def test_a_reported_date_is_counted_down_as_reported_until_it_is_confirmed(
+    bot: CitadelBot, fake: FakeDiscord, clock: ManualClock
+) -> None:
+    await subscribe_a_day_early(bot, fake)
+    await set_premiere(bot, PREMIERE, confidence="reported")
+    assert await posts(bot, fake, 1) == ["Citadel season 2 premieres in 30 days (reported, not confirmed)"]
+    await advance(bot, clock, START + timedelta(seconds=150))
+    assert (await posts(bot, fake, 2))[-1] == "Premiere date reported: Citadel season 2"
+    stamp = int(PREMIERE_AT.timestamp())
+    day = f"<t:{stamp}:D> (<t:{stamp}:R>)"
+    assert description(fake, 1).startswith(
+        f"**Premiere**: expected Q2 2026, not confirmed → {day} _(reported, not confirmed)_ "
+        "(example.org, 2026-11-20)\n"
+    )
+
+    # Amazon confirms the same day: the confidence alone changed, and that is news.
+    await set_premiere(bot, PREMIERE, confidence="confirmed")
+    await advance(bot, clock, START + timedelta(seconds=300))
+    assert (await posts(bot, fake, 3))[-1] == "Premiere date confirmed: Citadel season 2"
+    assert description(fake, 2).startswith(
+        f"**Premiere**: {day} — now confirmed (was reported) (example.org, 2026-11-20)\n"
+    )
+    await advance(bot, clock, PREMIERE_AT - timedelta(days=14))
+    assert (await posts(bot, fake, 4))[-1] == "Citadel season 2 premieres in 14 days"
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+async def test_a_servers_countdown_starts_when_it_picks_its_channel(tmp_path: Path) -> None:
+    clock = ManualClock(START)
+    store = await Store.open(tmp_path / "bot.sqlite3", clock)
+    try:
+        announcements = Announcements(store, Posts(store, time(0, tzinfo=UTC)), lambda: None)
+        assert (await announcements.post_in(HOME.id, 10)).countdown_since == iso(START)
+        clock.advance(timedelta(days=1))
+        # Moving a running countdown to another channel, or changing anything else, keeps its start.
+        assert (await announcements.post_in(HOME.id, 11)).countdown_since == iso(START)
+        assert (await announcements.change(HOME.id, role_id=5)).countdown_since == iso(START)
+        await announcements.change(HOME.id, channel_id=None)  # /announce off
+        clock.advance(timedelta(days=1))
+        assert (await announcements.post_in(HOME.id, 11)).countdown_since == iso(START + timedelta(days=2))
+        await store.servers.save(replace(await store.servers.get(HOME.id), paused_at=iso(clock())))
+        clock.advance(timedelta(days=1))  # paused after failures; picking a channel resumes, from now
+        assert (await announcements.post_in(HOME.id, 11)).countdown_since == iso(START + timedelta(days=3))
+    finally:
+        await store.close()
+
+
+class NoSender:
+    """plan_milestones sends nothing."""
+
+
+async def test_each_server_is_planned_only_the_milestones_after_its_countdown_started(
+    tmp_path: Path, canon_dir: Path
+) -> None:
+    """One scheduler step over servers of two milestone settings and different starts: the 7-day
+    milestone (passed 2 days ago) is planned only for servers subscribed by then."""
+    clock = ManualClock(PREMIERE_AT - timedelta(days=5))
+    seven = PREMIERE_AT - timedelta(days=7)
+    store = await Store.open(tmp_path / "bot.sqlite3", clock)
+    try:
+        await load_canon(store, canon_dir)
+        await store.facts.edit(
+            "season-2", "premiere", "", Fact("premiere", PREMIERE, SOURCE, "2026-11-20"), "m"
+        )
+        servers = [
+            GuildSettings(1 << 22, channel_id=1),  # no start recorded: every milestone counts
+            GuildSettings(2 << 22, channel_id=2, countdown_since=iso(seven - timedelta(days=1))),
+            GuildSettings(3 << 22, channel_id=3, countdown_since=iso(seven)),  # the same second counts
+            GuildSettings(4 << 22, channel_id=4, countdown_since=iso(seven + timedelta(seconds=1))),
+            GuildSettings(5 << 22, channel_id=5, milestones=(7, 0), countdown_since=iso(seven)),
+            GuildSettings(6 << 22, channel_id=6, milestones=(7, 0), countdown_since=iso(clock())),
+        ]
+        for server in reversed(servers):  # saved in any order
+            await store.servers.save(server)
+        posts = Posts(store, time(0, tzinfo=UTC))
+        announcer = Announcer(store, clock, NoSender(), posts, settle=timedelta(minutes=2), rate=1.0,
+                              shards=lambda: None, ready=asyncio.sleep)  # fmt: skip
+        subscribed = await store.servers.subscribed(None)
+        next_due = await announcer.plan_milestones(clock(), subscribed, await store.facts.premieres())
+        planned = sorted((d.guild_id >> 22, d.milestone) for d in await store.outbox.deliveries())
+        assert planned == [(1, 7), (2, 7), (3, 7), (5, 7)]
+        assert next_due == PREMIERE_AT - timedelta(days=3)  # the default setting's next; (7, 0)'s is later
+        # Server 4's preview begins with its first milestone, the 3-day one.
+        (when, card), *_ = await posts.upcoming(await store.servers.get(4 << 22), clock())
+        assert (when, card.title) == (PREMIERE_AT - timedelta(days=3), "Citadel season 2 premieres in 3 days")
+    finally:
+        await store.close()

@@ -12,13 +12,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.announcements import (
+    countdown_card,
+    countdown_entry,
+    countdown_title,
+    countdown_words,
+    days_until,
     due_milestone,
     parse_milestones,
     premiere_moment,
     upcoming_milestones,
+    update_card,
     update_title,
 )
 from bot.errors import InputError
+from bot.facts import Entry, Fact
 
 PREMIERE = datetime(2026, 12, 24, tzinfo=UTC)
 DEFAULT = (30, 14, 7, 3, 1, 0)
@@ -95,3 +102,178 @@ def test_bad_milestone_settings_say_what_would_be_accepted(text: str, says: str)
 )  # fmt: skip
 def test_premiere_changes_have_their_own_headline(old: str, new: str, title: str) -> None:
     assert update_title("X", [{"field": "premiere", "old": old, "new": new}]) == title
+
+
+# --- what a post says is true when it is sent -------------------------------------------------------
+
+EVENING = datetime(2026, 12, 24, 20, tzinfo=UTC)  # a premiere at 20:00 UTC
+DAY = timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("left", "days"),
+    [(7 * DAY, 7), (6.5 * DAY, 7), (7 * DAY + timedelta(microseconds=1), 8), (timedelta(microseconds=1), 1),
+     (5 * DAY, 5), (4 * DAY + timedelta(hours=23), 5)],
+)  # fmt: skip
+def test_days_left_are_whole_days_rounded_up(left: timedelta, days: int) -> None:
+    assert days_until(PREMIERE, PREMIERE - left) == days
+
+
+@pytest.mark.parametrize(
+    ("moment", "now", "words"),
+    [
+        (PREMIERE, PREMIERE - 7 * DAY, "premieres in 7 days"),  # on time
+        (PREMIERE, PREMIERE - 5 * DAY, "premieres in 5 days"),  # the 7-day milestone, 2 days late
+        (PREMIERE, PREMIERE - 6.5 * DAY, "premieres in 7 days"),  # 6.5 days left, counted up
+        (PREMIERE, PREMIERE - DAY, "premieres tomorrow"),
+        (PREMIERE, PREMIERE - timedelta(minutes=1), "premieres tomorrow"),  # 23:59 the day before
+        (PREMIERE, PREMIERE, "premieres today"),  # the premiere-day milestone, on time
+        (EVENING, EVENING - DAY, "premieres tomorrow"),
+        (EVENING, datetime(2026, 12, 24, 6, tzinfo=UTC), "premieres today"),  # 1-day, on the day: 14 h left
+        (EVENING, datetime(2026, 12, 22, 21, tzinfo=UTC), "premieres in 2 days"),  # 1 day 23 h left
+        (datetime(2026, 12, 24, 1, tzinfo=UTC), datetime(2026, 12, 23, 23, tzinfo=UTC), "premieres tomorrow"),
+        (PREMIERE + timedelta(hours=1), PREMIERE + timedelta(seconds=1), "premieres today"),
+        (PREMIERE, PREMIERE + timedelta(seconds=1), None),  # passed: no countdown says anything true
+        (EVENING, EVENING + timedelta(hours=3), None),  # passed, on the next day in UTC
+    ],
+)  # fmt: skip
+def test_a_countdown_says_what_is_true_when_it_is_sent(
+    moment: datetime, now: datetime, words: str | None
+) -> None:
+    assert countdown_words(moment, now) == words
+
+
+def test_only_the_premiere_day_post_goes_out_after_the_premiere_and_only_that_day() -> None:
+    """Held up a minute behind a rate limit, the premiere-day post still goes out (and says what
+    happened); any other countdown is dropped, and so is the premiere-day post once the day is over."""
+    assert countdown_words(PREMIERE, PREMIERE + timedelta(minutes=1), on_the_day=True) == "premiered today"
+    assert countdown_words(PREMIERE, PREMIERE + timedelta(minutes=1)) is None
+    assert (
+        countdown_words(EVENING, EVENING + timedelta(hours=3, minutes=59), on_the_day=True)
+        == "premiered today"
+    )
+    assert countdown_words(EVENING, EVENING + timedelta(hours=4), on_the_day=True) is None
+
+
+@given(
+    st.datetimes(EARLIEST.replace(tzinfo=None), LATEST.replace(tzinfo=None), timezones=st.just(UTC)),
+    st.timedeltas(-3 * DAY, timedelta(days=40)),
+    st.booleans(),
+)
+def test_countdown_words_never_say_tomorrow_or_today_unless_they_are(
+    moment: datetime, left: timedelta, on_the_day: bool
+) -> None:
+    """Catches "tomorrow" on the premiere day, "today" on the day before, a count that is not the days
+    left rounded up, or a countdown after the premiere."""
+    now = moment - left
+    words = countdown_words(moment, now, on_the_day=on_the_day)
+    day, today = moment.date(), now.date()
+    if moment < now:
+        assert words == ("premiered today" if on_the_day and day == today else None)
+    elif day == today:
+        assert words == "premieres today"
+    elif day == today + DAY:
+        assert words == "premieres tomorrow"
+    else:
+        assert words is not None
+        n = int(words.removeprefix("premieres in ").removesuffix(" days"))
+        assert n >= 2 and (n - 1) * DAY < left <= n * DAY
+
+
+def test_a_premiere_not_confirmed_says_so_in_its_countdown() -> None:
+    now = PREMIERE - 5 * DAY
+    assert countdown_title("Citadel: Diana", PREMIERE, now, "reported") == (
+        "Citadel: Diana premieres in 5 days (reported, not confirmed)"
+    )
+    assert countdown_title("Citadel: Diana", PREMIERE, now, "rumour") == (
+        "Citadel: Diana premieres in 5 days (rumour, not confirmed)"
+    )
+    assert countdown_title("Citadel: Diana", PREMIERE, now) == "Citadel: Diana premieres in 5 days"
+    assert countdown_title("Citadel: Diana", PREMIERE, PREMIERE + DAY, "reported") is None
+
+
+ENTRY = Entry("diana", "Citadel: Diana")
+SOURCE = "https://www.example.org/x"
+
+
+def premiere_fact(value: str = "2026-12-24", confidence: str = "confirmed") -> Fact:
+    return Fact("premiere", value, SOURCE, "2026-11-20", confidence=confidence)
+
+
+def test_a_countdown_card_reads_as_at_its_sending() -> None:
+    facts = [premiere_fact(confidence="reported"), Fact("network", "Prime Video", SOURCE, "2026-11-20")]
+    late = countdown_card(ENTRY, facts, PREMIERE, PREMIERE - 5 * DAY, "`/citadel diana`")
+    assert late is not None
+    assert late.title == "Citadel: Diana premieres in 5 days (reported, not confirmed)"
+    stamp = int(PREMIERE.timestamp())
+    assert (
+        late.description == f"Premiere: <t:{stamp}:F> (<t:{stamp}:R>) [1]\nEverything known: `/citadel diana`"
+    )
+    assert countdown_card(ENTRY, facts, PREMIERE, PREMIERE + timedelta(seconds=1), "") is None
+    on_the_day = countdown_card(ENTRY, facts, PREMIERE, PREMIERE + timedelta(seconds=1), "", on_the_day=True)
+    assert on_the_day is not None and on_the_day.title.startswith("Citadel: Diana premiered today")
+
+
+def test_countdown_on_demand_marks_a_date_not_confirmed() -> None:
+    now, stamp = PREMIERE - 5 * DAY, int(PREMIERE.timestamp())
+    card = countdown_entry(ENTRY, [premiere_fact(confidence="reported")], now, time(0, tzinfo=UTC))
+    assert card.description == f"premieres <t:{stamp}:F> (<t:{stamp}:R>) _(reported, not confirmed)_ [1]"
+    card = countdown_entry(ENTRY, [premiere_fact()], now, time(0, tzinfo=UTC))
+    assert card.description == f"premieres <t:{stamp}:F> (<t:{stamp}:R>) [1]"
+
+
+def change(old: str | None, new: str | None, field: str = "premiere", **more: str | None) -> dict:
+    return {"field": field, "key": "", "old": old, "new": new, "source": SOURCE, "source_date": "2026-11-20",
+            **more}  # fmt: skip
+
+
+def lines(*changes: dict) -> list[str]:
+    card = update_card(ENTRY, changes, PREMIERE - 30 * DAY, "M")
+    return card.description.split("\n\n")[0].splitlines()
+
+
+def test_update_lines_mark_values_not_confirmed_and_say_when_only_the_confidence_changed() -> None:
+    stamp = int(PREMIERE.timestamp())
+    day = f"<t:{stamp}:D> (<t:{stamp}:R>)"
+    assert lines(
+        change("2026-12-24", "2026-12-24", confidence="confirmed", old_confidence="reported"),
+        change("2026-12-24", "2026-12-24", confidence="rumour", old_confidence="confirmed"),
+        change("2026-12-24", "2026-12-24", confidence="confirmed", old_confidence="rumour"),
+        change("6", "8", "episodes", confidence="reported", old_confidence="confirmed"),
+        change(None, "Jane Doe", "cast", confidence="rumour", old_confidence=None),
+        change("Arnaldo Catinari", None, "director", confidence="reported", old_confidence="reported"),
+    ) == [
+        f"**Premiere**: {day} — now confirmed (was reported) (example.org, 2026-11-20)",
+        f"**Premiere**: {day} — now rumour, not confirmed (was confirmed) (example.org, 2026-11-20)",
+        f"**Premiere**: {day} — now confirmed (was a rumour) (example.org, 2026-11-20)",
+        "**Episodes**: 6 → 8 _(reported, not confirmed)_ (example.org, 2026-11-20)",
+        "**Cast**: added Jane Doe _(rumour, not confirmed)_ (example.org, 2026-11-20)",
+        "**Directed by**: removed Arnaldo Catinari _(reported, not confirmed)_ (example.org, 2026-11-20)",
+    ]
+
+
+def test_update_batches_from_before_confidences_read_as_they_did() -> None:
+    assert lines(
+        change("6", "8", "episodes"), change(None, "Jane Doe", "cast"), change("x", None, "notes")
+    ) == [
+        "**Episodes**: 6 → 8 (example.org, 2026-11-20)",
+        "**Cast**: added Jane Doe (example.org, 2026-11-20)",
+        "**Notes**: removed x (example.org, 2026-11-20)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "confidence", "old_confidence", "title"),
+    [("Q2 2026", "2026-05-06", "reported", "confirmed", "Premiere date reported: X"),
+     ("Q2 2026", "2026-05-06", "rumour", "confirmed", "Premiere date rumoured: X"),
+     ("2026-05-06", "2026-06-01", "reported", "reported", "New premiere date reported: X"),
+     ("2026-05-06", "2026-05-06", "confirmed", "reported", "Premiere date confirmed: X"),
+     ("2026-05-06", "2026-05-06", "reported", "confirmed", "X: what changed"),
+     ("2026-05-06", "2026-06-01", "confirmed", "reported", "Premiere moved: X")],
+)  # fmt: skip
+def test_a_premiere_headline_calls_a_date_confirmed_only_when_it_is(
+    old: str, new: str, confidence: str, old_confidence: str, title: str
+) -> None:
+    changes = [{"field": "premiere", "old": old, "new": new, "confidence": confidence,
+                "old_confidence": old_confidence}]  # fmt: skip
+    assert update_title("X", changes) == title

@@ -116,3 +116,42 @@ def test_a_batch_keeps_the_first_old_and_the_last_new_value() -> None:
 def test_nonces_are_deterministic_and_fit_discord() -> None:
     assert nonce("update", 1, 123) == nonce("update", 1, 123) != nonce("update", 1, 124)
     assert len(nonce("milestone", 99999, 30, "2026-12-24", 1 << 62)) == 25
+
+
+def test_a_change_of_confidence_alone_is_a_change_and_every_change_carries_its_confidences() -> None:
+    def content(value: str, confidence: str | None = None) -> str:
+        data = {"value": value, "source": "https://a.example/x", "source_date": "2026-11-20", "note": ""}
+        return json.dumps(data | ({"confidence": confidence} if confidence else {}))
+
+    changes = summarize([
+        ("premiere", "", content("2026-05-06", "reported"), content("2026-05-06", "confirmed")),
+        ("episodes", "", content("6"), content("8", "rumour")),  # a revision from before confidences: confirmed
+        ("status", "", content("announced"), content("announced", "confirmed")),  # the same: no change
+        ("cast", "jane doe", None, content("Jane Doe", "reported")),
+        ("director", "x", content("X", "rumour"), None),
+    ])  # fmt: skip
+    assert [(c["field"], c["old"], c["new"], c["confidence"], c["old_confidence"]) for c in changes] == [
+        ("premiere", "2026-05-06", "2026-05-06", "confirmed", "reported"),
+        ("episodes", "6", "8", "rumour", "confirmed"),
+        ("cast", None, "Jane Doe", "reported", None),
+        ("director", "X", None, "rumour", "rumour"),
+    ]
+
+
+async def test_a_confidence_change_through_the_store_becomes_an_update(seeded: Store) -> None:
+    await seeded.servers.save(GuildSettings(HOME, channel_id=10))
+    settle = timedelta(minutes=1)
+    batches = []
+    for confidence in ("reported", "confirmed"):  # the same day, first reported, then confirmed
+        fact = Fact("premiere", "2026-12-24", "https://e.org", "2026-11-20", confidence=confidence)
+        await seeded.facts.edit("season-2", "premiere", "", fact, "m")
+        oldest = await seeded.outbox.oldest_unbatched_change()
+        assert oldest is not None
+        (batch_id,) = await seeded.outbox.close_due_batches(oldest + settle, settle, None)
+        batches.append(await seeded.outbox.batch(batch_id))
+    confirmed = batches[1]
+    assert confirmed is not None
+    assert [(c["old"], c["new"], c["confidence"], c["old_confidence"]) for c in confirmed.changes] == [
+        ("2026-12-24", "2026-12-24", "confirmed", "reported")
+    ]
+    assert [d.batch_id for d in await seeded.outbox.deliveries(HOME)] == [b.id for b in batches if b]

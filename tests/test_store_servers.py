@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from bot.store import Store
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.store import Store, migrations, sql_statements
+from bot.store.database import Database
 from bot.store.servers import DEFAULT_MILESTONES, GuildSettings, Shards
 
 # Guild ids whose shard (of 2) is 0 and 1.
@@ -41,3 +45,37 @@ def test_each_guild_belongs_to_exactly_one_shard() -> None:
     owners = [[s for s in range(4) if Shards(4, (s,)).owns(g)] for g in guilds]
     assert all(len(o) == 1 for o in owners)
     assert Shards(4, (0, 2)).sql() == "((guild_id >> 22) % 4) IN (0, 2)"
+
+
+async def test_when_a_servers_countdown_started_is_kept(store: Store) -> None:
+    since = "2026-11-24T12:00:00+00:00"
+    await store.servers.save(GuildSettings(EVEN, channel_id=5, countdown_since=since))
+    await store.servers.save(GuildSettings(ODD, channel_id=6))  # saved without picking a channel
+    even, odd = await store.servers.get(EVEN), await store.servers.get(ODD)
+    assert even.countdown_since == since and even.since == datetime(2026, 11, 24, 12, tzinfo=UTC)
+    assert odd.countdown_since is None and odd.since is None  # every milestone counts
+
+
+async def test_servers_subscribed_before_the_upgrade_count_down_from_their_settings_last_save(
+    tmp_path: Path,
+) -> None:
+    """Migration 0006: a subscribed server's countdown starts when its settings row was last saved (no
+    earlier than it picked its channel, no later than the upgrade); a server with no channel has none."""
+    path = tmp_path / "before-0006.sqlite3"
+    db = await Database.connect(path)
+    for number, file in migrations():
+        if number < 6:
+            for statement in sql_statements(file.read_text(encoding="utf-8")):
+                await db.connection.execute(statement)
+    await db.connection.execute("PRAGMA user_version = 5")
+    await db.connection.executemany(
+        "INSERT INTO guild_settings (guild_id, channel_id, updated_at) VALUES (?, ?, ?)",
+        [(EVEN, 5, "2026-11-01T10:00:00+00:00"), (ODD, None, "2026-11-02T10:00:00+00:00")],
+    )
+    await db.close()
+    store = await Store.open(path)
+    try:
+        assert (await store.servers.get(EVEN)).countdown_since == "2026-11-01T10:00:00+00:00"
+        assert (await store.servers.get(ODD)).countdown_since is None
+    finally:
+        await store.close()

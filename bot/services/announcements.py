@@ -32,8 +32,15 @@ class Announcements:
         return settings
 
     async def post_in(self, guild_id: int, channel_id: int) -> GuildSettings:
-        """Post in this channel; picking a channel also resumes announcements paused after failures."""
-        return await self.change(guild_id, channel_id=channel_id, failures=0, problem="", paused_at=None)
+        """Post in this channel; picking a channel also resumes announcements paused after failures.
+
+        The server's countdown starts now (milestones that passed before are not its), unless it was
+        already running and only the channel moves: then it keeps what it was due."""
+        current = await self.settings(guild_id)
+        since = current.countdown_since if current.active else self.store.now()
+        return await self.change(
+            guild_id, channel_id=channel_id, failures=0, problem="", paused_at=None, countdown_since=since
+        )
 
     async def milestones(self, guild_id: int, days: str) -> GuildSettings:
         return await self.change(guild_id, milestones=parse_milestones(days))

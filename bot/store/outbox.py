@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.errors import EntryNotFound
+from bot.facts import CONFIRMED
 from bot.store.database import Database, entry_id
 from bot.store.servers import Shards, subscribed_sql
 
@@ -31,6 +32,7 @@ class Delivery:
     attempts: int
     status: str = "pending"
     message_id: int | None = None
+    error: str = ""  # why it failed, or was skipped
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ def nonce(*parts: object) -> str:
 
 _DELIVERY_SQL = (
     "SELECT d.id, d.kind, d.guild_id, d.channel_id, d.batch_id, e.slug AS entry_slug, d.milestone, d.premiere, "
-    "d.due_at, d.nonce, d.attempts, d.status, d.message_id FROM deliveries d LEFT JOIN entries e ON e.id = d.entry_id"
+    "d.due_at, d.nonce, d.attempts, d.status, d.message_id, d.error "
+    "FROM deliveries d LEFT JOIN entries e ON e.id = d.entry_id"
 )
 
 
@@ -249,9 +252,12 @@ class Outbox:
 
 
 def summarize(revisions: Iterable[tuple[str, str, str | None, str | None]]) -> list[dict[str, Any]]:
-    """Net changes per fact over a batch of revisions: the first old value and the last new one.
+    """Net changes per fact over a batch of revisions: the first old value and the last new one, each
+    with its confidence ("confidence": the new fact's, or the old one's if it was removed;
+    "old_confidence": the old fact's, None if it was added). Revisions from before confidences were
+    recorded have none: those facts were confirmed.
 
-    A fact changed and changed back within the batch is not a change."""
+    A fact changed and changed back within the batch is not a change; a change of confidence alone is."""
     net: dict[tuple[str, str], dict[str, Any]] = {}
     for field, key, old, new in revisions:
         old_data, new_data = (json.loads(x) if x else None for x in (old, new))
@@ -271,6 +277,8 @@ def summarize(revisions: Iterable[tuple[str, str, str | None, str | None]]) -> l
                 "new": _shown(new),
                 "source": latest.get("source", ""),
                 "source_date": latest.get("source_date", ""),
+                "confidence": _confidence(latest),
+                "old_confidence": _confidence(old) if old is not None else None,
             }
         )
     return changes
@@ -282,8 +290,12 @@ def _shown(content: dict[str, Any] | None) -> str | None:
     return str(content.get("value") or content.get("title") or "")
 
 
+def _confidence(content: dict[str, Any]) -> str:
+    return str(content.get("confidence") or CONFIRMED)
+
+
 def _same(old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool:
     if old is None or new is None:
         return old is new
     keys = ("value", "title", "source", "source_date", "note")
-    return all(old.get(k) == new.get(k) for k in keys)
+    return all(old.get(k) == new.get(k) for k in keys) and _confidence(old) == _confidence(new)

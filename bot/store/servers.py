@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import aiosqlite
 
@@ -36,10 +37,18 @@ class GuildSettings:
     failures: int = 0
     problem: str = ""
     paused_at: str | None = None
+    # When its countdown started (it picked its channel): milestones that passed before are never its.
+    # None: not known (saved without /announce channel), every milestone counts.
+    countdown_since: str | None = None
 
     @property
     def active(self) -> bool:
         return self.channel_id is not None and self.paused_at is None
+
+    @property
+    def since(self) -> datetime | None:
+        """`countdown_since` as an instant (None: every milestone counts)."""
+        return datetime.fromisoformat(self.countdown_since) if self.countdown_since else None
 
 
 def settings_from_row(row: aiosqlite.Row) -> GuildSettings:
@@ -53,6 +62,7 @@ def settings_from_row(row: aiosqlite.Row) -> GuildSettings:
         failures=row["failures"],
         problem=row["problem"],
         paused_at=row["paused_at"],
+        countdown_since=row["countdown_since"],
     )
 
 
@@ -70,10 +80,12 @@ class Servers:
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO guild_settings (guild_id, channel_id, milestones, role_id, updates, events, failures, "
-                "problem, paused_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id) DO UPDATE "
-                "SET channel_id = excluded.channel_id, milestones = excluded.milestones, role_id = excluded.role_id, "
-                "updates = excluded.updates, events = excluded.events, failures = excluded.failures, "
-                "problem = excluded.problem, paused_at = excluded.paused_at, updated_at = excluded.updated_at",
+                "problem, paused_at, countdown_since, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, "
+                "milestones = excluded.milestones, role_id = excluded.role_id, updates = excluded.updates, "
+                "events = excluded.events, failures = excluded.failures, problem = excluded.problem, "
+                "paused_at = excluded.paused_at, countdown_since = excluded.countdown_since, "
+                "updated_at = excluded.updated_at",
                 (
                     settings.guild_id,
                     settings.channel_id,
@@ -84,6 +96,7 @@ class Servers:
                     settings.failures,
                     settings.problem,
                     settings.paused_at,
+                    settings.countdown_since,
                     tx.now(),
                 ),
             )
