@@ -9,19 +9,19 @@ and its mark returns the message already posted instead of a second one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import bisect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import aiohttp
 import discord
 
-from bot.announcements import due_milestone, premiere_moment, upcoming_milestones
-from bot.clock import Timer
-from bot.posts import Posts
+from bot.announcements import due_milestone, milestone_at, premiere_moment, upcoming_milestones
+from bot.clock import Timer, stop_task
+from bot.posts import Posts, Stale
 from bot.render import to_embed
 from bot.store import Store
 from bot.store.outbox import Delivery
@@ -33,6 +33,23 @@ CONCURRENCY = 8
 MAX_ATTEMPTS = 5
 RETRY_AFTER_ERROR = timedelta(seconds=30)
 EVENT_LENGTH = timedelta(hours=2)
+_ALWAYS = datetime.min.replace(tzinfo=UTC)  # the countdown start of a server that never recorded one
+
+
+def _countdown_start(settings: GuildSettings) -> datetime:
+    return settings.since or _ALWAYS
+
+
+@dataclass(frozen=True)
+class _Audience:
+    """The servers that share one milestone setting, in the order their countdowns started."""
+
+    starts: list[datetime]
+    guilds: list[tuple[int, int]]  # (guild, channel), in the same order
+
+    def subscribed_by(self, at: datetime) -> list[tuple[int, int]]:
+        """The servers whose countdown had started by `at`: a milestone then is theirs."""
+        return self.guilds[: bisect.bisect_right(self.starts, at)]
 
 
 @dataclass(frozen=True)
@@ -117,9 +134,7 @@ class Announcer:
     async def stop(self) -> None:
         if self.task is not None:
             self.store.on_change.remove(self.poke)
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            await stop_task(self.task)
             self.task = None
 
     def poke(self) -> None:
@@ -178,19 +193,25 @@ class Announcer:
     async def plan_milestones(
         self, now: datetime, subscribed: list[GuildSettings], premieres: list[tuple[str, str]]
     ) -> datetime | None:
-        """Create the deliveries of every milestone due now; return when the next one falls due."""
-        by_config: dict[tuple[int, ...], list[tuple[int, int]]] = {}
-        for settings in subscribed:
+        """Create the deliveries of every milestone due now; return when the next one falls due.
+
+        Servers are grouped by their milestones, so the arithmetic runs once per premiere and group; a
+        group is ordered by when each server's countdown started, so the servers a due milestone is
+        for (those subscribed by its time) are a prefix, found by bisection."""
+        audiences: dict[tuple[int, ...], _Audience] = {}
+        for settings in sorted(subscribed, key=_countdown_start):
             assert settings.channel_id is not None
-            by_config.setdefault(settings.milestones, []).append((settings.guild_id, settings.channel_id))
+            audience = audiences.setdefault(settings.milestones, _Audience([], []))
+            audience.starts.append(_countdown_start(settings))
+            audience.guilds.append((settings.guild_id, settings.channel_id))
         next_due: datetime | None = None
         for slug, value in premieres:
             moment = premiere_moment(value, self.default_time)
             if moment is None:
                 continue
-            for config, guilds in by_config.items():
+            for config, audience in audiences.items():
                 days = due_milestone(moment, config, now)
-                if days is not None:
+                if days is not None and (guilds := audience.subscribed_by(milestone_at(moment, days))):
                     await self.outbox.plan_milestone(slug, days, value, now, guilds)
                 ahead = upcoming_milestones(moment, config, now)
                 if ahead and (next_due is None or ahead[0][0] < next_due):
@@ -225,9 +246,13 @@ class Announcer:
 
     async def send(self, delivery: Delivery, settings: GuildSettings | None, now: datetime) -> int:
         """Post one delivery; returns 1 if it was posted."""
-        card = await self.posts.render(delivery, now)
-        if card is None or settings is None or not settings.active:
-            await self.outbox.skip(delivery, "no longer current" if card is None else "announcements are off")
+        if settings is None or not settings.active:
+            await self.outbox.skip(delivery, "announcements are off")
+            return 0
+        # Rendered now, as it is sent: a post held up (downtime, a rate limit, a crash) counts from now.
+        card = await self.posts.render(delivery, now, settings.milestones)
+        if isinstance(card, Stale):
+            await self.outbox.skip(delivery, card.reason)
             return 0
         role = settings.role_id
         try:

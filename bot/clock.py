@@ -28,6 +28,16 @@ class Timer(Protocol):
     async def sleep_until(self, when: datetime | None, wake: asyncio.Event) -> None: ...
 
 
+async def stop_task(task: asyncio.Task[None], *, grace: float = 5.0) -> None:
+    """Cancel `task` and return once it has ended; cancelled again should anything it awaits swallow the
+    first cancellation (so stopping a scheduler can never hang the bot's shutdown)."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=grace)
+    if not task.cancelled():
+        task.result()  # an error it ended with is raised here, not lost
+
+
 class SystemClock:
     """The real clock."""
 
@@ -36,9 +46,12 @@ class SystemClock:
 
     async def sleep_until(self, when: datetime | None, wake: asyncio.Event) -> None:
         """Return at `when` (never, if None) or as soon as `wake` is set, whichever comes first."""
-        timeout = None if when is None else max(0.0, (when - self()).total_seconds())
+        delay = None if when is None else max(0.0, (when - self()).total_seconds())
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that arrives
+        # as its timer fires, and then the task it was meant to stop sleeps on.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout)
+            async with asyncio.timeout(delay):
+                await wake.wait()
 
 
 class ManualClock:

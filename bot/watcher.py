@@ -11,7 +11,6 @@ unreadable) logs one line, proposes nothing for that entry, and is tried again s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import Protocol
 
 import aiohttp
 
-from bot.clock import Timer
+from bot.clock import Timer, stop_task
 from bot.config import Settings
 from bot.facts import FIELDS, Entry, Fact, ReleaseDate, fact_key, normalize
 from bot.render import WatchedSource
@@ -90,8 +89,8 @@ def _dates_differ(observed: str, stored: str) -> bool:
 def differs(observation: Observation, stored: Fact | None) -> bool:
     if stored is None:
         return True
-    if FIELDS[observation.field].multi:  # an item the facts have already (a role worded otherwise is not news)
-        return False
+    if FIELDS[observation.field].multi:
+        return False  # an item the facts have already: a role worded otherwise is not news
     if observation.field == "premiere":
         return _dates_differ(observation.value, stored.value)
     if observation.field == "status":
@@ -156,9 +155,7 @@ class Watcher:
 
     async def stop(self) -> None:
         if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            await stop_task(self.task)
             self.task = None
 
     async def wait_for_rounds(self, count: int) -> None:

@@ -149,8 +149,11 @@ class Review(commands.Cog):
         """Put a suggestion (a member's from /citadel suggest, or the watcher's) in front of the moderators."""
         if suggestion.id in self.posting:
             return
-        self.posting.add(suggestion.id)
+        self.posting.add(suggestion.id)  # no await since the check: one post per suggestion at a time
         try:
+            # Posted already (on_ready found it unposted while this event was on its way)? Then not again.
+            if await self.bot.curation.posted_already(suggestion.id):
+                return
             await self.post_for_review(suggestion, current)
         finally:
             self.posting.discard(suggestion.id)

@@ -53,6 +53,7 @@ def make_settings(tmp_path: Path, canon_dir: Path, fake: FakeDiscord) -> Setting
         review_channel_id=HOME.channel_id,
         discord_api_base=fake.api_base,
         discord_gateway_url=fake.gateway_url,
+        watch_interval_hours=0,  # the watcher's own tests turn it on, pointed at the fake sources
     )
 
 

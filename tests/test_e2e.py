@@ -100,7 +100,14 @@ async def test_the_synced_command_tree(bot: CitadelBot, fake: FakeDiscord, setti
     editing = {c["name"]: c for c in fake.commands(home)}
     assert set(editing) == {"fact", "entry"}
     assert all(c["default_member_permissions"] == str(1 << 5) for c in editing.values())
-    assert {o["name"] for o in editing["fact"]["options"]} == {"add", "edit", "remove", "history", "revert"}
+    assert {o["name"] for o in editing["fact"]["options"]} == {
+        "add",
+        "edit",
+        "remove",
+        "history",
+        "revert",
+        "watcher",
+    }
     assert {o["name"] for o in editing["entry"]["options"]} == {"add", "edit", "remove"}
     citadel, announce = sorted(fake.commands("global"), key=lambda c: c["name"] != "citadel")
     assert announce["name"] == "announce" and announce["default_member_permissions"] == str(1 << 5)

@@ -100,7 +100,7 @@ def clock() -> ManualClock:
 def watched(settings: Settings, sources: tuple[FakeTVmaze, FakeWikidata]) -> Settings:
     name_ids(settings.canon_dir)
     tvmaze, wikidata = sources
-    return replace(settings, tvmaze_api=tvmaze.url, wikidata_api=wikidata.url)
+    return replace(settings, watch_interval_hours=6, tvmaze_api=tvmaze.url, wikidata_api=wikidata.url)
 
 
 async def review_posts(fake: FakeDiscord, count: int) -> list[dict[str, Any]]:

@@ -188,6 +188,11 @@ class Curation:
     async def unposted(self) -> list[Suggestion]:
         return await self.store.suggestions.unposted()
 
+    async def posted_already(self, suggestion_id: int) -> bool:
+        """Whether the suggestion's review post exists (or it was decided already)."""
+        stored = await self.store.suggestions.get(suggestion_id)
+        return stored is None or stored.review_message_id is not None or stored.status != "pending"
+
     async def stored_value(self, suggestion: Suggestion) -> str | None:
         """What the facts say now where `suggestion` would go."""
         current = await self.store.facts.get(

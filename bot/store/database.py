@@ -6,7 +6,7 @@ import asyncio
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -161,7 +161,18 @@ class Database(Reads):
         history but not news (the first seeding of an empty store)."""
         async with self._write_lock:
             tx = Transaction(self.connection, self.clock, announce=announce)
-            await self.connection.execute("BEGIN IMMEDIATE")
+            begin = asyncio.ensure_future(self.connection.execute("BEGIN IMMEDIATE"))
+            try:
+                await asyncio.shield(begin)
+            except asyncio.CancelledError:
+                # Cancelled while SQLite was beginning (perhaps waiting out the busy timeout): the BEGIN
+                # still runs in aiosqlite's thread, so wait for it and roll back, or the write lock
+                # would stay held and every later write, in every process, would find it locked.
+                with suppress(Exception):
+                    await begin
+                if self.connection.in_transaction:
+                    await self.connection.execute("ROLLBACK")
+                raise
             try:
                 yield tx
                 tx._finish()
