@@ -119,18 +119,15 @@ def countdown_words(moment: datetime, now: datetime, *, on_the_day: bool = False
     return f"premieres in {days_until(moment, now)} days"
 
 
-def _marked(text: str, confidence: str | None) -> str:
-    mark = confidence_mark(confidence or CONFIRMED)
-    return f"{text} ({mark})" if mark else text
-
-
 def countdown_title(
     title: str, moment: datetime, now: datetime, confidence: str = CONFIRMED, *, on_the_day: bool = False
 ) -> str | None:
     """A countdown's title, like "Citadel: Diana premieres in 5 days", and "(reported, not confirmed)"
     after it for a date not confirmed; None if nothing true is left to say (see countdown_words)."""
     words = countdown_words(moment, now, on_the_day=on_the_day)
-    return None if words is None else _marked(f"{title} {words}", confidence)
+    return (
+        None if words is None else marked(f"{title} {words}", confidence, Style.TEXT)
+    )  # titles: no markdown
 
 
 def countdown_card(

@@ -83,9 +83,8 @@ class Posts:
             entry = await self.store.entries.get(slug)
             if moment is None or entry is None:
                 continue
-            facts = await self.store.facts.for_entry(slug)
+            facts, mention = await self.store.facts.for_entry(slug), await self.mention(slug)
             for when, days in upcoming_milestones(moment, settings.milestones, now)[:count]:
-                mention = await self.mention(slug)
                 ahead = countdown_card(entry, facts, moment, when, mention, on_the_day=days == 0)
                 if ahead is not None:
                     found.append((when, ahead))

@@ -216,7 +216,7 @@ class Watcher:
             error = f"{errors[0]}{more}"
         prior = (await self.store.watch.sources()).get(reader.name)
         failures = (prior.failures if prior else 0) + 1 if errors else 0
-        state = await self.store.watch.finished(reader.name, error, self.next_round(now, failures))
+        state = await self.store.watch.finished(reader.name, error, failures, self.next_round(now, failures))
         if error:
             log.warning(
                 "watcher: %s: %d of %d entries not read: %s; next try %s",

@@ -55,17 +55,17 @@ class Watch:
         )
         return {row[0]: SourceState(*row) for row in rows}
 
-    async def finished(self, source: str, error: str, next_at: datetime) -> SourceState:
-        """Record a round of `source` (`error` '' if every entry was read) and when the next is due."""
+    async def finished(self, source: str, error: str, failures: int, next_at: datetime) -> SourceState:
+        """Record a round of `source`: `error` ('' if every entry was read), the failed rounds in a row
+        it makes, and when the next round is due."""
         async with self._db.transaction() as tx:
             now = tx.now()
             await tx.execute(
                 "INSERT INTO watch_sources (source, last_ok_at, last_run_at, error, failures, next_at) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET "
                 "last_ok_at = coalesce(excluded.last_ok_at, last_ok_at), last_run_at = excluded.last_run_at, "
-                "error = excluded.error, failures = CASE WHEN excluded.error = '' THEN 0 ELSE failures + 1 END, "
-                "next_at = excluded.next_at",
-                (source, None if error else now, now, error, 1 if error else 0, next_at.isoformat()),
+                "error = excluded.error, failures = excluded.failures, next_at = excluded.next_at",
+                (source, None if error else now, now, error, failures, next_at.isoformat()),
             )
         state = (await self.sources())[source]
         return state
