@@ -161,6 +161,17 @@ class Announcer:
             self._asleep = False
             self._turned.set()
 
+    def lag(self) -> float | None:
+        """Seconds the scheduler is behind its plan: how long past the moment it meant to wake it still
+        sleeps (a blocked loop, a stuck step), 0.0 when on time, None before its first step (it waits
+        for the gateway and the command sync) or once stopped. /healthz and /metrics read it."""
+        if self.task is None or self.task.done() or self.steps == 0:
+            return None
+        until = self._sleeping_until
+        if not self._asleep or until is None:
+            return 0.0
+        return max(0.0, (self.clock() - until).total_seconds())
+
     def _is_settled(self) -> bool:
         until = self._sleeping_until
         return self._asleep and not self.wake.is_set() and (until is None or self.clock() < until)

@@ -56,6 +56,13 @@ class Settings:
     watch_interval_hours: int = 6
     tvmaze_api: str = TVMAZE_API
     wikidata_api: str = WIKIDATA_API
+    # Health and metrics: with a port, GET /healthz and GET /metrics are served there (None: no port).
+    http_port: int | None = None
+    http_host: str = "127.0.0.1"
+    # Rotating backups the bot keeps itself: a folder (None: off), hours between them, how many to keep.
+    backup_dir: Path | None = None
+    backup_every_hours: int = 24
+    backup_keep: int = 7
 
     def require_token(self) -> str:
         """The token, or a ConfigError that says where to get one."""
@@ -154,7 +161,16 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
             raise ConfigError(f"SHARD_IDS must be comma-separated shard numbers from 0 to {shard_count - 1}.")
         shard_ids = tuple(sorted({int(p) for p in parts}))
 
+    backup_dir = Path(get("BACKUP_DIR")).expanduser() if get("BACKUP_DIR") else None
+    if backup_dir is not None and backup_dir.exists() and not backup_dir.is_dir():
+        raise ConfigError(f"BACKUP_DIR {str(backup_dir)!r} is a file: give a folder, or leave it empty.")
+
     return Settings(
+        http_port=_number("HTTP_PORT", get("HTTP_PORT"), 0, 1, 65535) or None,
+        http_host=get("HTTP_HOST") or "127.0.0.1",
+        backup_dir=backup_dir,
+        backup_every_hours=_number("BACKUP_EVERY_HOURS", get("BACKUP_EVERY_HOURS"), 24, 1, 720),
+        backup_keep=_number("BACKUP_KEEP", get("BACKUP_KEEP"), 7, 1, 1000),
         shard_count=shard_count,
         shard_ids=shard_ids,
         update_settle_seconds=_number("UPDATE_SETTLE_SECONDS", get("UPDATE_SETTLE_SECONDS"), 120, 0, 86400),

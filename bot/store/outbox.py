@@ -175,6 +175,22 @@ class Outbox:
             params.append(status)
         return [_delivery(row) for row in await self._db.fetchall(sql + " ORDER BY d.due_at, d.id", params)]
 
+    async def status_counts(self, shards: Shards | None = None) -> dict[str, int]:
+        """How many deliveries are in each status (pending, sent, failed, skipped), and how many of the
+        pending ones some process holds a live claim on ("claimed"): for /metrics."""
+        where = f"WHERE {shards.sql()}" if shards is not None else ""
+        rows = await self._db.fetchall(
+            f"SELECT status, count(*), sum(claimed_by IS NOT NULL AND claim_expires > ?) FROM deliveries {where} "
+            "GROUP BY status",
+            (self._db.now(),),
+        )
+        counts = dict.fromkeys(("pending", "claimed", "sent", "failed", "skipped"), 0)
+        for status, number, claimed in rows:
+            counts[status] = int(number)
+            if status == "pending":
+                counts["claimed"] = int(claimed or 0)
+        return counts
+
     async def mark_sent(self, delivery: Delivery, message_id: int) -> None:
         async with self._db.transaction() as tx:
             await tx.execute(
