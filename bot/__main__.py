@@ -20,6 +20,7 @@ from bot.clock import Clock, SystemClock, utc_now
 from bot.config import ConfigError, Settings, configure_logging, load_settings
 from bot.errors import CitadelError
 from bot.facts import field_label
+from bot.operations import add_commands, run_command
 from bot.refusals import refusal
 from bot.render import Card, Style, to_text
 from bot.services import Catalogue
@@ -143,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "watch",
         help="read the public sources once now and file what differs for review; prints what it filed",
     )
+    add_commands(commands)  # backup, restore, export, import
     args = parser.parse_args(argv)
 
     try:
@@ -153,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # need not look at them again. Without this the first full collection, due while the gateway
         # connects, spends 20-50 ms walking them, and every later one does too.
         gc.freeze()
+        if (code := run_command(args, settings)) is not None:
+            return code
         if args.command == "ask":
             print(asyncio.run(ask(settings, args.words)))
         elif args.command == "watch":

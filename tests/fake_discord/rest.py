@@ -711,7 +711,7 @@ async def create_message(api: RestAPI, call: RestCall) -> web.StreamResponse:
         raise DiscordError(400, 50006, "Cannot send an empty message")
     nonce = body.get("nonce")
     key = (fake.bot_user_id, str(nonce)) if nonce is not None else None
-    if key is not None and body.get("enforce_nonce"):
+    if key is not None and body.get("enforce_nonce") and fake.dedupe_nonces:
         seen = fake.nonces.get(key)
         if seen is not None and time.time() - seen[0] <= NONCE_WINDOW:
             return json_response(seen[1])

@@ -186,6 +186,8 @@ class FakeDiscord:
         self.errors: list[str] = []
         self.failure_rules: list[FailureRule] = []
         self.nonces: dict[tuple[int, str], tuple[float, dict[str, Any]]] = {}
+        # Off: enforce_nonce is ignored and every send posts (as once Discord has forgotten the nonce).
+        self.dedupe_nonces = True
         self.rate_limits: RateLimits | None = (
             rate_limits if isinstance(rate_limits, RateLimits) else RateLimits() if rate_limits else None
         )
