@@ -8,6 +8,7 @@ each REST body against Discord's OpenAPI spec; the fixture fails any test that s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -286,16 +287,25 @@ async def test_the_bot_resumes_after_a_dropped_connection(bot: CitadelBot, fake:
     assert embed_of(await ask(fake, "diana"))["title"] == "Citadel: Diana"
 
 
+async def write_elsewhere(path: Path, statement: str) -> None:
+    """Run one write on the bot's database through a connection of its own, off the event loop."""
+
+    def write() -> None:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute(statement)
+            db.commit()
+
+    await asyncio.to_thread(write)
+
+
 async def test_an_error_inside_a_command_is_one_ephemeral_line_and_the_bot_carries_on(
     bot: CitadelBot, fake: FakeDiscord, settings: Settings
 ) -> None:
-    db = sqlite3.connect(settings.database_path)
-    db.execute("ALTER TABLE facts RENAME TO facts_away")  # the database breaks under the bot
-    db.commit()
+    # The database breaks under the bot (written from a thread, as another process would: a blocking
+    # write on the bot's own event loop would wait on a transaction the loop can no longer finish).
+    await write_elsewhere(settings.database_path, "ALTER TABLE facts RENAME TO facts_away")
     assert_ephemeral_line(await ask(fake, "diana"), "Something went wrong on our side")
-    db.execute("ALTER TABLE facts_away RENAME TO facts")
-    db.commit()
-    db.close()
+    await write_elsewhere(settings.database_path, "ALTER TABLE facts_away RENAME TO facts")
     assert embed_of(await ask(fake, "diana"))["title"] == "Citadel: Diana"
 
 
@@ -353,12 +363,10 @@ async def test_an_answer_kept_in_memory_is_dropped_when_another_process_changes_
     clock = ManualClock(utc_now())
     async with running_bot(settings, fake, clock):
         assert fields_of(embed_of(await ask(fake, "diana")))["Episodes"].startswith("6 [")
-        other = sqlite3.connect(settings.database_path)  # as a second bot process sharing the file would
-        other.execute(
-            "UPDATE facts SET value = '9' WHERE field = 'episodes' AND entry_id = (SELECT id FROM entries WHERE slug = 'diana')"
+        await write_elsewhere(  # as a second bot process sharing the file would
+            settings.database_path,
+            "UPDATE facts SET value = '9' WHERE field = 'episodes' AND entry_id = (SELECT id FROM entries WHERE slug = 'diana')",
         )
-        other.commit()
-        other.close()
         # Looked at once per CHECK_EVERY of the bot's clock: until then the kept answer stands.
         assert fields_of(embed_of(await ask(fake, "diana")))["Episodes"].startswith("6 [")
         clock.advance(CHECK_EVERY)  # another process's change shows within this time

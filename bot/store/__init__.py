@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -12,16 +13,19 @@ from bot.store.database import (
     BUSY_TIMEOUT_MS,
     MIGRATIONS_DIR,
     Database,
+    StoreError,
     Transaction,
     entry_id,
     migrations,
     sql_statements,
+    store_error,
 )
 from bot.store.entries import Entries, upsert_entry
 from bot.store.facts import Facts, SearchHit, canon_fact_content, fts_query, put_fact, remove_fact
 from bot.store.history import History
 from bot.store.meta import Meta
 from bot.store.outbox import Batch, Delivery, Outbox
+from bot.store.processes import Processes, ProcessInfo
 from bot.store.revisions import ENTRY_FIELD, Revision, record_revision
 from bot.store.servers import GuildSettings, Servers, Shards
 from bot.store.suggestions import Suggestion, Suggestions
@@ -35,11 +39,13 @@ __all__ = [
     "Batch",
     "Delivery",
     "GuildSettings",
+    "ProcessInfo",
     "Revision",
     "SearchHit",
     "Shards",
     "SourceState",
     "Store",
+    "StoreError",
     "Suggestion",
     "Transaction",
     "canon_fact_content",
@@ -50,6 +56,7 @@ __all__ = [
     "record_revision",
     "remove_fact",
     "sql_statements",
+    "store_error",
     "upsert_entry",
 ]
 
@@ -72,6 +79,7 @@ class Store:
         self.meta = Meta(database)
         self.canon = CanonSnapshots(database)
         self.watch = Watch(database)
+        self.processes = Processes(database)
 
     @classmethod
     async def open(cls, path: Path | str, clock: Clock = utc_now) -> Store:
@@ -80,6 +88,9 @@ class Store:
         store = cls(database, Path(path))
         try:
             await store.migrate()
+        except sqlite3.Error as exc:
+            await database.close()
+            raise store_error(path, exc) from None
         except BaseException:
             await database.close()
             raise

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -19,6 +21,10 @@ from bot.errors import EntryNotFound
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 BUSY_TIMEOUT_MS = 5000
+SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+# Less free space than this where the database lives and the bot refuses to start: its write-ahead log
+# and a day of deliveries must fit.
+MIN_FREE_BYTES = 4 * 2**20
 
 Params = Sequence[Any]
 
@@ -51,6 +57,81 @@ def migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
     return found
 
 
+class StoreError(Exception):
+    """The store cannot be used as it is. The message is one line for the operator: it names
+    DATABASE_PATH and says what to do. Nothing was changed."""
+
+
+def store_error(path: Path | str, error: BaseException) -> StoreError:
+    """The operator's line for an error met while opening or first writing the store at `path`."""
+    where = f"DATABASE_PATH {str(path)!r}"
+    text = str(error).lower()
+    if "not a database" in text or "malformed" in text or "file is encrypted" in text:
+        line = (
+            f"{where} is not a SQLite database, or is damaged ({error}): point DATABASE_PATH at the bot's "
+            "database, or restore a backup with `python -m bot restore`"
+        )
+    elif "readonly" in text or "read-only" in text or isinstance(error, PermissionError):
+        line = (
+            f"{where} is read-only ({error}): let the bot's user write the file and its folder (SQLite "
+            "keeps -wal and -shm files beside it), or point DATABASE_PATH at a writable place"
+        )
+    elif "locked" in text or "busy" in text:
+        line = (
+            f"{where} stayed locked by another program for more than {BUSY_TIMEOUT_MS // 1000} s: close "
+            "whatever holds it (a sqlite3 shell, a long backup) and start again"
+        )
+    elif "full" in text or getattr(error, "errno", None) == 28:
+        line = f"{where} cannot be written: the disk is full ({error}); free some space and start again"
+    elif "unable to open" in text or isinstance(error, OSError):
+        line = (
+            f"{where} cannot be opened ({error}): check that its folder exists and that the bot's user "
+            "may write there"
+        )
+    else:
+        line = f"{where} cannot be used ({error}): check the file, or restore a backup with `python -m bot restore`"
+    return StoreError(line + ".")
+
+
+def latest_schema() -> int:
+    """The schema version this code brings a store to: its last migration's number."""
+    found = migrations()
+    return found[-1][0] if found else 0
+
+
+def _check_file(path: Path) -> None:
+    """Refuse what SQLite would meet only halfway (a file that is not a database, a read-only file or
+    folder, a full disk) before it is let near the file, so a refused file is never touched."""
+    where = f"DATABASE_PATH {str(path)!r}"
+    if path.exists():
+        with path.open("rb") as file:
+            head = file.read(len(SQLITE_MAGIC))
+        if head and head != SQLITE_MAGIC:
+            raise StoreError(
+                f"{where} is not a SQLite database (it starts with {head[:8]!r}): point DATABASE_PATH at "
+                "the bot's database, or at a new file name to start a new one."
+            )
+        if not os.access(path, os.W_OK):
+            raise StoreError(
+                f"{where} is read-only: let the bot's user write it (chmod/chown), or point DATABASE_PATH "
+                "at a writable copy."
+            )
+    folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    if folder is None:
+        return
+    if not os.access(folder, os.W_OK):
+        raise StoreError(
+            f"{where} is in a read-only folder ({folder}): SQLite writes -wal and -shm files beside the "
+            "database, so let the bot's user write the folder, or point DATABASE_PATH elsewhere."
+        )
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise StoreError(
+            f"{where} cannot be written: the disk is full ({free // 1024} KB free, the bot needs at least "
+            f"{MIN_FREE_BYTES // 2**20} MB); free some space and start again."
+        )
+
+
 def _iso(clock: Clock) -> str:
     return clock().astimezone(UTC).isoformat(timespec="seconds")
 
@@ -63,13 +144,17 @@ class Reads:
     def connection(self) -> aiosqlite.Connection:
         raise NotImplementedError
 
+    # Each read runs whole in one call to aiosqlite's thread. A statement left open between two awaits
+    # (execute, then fetch) would hold a read snapshot on the shared connection while other coroutines
+    # run; a write transaction begun meanwhile, after another process committed, would then fail at
+    # once with "database is locked" instead of waiting out the busy timeout.
+
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
-        async with self.connection.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self.connection.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
-        async with self.connection.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self.connection.execute_fetchall(sql, params))
 
 
 class Transaction(Reads):
@@ -126,16 +211,34 @@ class Database(Reads):
 
     @classmethod
     async def connect(cls, path: Path | str, clock: Clock = utc_now) -> Database:
-        """Open (creating if needed) the database file at `path`, with the store's pragmas."""
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        connection = await aiosqlite.connect(str(path), isolation_level=None)
+        """Open (creating if needed) the database file at `path`, with the store's pragmas.
+
+        StoreError, with the file untouched and nothing left open, when it is not a SQLite database,
+        was written by a newer version of the bot, or cannot be opened."""
+        try:
+            if str(path) != ":memory:":
+                _check_file(Path(path))
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            connection = await aiosqlite.connect(str(path), isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise store_error(path, exc) from None
         connection.row_factory = aiosqlite.Row
         try:
+            await connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            async with connection.execute("PRAGMA user_version") as cursor:
+                row = await cursor.fetchone()
+            version, latest = int(row[0]) if row else 0, latest_schema()
+            if version > latest:
+                raise StoreError(
+                    f"DATABASE_PATH {str(path)!r} was written by a newer citadel-bot (schema {version}; this "
+                    f"version knows up to {latest}): run the newer version, or restore a backup this version made."
+                )
             await connection.execute("PRAGMA journal_mode = WAL")
             await connection.execute("PRAGMA synchronous = NORMAL")
             await connection.execute("PRAGMA foreign_keys = ON")
-            await connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as exc:
+            await connection.close()
+            raise store_error(path, exc) from None
         except BaseException:
             await connection.close()
             raise

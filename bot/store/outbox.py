@@ -150,6 +150,7 @@ class Outbox:
     # --- deliveries ------------------------------------------------------------------------------
 
     async def due_deliveries(self, now: datetime, shards: Shards | None, limit: int = 500) -> list[Delivery]:
+        """Pending deliveries due by `now`, claimed or not (what is owed; `claim_due` takes them)."""
         sql = _DELIVERY_SQL + " WHERE d.status = 'pending' AND d.due_at <= ?"
         if shards is not None:
             sql += f" AND {shards.sql('d.guild_id')}"
@@ -158,11 +159,78 @@ class Outbox:
         )
         return [_delivery(row) for row in rows]
 
+    async def claim_due(
+        self, now: datetime, shards: Shards | None, owner: str, ttl: timedelta, limit: int
+    ) -> list[Delivery]:
+        """Claim up to `limit` due deliveries for `owner` until `ttl` from now and return them: one
+        UPDATE takes only those nobody holds (or whose claim expired), so of two processes racing for
+        the same delivery exactly one gets it. Sending a claimed delivery is then this process's alone."""
+        where = f" AND {shards.sql()}" if shards is not None else ""
+        async with self._db.transaction() as tx:
+            stamp = tx.now()
+            until = (datetime.fromisoformat(stamp) + ttl).isoformat(timespec="seconds")
+            rows = await tx.fetchall(
+                "UPDATE deliveries SET claimed_by = ?, claim_expires = ? WHERE id IN ("
+                "SELECT id FROM deliveries WHERE status = 'pending' AND due_at <= ? "
+                f"AND (claimed_by IS NULL OR claim_expires <= ?){where} ORDER BY due_at, id LIMIT ?) "
+                "RETURNING id",
+                (owner, until, now.isoformat(timespec="seconds"), stamp, limit),
+            )
+            if not rows:
+                return []
+            ids = [row[0] for row in rows]
+            claimed = await tx.fetchall(
+                _DELIVERY_SQL + f" WHERE d.id IN ({', '.join('?' * len(ids))}) ORDER BY d.due_at, d.id", ids
+            )
+        return [_delivery(row) for row in claimed]
+
+    async def release(self, owner: str, ids: Sequence[int] | None = None) -> int:
+        """Give up `owner`'s claims (those of `ids`, or all): another process, or the next start, takes
+        them. Returns how many pending deliveries were released."""
+        sql, params = (
+            "UPDATE deliveries SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = ?",
+            [owner],
+        )
+        if ids is not None:
+            if not ids:
+                return 0
+            sql += f" AND id IN ({', '.join('?' * len(ids))})"
+            params += [str(i) for i in ids]
+        async with self._db.transaction() as tx:
+            await tx.execute(sql, params)
+            row = await tx.fetchone("SELECT changes()")
+        return int(row[0]) if row else 0
+
+    async def renew(self, owner: str, ttl: timedelta) -> int:
+        """Extend `owner`'s claims to `ttl` from now (its heartbeat does, so a live process never loses
+        a claim it is still working through, however long Discord makes it wait). How many."""
+        async with self._db.transaction() as tx:
+            until = (datetime.fromisoformat(tx.now()) + ttl).isoformat(timespec="seconds")
+            await tx.execute(
+                "UPDATE deliveries SET claim_expires = ? WHERE claimed_by = ? AND status = 'pending'", (until, owner)
+            )
+            row = await tx.fetchone("SELECT changes()")
+        return int(row[0]) if row else 0
+
+    async def claims(self) -> dict[str, int]:
+        """Live claims on pending deliveries, by owner."""
+        rows = await self._db.fetchall(
+            "SELECT claimed_by, count(*) FROM deliveries WHERE status = 'pending' AND claimed_by IS NOT NULL "
+            "AND claim_expires > ? GROUP BY claimed_by",
+            (self._db.now(),),
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
     async def next_delivery_due(self, shards: Shards | None) -> datetime | None:
-        sql = "SELECT min(due_at) FROM deliveries WHERE status = 'pending'"
+        """When the next pending delivery can be sent: its due time, or, while another process holds a
+        live claim on it, when that claim expires (should that process die with it)."""
+        sql = (
+            "SELECT min(CASE WHEN claimed_by IS NOT NULL AND claim_expires > ? THEN max(due_at, claim_expires) "
+            "ELSE due_at END) FROM deliveries WHERE status = 'pending'"
+        )
         if shards is not None:
             sql += f" AND {shards.sql()}"
-        row = await self._db.fetchone(sql)
+        row = await self._db.fetchone(sql, (self._db.now(),))
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     async def deliveries(self, guild_id: int | None = None, status: str | None = None) -> list[Delivery]:
@@ -194,7 +262,8 @@ class Outbox:
     async def mark_sent(self, delivery: Delivery, message_id: int) -> None:
         async with self._db.transaction() as tx:
             await tx.execute(
-                "UPDATE deliveries SET status = 'sent', message_id = ?, sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+                "UPDATE deliveries SET status = 'sent', message_id = ?, sent_at = ?, attempts = attempts + 1, "
+                "claimed_by = NULL, claim_expires = NULL WHERE id = ?",
                 (message_id, tx.now(), delivery.id),
             )
             await tx.execute(
@@ -206,7 +275,8 @@ class Outbox:
         """Not posted, and not a failure: the post is no longer current (the premiere moved, say)."""
         async with self._db.transaction() as tx:
             await tx.execute(
-                "UPDATE deliveries SET status = 'skipped', error = ? WHERE id = ?", (reason, delivery.id)
+                "UPDATE deliveries SET status = 'skipped', error = ?, claimed_by = NULL, claim_expires = NULL WHERE id = ?",
+                (reason, delivery.id),
             )
 
     async def mark_failed(self, delivery: Delivery, problem: str, *, retry_at: datetime | None) -> bool:
@@ -215,12 +285,14 @@ class Outbox:
         async with self._db.transaction() as tx:
             if retry_at is not None:
                 await tx.execute(
-                    "UPDATE deliveries SET attempts = attempts + 1, error = ?, due_at = ? WHERE id = ?",
+                    "UPDATE deliveries SET attempts = attempts + 1, error = ?, due_at = ?, claimed_by = NULL, "
+                    "claim_expires = NULL WHERE id = ?",
                     (problem, retry_at.isoformat(timespec="seconds"), delivery.id),
                 )
                 return False
             await tx.execute(
-                "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, error = ? WHERE id = ?",
+                "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, error = ?, claimed_by = NULL, "
+                "claim_expires = NULL WHERE id = ?",
                 (problem, delivery.id),
             )
             await tx.execute(
