@@ -13,8 +13,23 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATABASE_PATH = PROJECT_ROOT / "data" / "citadel.sqlite3"
-DEFAULT_CANON_DIR = PROJECT_ROOT / "data" / "canon"
+
+
+def _defaults(root: Path) -> tuple[Path, Path]:
+    """The default canon folder and database file.
+
+    From a checkout (or an editable install of one), `root` holds pyproject.toml and data/canon: both
+    defaults are in its data/ folder, the canon's source of truth. Installed as a package (`pip install .`),
+    `root` is site-packages: the canon is the copy the wheel ships beside this module (bot/canon_data,
+    always plain files, since pip never installs a package zipped), and the database is
+    data/citadel.sqlite3 under the folder the bot is started from, the same folder whose .env it reads.
+    """
+    if (root / "pyproject.toml").is_file() and (root / "data" / "canon").is_dir():
+        return root / "data" / "canon", root / "data" / "citadel.sqlite3"
+    return Path(__file__).resolve().with_name("canon_data"), Path("data", "citadel.sqlite3")
+
+
+DEFAULT_CANON_DIR, DEFAULT_DATABASE_PATH = _defaults(PROJECT_ROOT)
 
 _SNOWFLAKE = re.compile(r"^[1-9][0-9]{15,20}$")
 # A bot token is three base64url parts separated by dots; checking the shape catches pasted quotes,
