@@ -59,8 +59,9 @@ class Settings:
     update_settle_seconds: int = 120
     # The time of day (UTC) of a premiere known only to the day.
     default_premiere_time: time = time(0, 0, tzinfo=UTC)
-    # Posts per second the announcer allows itself, under Discord's global limit of 50 requests a second.
-    announce_rate: float = 40.0
+    # A ceiling on posts a second; None: as many as Discord's global limit (50 requests a second) leaves,
+    # which the announcer learns from Discord's answers (bot/pacing.py).
+    announce_rate: float | None = None
     # Sharding: with neither set, one process runs Discord's recommended number of shards.
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
@@ -190,7 +191,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         shard_ids=shard_ids,
         update_settle_seconds=_number("UPDATE_SETTLE_SECONDS", get("UPDATE_SETTLE_SECONDS"), 120, 0, 86400),
         default_premiere_time=_time_of_day("DEFAULT_PREMIERE_TIME", get("DEFAULT_PREMIERE_TIME")),
-        announce_rate=float(_number("ANNOUNCE_RATE", get("ANNOUNCE_RATE"), 40, 1, 45)),
+        announce_rate=float(_number("ANNOUNCE_RATE", get("ANNOUNCE_RATE"), 0, 1, 50)) or None,
         discord_token=token,
         database_path=database_path,
         canon_dir=canon_dir,
