@@ -4,6 +4,7 @@ reply, the server-side permission checks, and the base classes of forms and butt
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
@@ -12,11 +13,22 @@ from discord import app_commands
 
 from bot.config import Settings
 from bot.errors import CitadelError
+from bot.metrics import ERROR, OK, REFUSED, Metrics
 from bot.refusals import NOTHING_CHANGED, refusal
 
 log = logging.getLogger(__name__)
 
 REFUSAL = "refusal"  # a command's extras (or an interaction's) name what a refused write did not do
+OUTCOME = "outcome"  # an interaction's extras: how the error path answered it (REFUSED or ERROR)
+RECEIVED = "received"  # an interaction's extras: time.perf_counter() when the tree was handed it
+UNKNOWN_COMMAND = "unknown"  # the command label of one the tree does not have
+# What the error path answers with a line saying why; anything else is unexpected (logged, ERROR).
+EXPECTED = (
+    CitadelError,
+    app_commands.CheckFailure,  # Refused, missing permissions, cooldowns, no DMs
+    app_commands.TransformerError,
+    app_commands.CommandNotFound,
+)
 
 
 def writes(note: str = NOTHING_CHANGED) -> dict[str, Any]:
@@ -54,16 +66,56 @@ def _cause(error: Exception) -> Exception:
 
 class CitadelTree(app_commands.CommandTree[Any]):
     """Turns every error of a command, a form or a button into one short ephemeral line; unexpected
-    ones are logged once with their traceback."""
+    ones are logged once with their traceback. Every slash command and autocomplete it handles is
+    counted and timed in the bot's Metrics, with its outcome."""
+
+    # discord.py's own hooks (pinned: discord.py 2.7): _from_interaction hands an interaction to the tree
+    # and starts the task that runs _call, which runs the command, its checks and the error handlers.
+
+    def _from_interaction(self, interaction: discord.Interaction) -> None:
+        # Called as the gateway event is parsed; the handling task starts a little later (later still
+        # under load), and the user waits for that too.
+        interaction.extras[RECEIVED] = time.perf_counter()
+        super()._from_interaction(interaction)
+
+    async def _call(self, interaction: discord.Interaction) -> None:
+        try:
+            await super()._call(interaction)
+        except app_commands.AppCommandError as exc:
+            # Raised before any command ran (one the tree does not have, or one out of date): discord.py
+            # would hand it to on_error after this returns; here the answer is inside the measured time.
+            await self._dispatch_error(interaction, exc)
+        except BaseException:
+            interaction.extras.setdefault(OUTCOME, ERROR)
+            raise
+        finally:
+            self._measure(interaction)
+
+    def _measure(self, interaction: discord.Interaction) -> None:
+        metrics = getattr(self.client, "metrics", None)
+        if not isinstance(metrics, Metrics):
+            return
+        started = interaction.extras.get(RECEIVED)
+        seconds = time.perf_counter() - started if isinstance(started, float) else 0.0
+        command = interaction.command
+        name = command.qualified_name if command is not None else UNKNOWN_COMMAND
+        if interaction.type is discord.InteractionType.autocomplete:
+            # discord.py logs and swallows an autocomplete's errors: no choices sent is the failure.
+            metrics.autocompleted(name, interaction.response.is_done(), seconds)
+            return
+        outcome = interaction.extras.get(OUTCOME) or (ERROR if interaction.command_failed else OK)
+        metrics.answered(name, outcome, seconds)
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         await self.report(interaction, error)
 
     async def report(self, interaction: discord.Interaction, error: Exception) -> None:
+        cause = _cause(error)
+        interaction.extras[OUTCOME] = REFUSED if isinstance(cause, EXPECTED) else ERROR
         if interaction.type is discord.InteractionType.autocomplete:
             log.error("autocomplete for /%s failed", self._name(interaction), exc_info=error)
             return
-        await reply_ephemeral(interaction, self.line(interaction, _cause(error)))
+        await reply_ephemeral(interaction, self.line(interaction, cause))
 
     def line(self, interaction: discord.Interaction, error: Exception) -> str:
         if isinstance(error, CitadelError):

@@ -137,6 +137,7 @@ class Watcher:
         interval: timedelta,
         proposed: Callable[[Proposal], None] = lambda proposal: None,
         ready: Callable[[], Awaitable[object]] | None = None,
+        on_round: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -144,6 +145,7 @@ class Watcher:
         self.interval = interval
         self.proposed = proposed
         self._ready = ready
+        self.on_round = on_round  # told (source, every entry read) after each round (metrics)
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.rounds = 0  # rounds finished (of any source): what tests wait on
@@ -224,6 +226,8 @@ class Watcher:
             )  # fmt: skip
         else:
             log.info("watcher: %s: read %d entries, %d proposals", reader.name, len(entries), len(proposals))
+        if self.on_round is not None:
+            self.on_round(reader.name, not errors)
         await self._finished_one()
         return Round(reader.name, tuple(proposals), len(entries) - len(errors), len(errors), state)
 

@@ -1,0 +1,213 @@
+"""GET /healthz and GET /metrics, served with aiohttp on HTTP_HOST:HTTP_PORT while the bot runs.
+
+/healthz answers 200 only when the bot is healthy, else 503, both with a small JSON body:
+
+- before the first READY on every shard the bot is "starting";
+- every shard of this process (SHARD_IDS, or all of SHARD_COUNT or of Discord's recommended count) must
+  be connected: launched, its websocket open, and its session live (READY or RESUMED since it last
+  disconnected). A shard not launched yet, or reconnecting, is "shard N: not connected";
+- the announcement scheduler must have run its first step, still be running, and be no more than
+  SCHEDULER_WINDOW seconds behind its plan (how long past the moment it meant to wake it still sleeps:
+  a blocked event loop or a stuck clock). It waits for the gateway and the command sync before its first
+  step, so it is "not started yet" for the few seconds of the sync.
+
+/metrics renders the bot's Metrics (bot/metrics.py) after setting what is read at scrape time: posts
+pending and claimed (from the store, for this process's shards), the scheduler's lag, and each shard's
+connection and heartbeat latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bot.config import ConfigError
+from bot.metrics import CONTENT_TYPE, Metrics
+
+if TYPE_CHECKING:
+    from bot.client import CitadelBot
+
+log = logging.getLogger(__name__)
+
+SCHEDULER_WINDOW = 60.0  # seconds behind plan after which the scheduler is unhealthy
+STARTING, OK, UNHEALTHY = "starting", "ok", "unhealthy"
+
+
+class ShardSessions:
+    """Which shards have a live gateway session, from discord.py's shard events: a shard's websocket can
+    be open before its RESUME is answered, and until then it receives nothing."""
+
+    def __init__(self) -> None:
+        self.live: dict[int, bool] = {}
+        self.turned = asyncio.Event()  # set whenever a shard connects or disconnects
+
+    def _set(self, shard_id: int, live: bool) -> None:
+        self.live[shard_id] = live
+        self.turned.set()
+
+    async def on_shard_connect(self, shard_id: int) -> None:  # READY: guilds follow, commands work
+        self._set(shard_id, True)
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        self._set(shard_id, True)
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        self._set(shard_id, True)
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        self._set(shard_id, False)
+
+    def _listeners(self) -> list[tuple[Any, str]]:
+        return [
+            (self.on_shard_connect, "on_shard_connect"),
+            (self.on_shard_ready, "on_shard_ready"),
+            (self.on_shard_resumed, "on_shard_resumed"),
+            (self.on_shard_disconnect, "on_shard_disconnect"),
+        ]
+
+    def attach(self, bot: CitadelBot) -> None:
+        for listener, name in self._listeners():
+            bot.add_listener(listener, name)
+
+    def detach(self, bot: CitadelBot) -> None:
+        for listener, name in self._listeners():
+            bot.remove_listener(listener, name)
+
+
+@dataclass(frozen=True)
+class ShardHealth:
+    connected: bool
+    latency: float  # seconds; +inf before the first heartbeat is acknowledged
+
+
+@dataclass(frozen=True)
+class Health:
+    status: str  # STARTING, OK or UNHEALTHY
+    problems: list[str]
+    shards: dict[int, ShardHealth] = field(default_factory=dict)
+    lag: float | None = None  # the scheduler's, None while it is not running
+    window: float = SCHEDULER_WINDOW
+
+    @property
+    def http_status(self) -> int:
+        return 200 if self.status == OK else 503
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "problems": self.problems,
+            "shards": {
+                str(shard_id): {
+                    "connected": shard.connected,
+                    "latency_seconds": round(shard.latency, 6) if math.isfinite(shard.latency) else None,
+                }
+                for shard_id, shard in self.shards.items()
+            },
+            "scheduler": {
+                "running": self.lag is not None,
+                "lag_seconds": None if self.lag is None else round(self.lag, 3),
+                "window_seconds": self.window,
+            },
+        }
+
+
+def check(bot: CitadelBot, sessions: ShardSessions, window: float = SCHEDULER_WINDOW) -> Health:
+    """The bot's health now, by the rules in this module's docstring."""
+    problems: list[str] = []
+    ids = list(bot.shard_ids) if bot.shard_ids else list(range(bot.shard_count or 0))
+    launched = bot.shards
+    shards: dict[int, ShardHealth] = {}
+    for shard_id in ids:
+        info = launched.get(shard_id)
+        connected = info is not None and not info.is_closed() and sessions.live.get(shard_id, False)
+        shards[shard_id] = ShardHealth(connected, info.latency if info is not None else math.inf)
+        if not connected:
+            problems.append(f"shard {shard_id}: not connected")
+    lag = bot.announcer.lag()
+    if lag is None:
+        started = bot.announcer.steps > 0
+        problems.append("scheduler stopped" if started else "scheduler not started yet")
+    elif lag > window:
+        problems.append(f"scheduler {lag:.0f} s behind plan (more than {window:.0f} s)")
+    if not bot.is_ready():
+        return Health(STARTING, ["not connected to Discord yet", *problems], shards, lag, window)
+    return Health(UNHEALTHY if problems else OK, problems, shards, lag, window)
+
+
+class HealthServer:
+    """The HTTP side: `start()` listens (a port it cannot have stops the start with a ConfigError that
+    names HTTP_PORT), `stop()` closes it."""
+
+    def __init__(
+        self, bot: CitadelBot, metrics: Metrics, host: str, port: int, *, window: float = SCHEDULER_WINDOW
+    ) -> None:
+        self.bot = bot
+        self.metrics = metrics
+        self.host = host
+        self.port = port
+        self.window = window
+        self.sessions = ShardSessions()
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/metrics", self.scrape)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise ConfigError(self._cannot_listen(exc)) from None
+        self._runner = runner
+        self.sessions.attach(self.bot)
+        log.info("serving /healthz and /metrics on http://%s:%d", self.host, self.port)
+
+    def _cannot_listen(self, exc: OSError) -> str:
+        where = f"{self.host}:{self.port}"
+        if exc.errno == errno.EADDRINUSE:
+            return (
+                f"HTTP_PORT {self.port} is already in use on {self.host}: stop what listens on {where}, or set "
+                "HTTP_PORT to a free port (or leave it empty to serve no /healthz and /metrics)."
+            )
+        reason = exc.strerror or str(exc)
+        return (
+            f"HTTP_PORT {self.port} cannot be opened on HTTP_HOST {self.host} ({reason}): set HTTP_HOST to "
+            "an address of this machine and HTTP_PORT to a free port (or leave HTTP_PORT empty)."
+        )
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self.sessions.detach(self.bot)
+            await self._runner.cleanup()
+            self._runner = None
+
+    def check(self) -> Health:
+        return check(self.bot, self.sessions, self.window)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        health = self.check()
+        return web.json_response(
+            health.body(), status=health.http_status, headers={"Cache-Control": "no-store"}
+        )
+
+    async def scrape(self, request: web.Request) -> web.Response:
+        bot, metrics = self.bot, self.metrics
+        try:
+            counts = await bot.store.outbox.status_counts(bot.own_shards())
+            metrics.set_posts(counts["pending"], counts["claimed"])
+        except Exception as exc:  # the store is unwell: the rest of the scrape still says so much
+            log.warning("/metrics could not count the posts waiting: %s", exc)
+            metrics.set_posts(math.nan, math.nan)
+        health = self.check()
+        metrics.set_scheduler(health.lag)
+        for shard_id, shard in health.shards.items():
+            metrics.set_shard(shard_id, shard.connected, shard.latency)
+        return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
