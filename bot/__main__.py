@@ -7,6 +7,7 @@ import asyncio
 import gc
 import logging
 import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -14,17 +15,19 @@ from datetime import timedelta
 import aiohttp
 import discord
 
+from bot import running
 from bot.canon import CanonError, load_canon
-from bot.client import CitadelBot, point_at
+from bot.client import CitadelBot, GracefulStop, configured_shards, point_at
 from bot.clock import Clock, SystemClock, utc_now
 from bot.config import ConfigError, Settings, configure_logging, load_settings
 from bot.errors import CitadelError
 from bot.facts import field_label
 from bot.operations import add_commands, run_command
+from bot.presence import Presence
 from bot.refusals import refusal
 from bot.render import Card, Style, to_text
 from bot.services import Catalogue
-from bot.store import Store
+from bot.store import Store, StoreError, check_file, store_error
 from bot.watcher import Watcher, readers
 
 log = logging.getLogger("bot")
@@ -33,10 +36,14 @@ DEFAULT_WATCH_HOURS = 6  # `watch` with the watcher turned off still plans the n
 
 
 async def open_store(settings: Settings, clock: Clock = utc_now) -> Store:
-    """The store, created and seeded with the canon on first use."""
+    """The store, created and seeded with the canon on first use. StoreError (one line for the
+    operator) when the file cannot be used; nothing is left open then."""
     store = await Store.open(settings.database_path, clock)
     try:
         await load_canon(store, settings.canon_dir)
+    except sqlite3.Error as exc:
+        await store.close()
+        raise store_error(settings.database_path, exc) from None
     except BaseException:
         await store.close()
         raise
@@ -47,20 +54,48 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
     """Run until stopped (SIGINT/SIGTERM); with `sync_only`, log in, sync the commands and stop."""
     token = settings.require_token()
     point_at(settings)
+    check_file(settings.database_path)  # refused before anything is created beside it
+    # Held for the whole run, shared with the other processes of this store: `restore` and `import`
+    # refuse to replace the file while any bot holds it.
+    with running.hold(settings.database_path):
+        await _run_bot(settings, token, sync_only=sync_only)
+
+
+async def _run_bot(settings: Settings, token: str, *, sync_only: bool) -> None:
     store = await open_store(settings)
     try:
-        async with CitadelBot(settings, store, force_sync=sync_only) as bot:
+        presence = Presence(store, SystemClock(), configured_shards(settings))
+        if not sync_only:
+            try:  # the first write of a start: a store that cannot be written is refused here
+                await presence.join()
+            except sqlite3.Error as exc:
+                raise store_error(settings.database_path, exc) from None
+        bot = CitadelBot(settings, store, force_sync=sync_only, presence=presence)
+        async with bot:
             if sync_only:
                 await bot.login(token)  # setup_hook runs here and syncs
                 return
             loop = asyncio.get_running_loop()
+            stopping: list[tuple[str, asyncio.Task[GracefulStop]]] = []
+
+            def stop(sig: signal.Signals) -> None:
+                if not stopping:  # a second signal while stopping changes nothing: the stop is bounded
+                    stopping.append(
+                        (sig.name, asyncio.create_task(bot.stop_gracefully(), name="graceful stop"))
+                    )
+
             for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+                loop.add_signal_handler(sig, stop, sig)
             freezing = asyncio.create_task(freeze_when_ready(bot))
             try:
                 await bot.start(token)
             finally:
                 freezing.cancel()
+            if stopping:
+                name, task = stopping[0]
+                report = await task
+                await store.checkpoint()
+                log.info("%s; the database is checkpointed", report.line(name))
     finally:
         await store.close()
 
@@ -166,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             asyncio.run(run_bot(settings, sync_only=args.command == "sync"))
         return 0
-    except (ConfigError, CanonError, UsageError) as exc:
+    except (ConfigError, CanonError, UsageError, StoreError) as exc:
         print(f"citadel-bot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except discord.LoginFailure:

@@ -21,7 +21,9 @@ import discord
 
 from bot.announcements import due_milestone, milestone_at, premiere_moment, upcoming_milestones
 from bot.clock import Timer, stop_task
+from bot.pacing import Pacer
 from bot.posts import Posts, Stale
+from bot.presence import STALE
 from bot.render import to_embed
 from bot.store import Store
 from bot.store.outbox import Delivery
@@ -29,7 +31,13 @@ from bot.store.servers import GuildSettings, Shards
 
 log = logging.getLogger(__name__)
 
-CONCURRENCY = 8
+CONCURRENCY = 32  # posts in flight: ~48 a second at Discord's real round trips (a few hundred ms)
+# Deliveries are claimed this many at a time (a couple of seconds of posts at Discord's pace), each claim
+# a lease this long, renewed by the process's heartbeat (bot/presence.py): a process killed while
+# holding claims frees them when they expire, or at once when the next start on its machine sees it
+# is gone.
+CLAIM_BATCH = 100
+CLAIM_TTL = STALE
 MAX_ATTEMPTS = 5
 RETRY_AFTER_ERROR = timedelta(seconds=30)
 EVENT_LENGTH = timedelta(hours=2)
@@ -50,6 +58,17 @@ class _Audience:
     def subscribed_by(self, at: datetime) -> list[tuple[int, int]]:
         """The servers whose countdown had started by `at`: a milestone then is theirs."""
         return self.guilds[: bisect.bisect_right(self.starts, at)]
+
+
+@dataclass(frozen=True)
+class StopReport:
+    """What stopping the scheduler did: posts it finished sending meanwhile, and claims it gave back."""
+
+    finished: int
+    released: int
+    cut_off: int = (
+        0  # sends Discord had not answered when the grace ran out (released: their nonce makes a retry safe)
+    )
 
 
 @dataclass(frozen=True)
@@ -101,24 +120,32 @@ class Announcer:
         posts: Posts,
         *,
         settle: timedelta,
-        rate: float,
+        rate: float | None = None,
         shards: Callable[[], Shards | None],
         ready: Callable[[], Awaitable[object]],
+        owner: str = "announcer",
+        pacer: Pacer | None = None,
+        on_posted: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
+        self.owner = owner  # the name its delivery claims carry (this process's, see bot/presence.py)
+        self.on_posted = on_posted  # told "sent", "failed" or "skipped" for each delivery (metrics)
+        self.stopping = False  # set by stop(): no new delivery is claimed or started
+        self.sent = 0  # posts sent since start
+        self.sending = 0  # posts handed to Discord and not yet answered
         self.outbox = store.outbox
         self.clock = clock
         self.sender = sender
         self.posts = posts
         self.settle = settle
         self.default_time = posts.default_time
-        self.interval = 1.0 / rate
+        # Paces posts under Discord's limits (the bot's is fed by its HTTP trace); `rate` is a ceiling.
+        self.pacer = pacer or Pacer(ceiling=rate)
         self.shards = shards
         self._ready = ready
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.steps = 0  # how many times the scheduler woke up and worked (idle-CPU checks read it)
-        self._next_slot = 0.0
         # Whether the scheduler is asleep, and until when: `settled()` reads them.
         self._asleep = False
         self._sleeping_until: datetime | None = None
@@ -131,11 +158,25 @@ class Announcer:
             self.store.on_change.append(self.poke)
             self.task = asyncio.create_task(self._run(), name="announcer")
 
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.store.on_change.remove(self.poke)
+    async def stop(self, grace: float = 0.0) -> StopReport:
+        """Stop: claim and start no more deliveries, give those being sent up to `grace` seconds to
+        finish, then end the scheduler and release every claim it still holds, so the next start (or
+        another process) sends those posts: none is lost, none repeated."""
+        if self.task is None:
+            return StopReport(0, 0)
+        self.store.on_change.remove(self.poke)
+        self.stopping = True
+        sent_before = self.sent
+        self.wake.set()
+        if grace > 0:
+            await asyncio.wait({self.task}, timeout=grace)
+        cut_off = self.sending
+        try:
             await stop_task(self.task)
+        finally:
             self.task = None
+            released = await self.outbox.release(self.owner)
+        return StopReport(self.sent - sent_before, released, cut_off)
 
     def poke(self) -> None:
         """Something changed (a fact, a server's settings): look again now instead of at the planned time."""
@@ -143,7 +184,7 @@ class Announcer:
 
     async def _run(self) -> None:
         await self._ready()
-        while True:
+        while not self.stopping:
             self.wake.clear()
             try:
                 next_at = await self.step()
@@ -232,38 +273,39 @@ class Announcer:
     # --- delivery --------------------------------------------------------------------------------
 
     async def deliver(self, now: datetime, shards: Shards | None, settings: dict[int, GuildSettings]) -> int:
-        """Send every due delivery, CONCURRENCY at a time and no faster than ANNOUNCE_RATE."""
+        """Claim the due deliveries a batch at a time and send them, CONCURRENCY at a time and paced
+        under Discord's limits; until none is left or the scheduler is stopping (what it claimed and
+        did not start then is released by `stop`)."""
         sent = 0
         semaphore = asyncio.Semaphore(CONCURRENCY)
 
         async def one(delivery: Delivery) -> None:
             nonlocal sent
             async with semaphore:
+                if self.stopping:
+                    return
                 await self._pace()
-                sent += await self.send(delivery, settings.get(delivery.guild_id), now)
+                if not self.stopping:
+                    sent += await self.send(delivery, settings.get(delivery.guild_id), now)
 
-        while batch := await self.outbox.due_deliveries(now, shards):
+        while not self.stopping and (
+            batch := await self.outbox.claim_due(now, shards, self.owner, CLAIM_TTL, CLAIM_BATCH)
+        ):
             await asyncio.gather(*(one(d) for d in batch))
-            if len(batch) < 500:
-                break
         return sent
 
     async def _pace(self) -> None:
-        loop = asyncio.get_running_loop()
-        slot = max(self._next_slot, loop.time())
-        self._next_slot = slot + self.interval
-        if slot > loop.time():
-            await asyncio.sleep(slot - loop.time())
+        await self.pacer.slot()
 
     async def send(self, delivery: Delivery, settings: GuildSettings | None, now: datetime) -> int:
         """Post one delivery; returns 1 if it was posted."""
         if settings is None or not settings.active:
-            await self.outbox.skip(delivery, "announcements are off")
+            await self._skip(delivery, "announcements are off")
             return 0
         # Rendered now, as it is sent: a post held up (downtime, a rate limit, a crash) counts from now.
         card = await self.posts.render(delivery, now, settings.milestones)
         if isinstance(card, Stale):
-            await self.outbox.skip(delivery, card.reason)
+            await self._skip(delivery, card.reason)
             return 0
         role = settings.role_id
         try:
@@ -274,7 +316,11 @@ class Announcer:
                 else discord.AllowedMentions.none()
             )
             outgoing = Outgoing(f"<@&{role}>" if role else None, to_embed(card), delivery.nonce, mentions)
-            message_id = await self.sender.post(delivery.guild_id, delivery.channel_id, outgoing)
+            self.sending += 1
+            try:
+                message_id = await self.sender.post(delivery.guild_id, delivery.channel_id, outgoing)
+            finally:
+                self.sending -= 1
         except discord.Forbidden as exc:
             problem = f"I can't post in <#{delivery.channel_id}>: {exc.text or 'Missing Permissions'} (Discord {exc.code})."
             await self._failed(delivery, problem)
@@ -289,11 +335,23 @@ class Announcer:
             else:
                 retry_at = now + RETRY_AFTER_ERROR * 2**delivery.attempts
                 await self.outbox.mark_failed(delivery, str(exc), retry_at=retry_at)
+                self._told("retried")
             return 0
         await self.outbox.mark_sent(delivery, message_id)
+        self.sent += 1
+        self._told("sent")
         return 1
 
+    def _told(self, outcome: str) -> None:
+        if self.on_posted is not None:
+            self.on_posted(outcome)
+
+    async def _skip(self, delivery: Delivery, reason: str) -> None:
+        await self.outbox.skip(delivery, reason)
+        self._told("skipped")
+
     async def _failed(self, delivery: Delivery, problem: str) -> None:
+        self._told("failed")
         if await self.outbox.mark_failed(delivery, problem, retry_at=None):
             log.warning(
                 "announcements paused in server %d after repeated failures: %s", delivery.guild_id, problem

@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 import aiohttp
@@ -17,9 +18,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.announcer import Announcer, Outgoing, PremiereEvent
+from bot.backup import BackupSchedule
 from bot.clock import SystemClock, Timer
 from bot.config import Settings
+from bot.health import HealthServer
+from bot.metrics import Metrics
+from bot.pacing import Pacer
 from bot.posts import CITADEL_COMMAND_KEY, Posts
+from bot.presence import Presence
 from bot.services import Announcements, Catalogue, Curation
 from bot.store import Store
 from bot.store.servers import Shards
@@ -30,6 +36,10 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.citadel", "cogs.curation", "cogs.review", "cogs.announce")
 TREE_DIGEST_KEY = "command_tree_digest"
+# A graceful stop (SIGTERM, SIGINT) gives posts being sent this long to finish, and interactions being
+# answered this long (Discord waits 3 s for an answer), so the process is gone well within 10 s.
+POST_GRACE = 5.0
+INTERACTION_GRACE = 3.0
 
 
 def point_at(settings: Settings) -> None:
@@ -55,6 +65,13 @@ def tree_digest(
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def configured_shards(settings: Settings) -> Shards | None:
+    """The shards a process with these settings owns, or None when it runs them all (SHARD_IDS unset)."""
+    if settings.shard_ids is None or not settings.shard_count:
+        return None
+    return Shards(settings.shard_count, settings.shard_ids)
+
+
 class CitadelBot(commands.AutoShardedBot):
     """The bot. Resources (settings, an open store, a clock) are passed in and outlive it."""
 
@@ -66,9 +83,12 @@ class CitadelBot(commands.AutoShardedBot):
         clock: Timer | None = None,
         force_sync: bool = False,
         guild_ready_timeout: float = 2.0,
+        presence: Presence | None = None,
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # enough for slash commands; nothing privileged
+        # Sees every REST request and response (through discord.py's HTTP trace) to pace posts by them.
+        pacer = Pacer(ceiling=settings.announce_rate)
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -83,10 +103,14 @@ class CitadelBot(commands.AutoShardedBot):
             shard_count=settings.shard_count,
             # discord.py types shard_ids as a list, but its default (all shards) is None.
             shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,  # type: ignore[arg-type]
+            http_trace=pacer.trace,
         )
+        self.pacer = pacer
         self.settings = settings
         self.store = store
         self.clock: Timer = clock or SystemClock()
+        self.metrics = Metrics()  # served on /metrics with HTTP_PORT (bot/health.py)
+        self.health: HealthServer | None = None  # /healthz and /metrics, started in setup_hook
         self.force_sync = force_sync
         self.synced = False  # whether this start sent the command tree to Discord
         self.sync_finished = asyncio.Event()  # set once this start's sync succeeded, failed or was not needed
@@ -95,33 +119,39 @@ class CitadelBot(commands.AutoShardedBot):
         self.catalogue = Catalogue(store, self.clock)
         self.curation = Curation(store, self.catalogue, self.clock)
         posts = Posts(store, settings.default_premiere_time)
+        # This process in the store's register: its name is on every delivery it claims.
+        self.presence = presence or Presence(store, self.clock, configured_shards(settings))
         self.announcer = Announcer(
             store,
             self.clock,
             DiscordSender(self),
             posts,
             settle=timedelta(seconds=settings.update_settle_seconds),
-            rate=settings.announce_rate,
+            pacer=pacer,
             shards=self.own_shards,
             ready=self._ready_to_announce,
+            owner=self.presence.name,
+            on_posted=self.metrics.posted,
         )
         self.announcements = Announcements(store, posts, self.announcer.poke)
         # The watcher of public sources, made in setup_hook (it reads through its own HTTP session).
         self.watcher: Watcher | None = None
         self._sources_session: aiohttp.ClientSession | None = None
+        # Rotating backups (BACKUP_DIR), kept by the process that runs shard 0 only.
+        self.backups: BackupSchedule | None = None
 
     def own_shards(self) -> Shards | None:
         """The shards this process owns, or None when it runs them all (SHARD_IDS unset)."""
-        ids, count = self.settings.shard_ids, self.shard_count
-        if ids is None or not count:
-            return None
-        return Shards(count, tuple(ids))
+        return configured_shards(self.settings)
 
     async def _ready_to_announce(self) -> None:
         await self.wait_until_ready()
         await self.sync_finished.wait()  # posts link to /citadel <entry> by the synced command's id
 
     async def setup_hook(self) -> None:
+        if not self.presence.joined:  # `python -m bot` joins before logging in, to refuse a bad store first
+            await self.presence.join()
+        self.presence.start()
         await self.catalogue.open()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
@@ -142,8 +172,23 @@ class CitadelBot(commands.AutoShardedBot):
                 interval=timedelta(hours=self.settings.watch_interval_hours),
                 proposed=self._proposed,
                 ready=self.wait_until_ready,  # its proposals are posted for review as they are filed
+                on_round=self.metrics.watcher_round,
             )
             self.watcher.start()
+        keeps_backups = self.settings.shard_ids is None or 0 in self.settings.shard_ids
+        if self.settings.backup_dir is not None and not self.force_sync and keeps_backups:
+            self.backups = BackupSchedule(
+                self.store.path,
+                self.settings.backup_dir,
+                timedelta(hours=self.settings.backup_every_hours),
+                self.settings.backup_keep,
+                self.clock,
+            )
+            self.backups.start()
+        if self.settings.http_port is not None and not self.force_sync:
+            # A port it cannot have stops the start with one line naming HTTP_PORT (a ConfigError).
+            self.health = HealthServer(self, self.metrics, self.settings.http_host, self.settings.http_port)
+            await self.health.start()
 
     def _proposed(self, proposal: Proposal) -> None:
         # The review cog puts it in front of the moderators, as it does members' suggestions.
@@ -163,7 +208,24 @@ class CitadelBot(commands.AutoShardedBot):
         finally:
             self.sync_finished.set()
 
+    async def stop_gracefully(self) -> GracefulStop:
+        """Stop taking new work and finish what is under way, within bounds: the posts being sent get
+        POST_GRACE seconds (the rest are released for the next start), the interactions being answered
+        get INTERACTION_GRACE; then everything closes."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        posts, unanswered = await asyncio.gather(
+            self.announcer.stop(grace=POST_GRACE), _finish_interactions(INTERACTION_GRACE)
+        )
+        await self.close()
+        left = (await self.store.outbox.status_counts(self.own_shards()))["pending"]
+        return GracefulStop(
+            loop.time() - started, posts.finished, posts.cut_off, posts.released, left, unanswered
+        )
+
     async def close(self) -> None:
+        if self.health is not None:
+            await self.health.stop()
         if self._syncing is not None:
             self._syncing.cancel()  # a sync cut short is not recorded, so the next start syncs again
             with contextlib.suppress(asyncio.CancelledError):
@@ -173,7 +235,11 @@ class CitadelBot(commands.AutoShardedBot):
             await self.watcher.stop()
         if self._sources_session is not None:
             await self._sources_session.close()
+        if self.backups is not None:
+            await self.backups.stop()
         self.catalogue.close()
+        with contextlib.suppress(Exception):  # gone from the register, or stale there within STALE
+            await self.presence.leave()
         await super().close()
 
     async def sync_commands(self, *, force: bool = False) -> bool:
@@ -197,6 +263,43 @@ class CitadelBot(commands.AutoShardedBot):
     async def on_ready(self) -> None:
         # Fires again after every reconnect, so nothing is started here.
         log.info("ready as %s in %d servers", self.user, len(self.guilds))
+
+
+# discord.py runs each interaction's handler as a task with one of these names (pinned: discord.py 2.7).
+_INTERACTION_TASKS = ("CommandTree-invoker", "discord-ui-view-dispatch-", "discord-ui-modal-dispatch-")
+
+
+async def _finish_interactions(grace: float) -> int:
+    """Wait up to `grace` seconds for the interactions being handled to be answered; how many were not."""
+    handling = {
+        task
+        for task in asyncio.all_tasks()
+        if task is not asyncio.current_task() and task.get_name().startswith(_INTERACTION_TASKS)
+    }
+    if not handling:
+        return 0
+    _, pending = await asyncio.wait(handling, timeout=grace)
+    return len(pending)
+
+
+@dataclass(frozen=True)
+class GracefulStop:
+    """What a graceful stop did, for its one log line."""
+
+    seconds: float
+    finished: int  # posts that were being sent and were sent
+    cut_off: int  # posts Discord had not answered within POST_GRACE (released, retried with their nonce)
+    released: int  # claimed posts handed back, unsent, for the next start
+    left: int  # posts still pending for this process's shards (the released ones among them)
+    unanswered: int  # interactions still being handled when the bot closed
+
+    def line(self, signal_name: str) -> str:
+        return (
+            f"stopped on {signal_name} in {self.seconds:.1f} s: posts in flight: {self.finished} sent, "
+            f"{self.cut_off} cut off unanswered after {POST_GRACE:g} s; {self.left} pending posts are left for "
+            f"the next start ({self.released} claims released); interactions cut off while being answered: "
+            f"{self.unanswered}"
+        )
 
 
 def bot_of(interaction: discord.Interaction) -> CitadelBot:

@@ -53,7 +53,9 @@ async def test_two_connections_racing_for_the_same_deliveries_split_them(seeded:
     assert (counts["pending"], counts["claimed"]) == (300, 300)
 
 
-async def test_an_expired_claim_is_taken_over_and_a_live_one_is_waited_for(canon_dir: Path, tmp_path: Path) -> None:
+async def test_an_expired_claim_is_taken_over_and_a_live_one_is_waited_for(
+    canon_dir: Path, tmp_path: Path
+) -> None:
     clock = ManualClock(NOW)
     store = await Store.open(tmp_path / "s.sqlite3", clock)
     try:
@@ -81,7 +83,9 @@ async def test_an_expired_claim_is_taken_over_and_a_live_one_is_waited_for(canon
 async def test_claims_of_a_process_that_is_gone_are_freed_at_once(seeded: Store) -> None:
     await planned(seeded, 4)
     # A real process that has exited: its pid is free on this host.
-    gone = await asyncio.create_subprocess_exec(sys.executable, "-c", "import os; print(os.getpid())", stdout=PIPE)
+    gone = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import os; print(os.getpid())", stdout=PIPE
+    )
     pid = int((await gone.communicate())[0])
     await seeded.processes.register(f"here:{pid}:abc", "here", pid, "all")
     await seeded.processes.register("elsewhere:1:def", "elsewhere", 1, "all")

@@ -99,7 +99,7 @@ def latest_schema() -> int:
     return found[-1][0] if found else 0
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
     """Refuse what SQLite would meet only halfway (a file that is not a database, a read-only file or
     folder, a full disk) before it is let near the file, so a refused file is never touched."""
     where = f"DATABASE_PATH {str(path)!r}"
@@ -217,7 +217,7 @@ class Database(Reads):
         was written by a newer version of the bot, or cannot be opened."""
         try:
             if str(path) != ":memory:":
-                _check_file(Path(path))
+                check_file(Path(path))
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             connection = await aiosqlite.connect(str(path), isolation_level=None)
         except (OSError, sqlite3.Error) as exc:

@@ -207,7 +207,8 @@ class Outbox:
         async with self._db.transaction() as tx:
             until = (datetime.fromisoformat(tx.now()) + ttl).isoformat(timespec="seconds")
             await tx.execute(
-                "UPDATE deliveries SET claim_expires = ? WHERE claimed_by = ? AND status = 'pending'", (until, owner)
+                "UPDATE deliveries SET claim_expires = ? WHERE claimed_by = ? AND status = 'pending'",
+                (until, owner),
             )
             row = await tx.fetchone("SELECT changes()")
         return int(row[0]) if row else 0

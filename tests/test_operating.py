@@ -1,0 +1,378 @@
+"""The bot as an operator runs it, through the real `python -m bot` process: stores it refuses (one
+line, exit code 2, the file untouched, nothing left running), two processes on the same shards that
+never send the same post, a process killed while holding claims, and a graceful stop in the middle of
+a fan-out that the next start completes with nothing lost and nothing doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.__main__ import open_store
+from bot.announcer import CLAIM_BATCH, CONCURRENCY
+from bot.config import Settings
+from bot.facts import Fact
+from bot.store.servers import GuildSettings
+from tests.fake_discord import FakeDiscord
+from tests.harness import ROOT, TOKEN, bot_process, make_settings
+
+SOURCE = "https://example.org/premiere"
+
+
+# --- stores the bot refuses ---------------------------------------------------------------------
+
+
+def run_bot_once(database: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m bot` with this DATABASE_PATH; Discord is never reached (nothing listens there)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_", "HTTP_"))}
+    env.update(
+        DISCORD_TOKEN=TOKEN,
+        DATABASE_PATH=str(database),
+        DISCORD_API_BASE="http://127.0.0.1:9/api/v10",
+        DISCORD_GATEWAY_URL="ws://127.0.0.1:9/",
+        WATCH_INTERVAL_HOURS="0",
+        PYTHONPATH=str(ROOT),
+    )
+    # A hang is a failure: the start-up must close everything it opened and exit at once.
+    return subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    """The bytes of the database and of whatever files SQLite keeps beside it."""
+    return {
+        p.name: p.read_bytes()
+        for p in sorted(path.parent.glob(path.name + "*"))
+        if p.is_file() and p.suffix != ".lock"  # the running-bot lock file (bot/running.py), always empty
+    }
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], database: Path, *says: str) -> str:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr  # one line, no traceback
+    (line,) = lines
+    assert line.startswith(f"citadel-bot: DATABASE_PATH '{database}'"), line
+    for words in says:
+        assert words in line, line
+    return line
+
+
+@contextlib.contextmanager
+def small_filesystem(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `path` (root only; the test is skipped elsewhere)."""
+    path.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root: the full-disk and read-only-mount cases are skipped")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@pytest.fixture
+async def canon_store(tmp_path: Path, canon_dir: Path) -> Path:
+    """A store seeded from the canon and closed, as a bot leaves it."""
+    settings = Settings(database_path=tmp_path / "seeded" / "citadel.sqlite3", canon_dir=canon_dir)
+    store = await open_store(settings)
+    await store.checkpoint()
+    await store.close()
+    return settings.database_path
+
+
+def test_a_file_that_is_not_a_database_is_refused_untouched(tmp_path: Path) -> None:
+    database = tmp_path / "notes.txt"
+    database.write_text("my shopping list\n")
+    result = run_bot_once(database, tmp_path)
+    assert_refused(result, database, "is not a SQLite database", "point DATABASE_PATH at")
+    assert snapshot(database) == {"notes.txt": b"my shopping list\n"}
+
+
+def test_a_database_from_a_newer_version_is_refused_untouched(canon_store: Path, tmp_path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(canon_store)) as db:
+        db.execute("PRAGMA user_version = 99")
+    before = snapshot(canon_store)
+    result = run_bot_once(canon_store, tmp_path)
+    assert_refused(
+        result,
+        canon_store,
+        "newer citadel-bot (schema 99; this version knows up to 8)",
+        "run the newer version",
+    )
+    assert snapshot(canon_store) == before
+
+
+def test_an_older_schema_still_migrates(canon_store: Path, tmp_path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(canon_store, isolation_level=None)) as db:  # a version 7 store
+        db.execute("DROP TABLE processes")
+        db.execute("DROP INDEX deliveries_claimed")
+        db.execute("ALTER TABLE deliveries DROP COLUMN claimed_by")
+        db.execute("ALTER TABLE deliveries DROP COLUMN claim_expires")
+        db.execute("PRAGMA user_version = 7")
+    result = run_bot_once(canon_store, tmp_path)  # migrates, then fails to reach Discord (exit 1)
+    assert result.returncode == 1 and "cannot reach Discord" in result.stderr
+    with contextlib.closing(sqlite3.connect(canon_store)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (8,)
+        assert db.execute("SELECT count(*) FROM processes").fetchone() == (0,)  # it left the register
+
+
+def test_a_read_only_file_and_a_read_only_folder_are_refused(canon_store: Path, tmp_path: Path) -> None:
+    if os.geteuid() == 0:  # root writes through file modes: make a read-only filesystem instead
+        with small_filesystem(tmp_path / "ro", "16m") as mount:
+            shutil.copy(canon_store, mount / "citadel.sqlite3")
+            subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+            database = mount / "citadel.sqlite3"
+            before = snapshot(database)
+            assert_refused(
+                run_bot_once(database, tmp_path), database, "is read-only", "let the bot's user write"
+            )
+            assert snapshot(database) == before
+            new = mount / "new.sqlite3"
+            assert_refused(run_bot_once(new, tmp_path), new, "is in a read-only folder")
+            assert not new.exists()
+        return
+    canon_store.chmod(0o444)
+    before = snapshot(canon_store)
+    assert_refused(
+        run_bot_once(canon_store, tmp_path), canon_store, "is read-only", "let the bot's user write"
+    )
+    assert snapshot(canon_store) == before
+    folder = tmp_path / "locked-folder"
+    folder.mkdir(mode=0o555)
+    new = folder / "citadel.sqlite3"
+    assert_refused(run_bot_once(new, tmp_path), new, "is in a read-only folder")
+    assert not new.exists()
+
+
+def test_a_full_disk_is_refused_untouched(canon_store: Path, tmp_path: Path) -> None:
+    with small_filesystem(tmp_path / "small", "3m") as mount:
+        database = mount / "citadel.sqlite3"
+        shutil.copy(canon_store, database)
+        before = snapshot(database)
+        assert_refused(run_bot_once(database, tmp_path), database, "the disk is full", "free some space")
+        assert snapshot(database) == before
+
+
+def test_a_database_locked_past_the_busy_timeout_is_refused_untouched(
+    canon_store: Path, tmp_path: Path
+) -> None:
+    before = canon_store.read_bytes()
+    holder = sqlite3.connect(canon_store, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # another program holds the write lock and keeps it
+        # (No reading of the files meanwhile: closing any descriptor of a file drops every POSIX lock
+        # this process holds on it, the holder's included.)
+        result = run_bot_once(canon_store, tmp_path)
+    finally:
+        holder.close()
+    assert_refused(result, canon_store, "stayed locked by another program for more than 5 s")
+    assert canon_store.read_bytes() == before
+
+
+# --- deliveries claimed once, across processes ----------------------------------------------------
+
+
+async def subscribe_all(settings: Settings, fake: FakeDiscord) -> None:
+    """Every server of the fake subscribed, and season 2's premiere a week away: the 7-day milestone is
+    due as soon as a bot starts (with the real clock), for every server."""
+    store = await open_store(settings)
+    for guild_id in fake.guild_ids:
+        await store.servers.save(GuildSettings(guild_id, channel_id=fake.guild(guild_id).channel_id))
+    in_a_week = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
+    await store.facts.edit(
+        "season-2", "premiere", "", Fact("premiere", in_a_week, SOURCE, "2026-11-20"), "m (1)"
+    )
+    await store.close()
+
+
+def deliveries(database: Path) -> dict[str, int]:
+    """Milestone deliveries by status, and how many pending ones are claimed, as the store holds them."""
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        rows = db.execute(
+            "SELECT status, count(*), sum(claimed_by IS NOT NULL) FROM deliveries WHERE kind = 'milestone' GROUP BY status"
+        ).fetchall()
+    counts = {status: number for status, number, _ in rows}
+    counts["claimed"] = sum(claimed or 0 for status, _, claimed in rows if status == "pending")
+    return counts
+
+
+def posts_per_channel(fake: FakeDiscord) -> list[int]:
+    return [len(fake.messages.get(fake.guild(g).channel_id, [])) for g in fake.guild_ids]
+
+
+def message_sends(fake: FakeDiscord) -> int:
+    return sum(1 for r in fake.requests if r.method == "POST" and r.path.endswith("/messages"))
+
+
+def wal_size(database: Path) -> int:
+    wal = Path(str(database) + "-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def log_of(cwd: Path) -> str:
+    return (cwd / "stderr.txt").read_text()
+
+
+async def stop(*processes: subprocess.Popen[str]) -> list[int]:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    return [await asyncio.to_thread(process.wait, 30) for process in processes]
+
+
+def start(settings: Settings, cwd: Path, **env: str) -> subprocess.Popen[str]:
+    cwd.mkdir()
+    return bot_process(settings, TOKEN, cwd, UPDATE_SETTLE_SECONDS="86400", WATCH_INTERVAL_HOURS="0", **env)
+
+
+async def test_two_processes_on_the_same_shards_send_each_post_once(tmp_path: Path, canon_dir: Path) -> None:
+    servers = 300
+    async with FakeDiscord(guilds=servers, token=TOKEN) as fake:
+        fake.dedupe_nonces = False  # as when Discord has forgotten a nonce: only the claims stop a repeat
+        settings = replace(make_settings(tmp_path, canon_dir, fake), home_guild_ids=())
+        await subscribe_all(settings, fake)
+        for guild_id in fake.guild_ids:  # Discord stores each post but does not answer yet
+            fake.hold_replies(fake.guild(guild_id).channel_id)
+        first = start(settings, tmp_path / "first")
+        second = start(settings, tmp_path / "second")
+        try:
+            # Each process claimed a batch and has its first sends in flight, all unanswered: both are
+            # mid-fan-out at once, and without claims the second would be sending the first's posts.
+            await fake.wait_until(
+                lambda: sum(posts_per_channel(fake)) >= 2 * CONCURRENCY or None,
+                timeout=60,
+                what="posts of both",
+            )
+            assert deliveries(settings.database_path) == {"pending": servers, "claimed": 2 * CLAIM_BATCH}
+            for guild_id in fake.guild_ids:
+                fake.release_replies(fake.guild(guild_id).channel_id)
+            await fake.wait_until(
+                lambda: deliveries(settings.database_path).get("sent") == servers or None,
+                timeout=120,
+                what="every delivery marked sent",
+            )
+            assert posts_per_channel(fake) == [1] * servers
+            assert message_sends(fake) == servers  # not one send more: nobody sent another's claim
+        finally:
+            codes = await stop(first, second)
+        assert codes == [0, 0]
+        # The process that registered second named the first (and its pid) in one warning.
+        warnings = [
+            (cwd, line)
+            for cwd, other in ((tmp_path / "first", second), (tmp_path / "second", first))
+            for line in log_of(cwd).splitlines()
+            if "another citadel-bot process" in line
+        ]
+        assert len(warnings) >= 1
+        for cwd, line in warnings:
+            other = second if cwd.name == "first" else first
+            assert f":{other.pid}:" in line and "give each its own SHARD_IDS" in line
+        assert len(warnings) == len({cwd for cwd, _ in warnings})  # once per process, not every heartbeat
+
+
+async def test_a_process_killed_holding_claims_is_finished_by_the_next_start(
+    tmp_path: Path, canon_dir: Path
+) -> None:
+    servers = 150
+    async with FakeDiscord(guilds=servers, token=TOKEN) as fake:
+        settings = replace(make_settings(tmp_path, canon_dir, fake), home_guild_ids=())
+        await subscribe_all(settings, fake)
+        for guild_id in fake.guild_ids:
+            fake.hold_replies(fake.guild(guild_id).channel_id)
+        killed = start(settings, tmp_path / "killed")
+        try:
+            await fake.wait_until(
+                lambda: sum(posts_per_channel(fake)) >= CONCURRENCY or None,
+                timeout=60,
+                what="the first posts",
+            )
+            killed.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(killed.wait, 30)
+        finally:
+            if killed.poll() is None:
+                killed.kill()
+        # It died holding its first batch of claims, some of them posted but never heard back.
+        assert deliveries(settings.database_path) == {"pending": servers, "claimed": CLAIM_BATCH}
+        assert sum(posts_per_channel(fake)) == CONCURRENCY
+        for guild_id in fake.guild_ids:
+            fake.release_replies(fake.guild(guild_id).channel_id)
+
+        restarted = start(settings, tmp_path / "restarted")
+        try:
+            await fake.wait_until(
+                lambda: deliveries(settings.database_path).get("sent") == servers or None,
+                timeout=120,
+                what="every delivery marked sent",
+            )
+        finally:
+            codes = await stop(restarted)
+        assert codes == [0]
+        # At once, not when the claims expired: it saw the killed process was gone.
+        assert f":{killed.pid}:" in log_of(tmp_path / "restarted")
+        assert deliveries(settings.database_path) == {"sent": servers, "claimed": 0}
+        assert (
+            posts_per_channel(fake) == [1] * servers
+        )  # those re-sent with their nonces came back as the same
+
+
+async def test_sigterm_in_the_middle_of_a_fan_out_stops_cleanly_and_the_next_start_completes_it(
+    tmp_path: Path, canon_dir: Path
+) -> None:
+    servers = 500
+    async with FakeDiscord(guilds=servers, token=TOKEN, rate_limits=True) as fake:  # 50 a second at most
+        settings = replace(make_settings(tmp_path, canon_dir, fake), home_guild_ids=())
+        await subscribe_all(settings, fake)
+        hung = [fake.guild(g).channel_id for g in fake.guild_ids[100:110]]
+        for channel_id in hung:  # ten of the posts get no answer from Discord at all
+            fake.hold_replies(channel_id)
+        process = start(settings, tmp_path / "stopped")
+        try:
+            await fake.wait_until(
+                lambda: sum(posts_per_channel(fake)) >= 120 or None, timeout=60, what="120 posts"
+            )
+            process.send_signal(signal.SIGTERM)
+            # Within 10 s even with posts Discord never answers (what systemd and Docker allow).
+            code = await asyncio.to_thread(process.wait, 10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert code == 0
+        counts = deliveries(settings.database_path)
+        assert counts["claimed"] == 0 and counts["pending"] + counts["sent"] == servers
+        assert 0 < counts["sent"] < servers
+        (line,) = [line for line in log_of(tmp_path / "stopped").splitlines() if "stopped on SIGTERM" in line]
+        assert f"{counts['pending']} pending posts are left for the next start" in line
+        assert "10 cut off unanswered after 5 s" in line  # the ten Discord never answered
+        assert "the database is checkpointed" in line
+        assert not wal_size(settings.database_path)  # checkpointed: everything is in the file
+        for channel_id in hung:
+            fake.release_replies(channel_id)
+
+        restarted = start(settings, tmp_path / "restarted")
+        try:
+            await fake.wait_until(
+                lambda: deliveries(settings.database_path).get("sent") == servers or None,
+                timeout=120,
+                what="every delivery marked sent",
+            )
+        finally:
+            codes = await stop(restarted)
+        assert codes == [0]
+        assert posts_per_channel(fake) == [1] * servers  # 0 lost, 0 duplicates
+        assert not [hit for hit in fake.rate_limited if hit.is_global]
