@@ -276,23 +276,22 @@ class Announcer:
         """Claim the due deliveries a batch at a time and send them, CONCURRENCY at a time and paced
         under Discord's limits; until none is left or the scheduler is stopping (what it claimed and
         did not start then is released by `stop`)."""
-        sent = 0
+        sent_before = self.sent
         semaphore = asyncio.Semaphore(CONCURRENCY)
 
         async def one(delivery: Delivery) -> None:
-            nonlocal sent
             async with semaphore:
                 if self.stopping:
                     return
                 await self._pace()
                 if not self.stopping:
-                    sent += await self.send(delivery, settings.get(delivery.guild_id), now)
+                    await self.send(delivery, settings.get(delivery.guild_id), now)
 
         while not self.stopping and (
             batch := await self.outbox.claim_due(now, shards, self.owner, CLAIM_TTL, CLAIM_BATCH)
         ):
             await asyncio.gather(*(one(d) for d in batch))
-        return sent
+        return self.sent - sent_before
 
     async def _pace(self) -> None:
         await self.pacer.slot()

@@ -27,10 +27,10 @@ from typing import TypeVar
 from bot.clock import Timer, stop_task
 from bot.running import InUse, exclusive
 from bot.store import migrations
+from bot.store.database import SQLITE_MAGIC
 
 log = logging.getLogger(__name__)
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_S = 5.0
 # A rotating backup that failed (a full disk, a folder gone) is tried again this soon, or at its
 # interval if that is shorter.
@@ -67,7 +67,7 @@ def is_sqlite(path: Path) -> bool:
     """Whether the file starts with SQLite's header (an empty file is not a database)."""
     try:
         with path.open("rb") as file:
-            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+            return file.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
     except OSError:
         return False
 
@@ -139,19 +139,24 @@ def write_copy(source: sqlite3.Connection, temp: Path) -> tuple[int, list[str]]:
     return version, problems
 
 
-def write_backup(database_path: Path, target: Path) -> Copy:
-    """A consistent copy of the store at `database_path` in `target`, even while bots write to it.
-    DataError (nothing written) when it cannot be made."""
-    started = time.perf_counter()
+def check_store(database_path: Path, what: str) -> None:
+    """That there is a store at `database_path` to `what` (back up, export): DataError if not."""
     if not database_path.is_file():
         raise DataError(
-            f"DATABASE_PATH {database_path} does not exist: there is no store to back up; point "
-            "DATABASE_PATH (in .env or the environment) at the bot's store."
+            f"DATABASE_PATH {database_path} does not exist: there is no store to {what}; point DATABASE_PATH "
+            "(in .env or the environment) at the bot's store."
         )
     if not is_sqlite(database_path):
         raise DataError(
             f"DATABASE_PATH {database_path} is not a SQLite database: point DATABASE_PATH at the bot's store."
         )
+
+
+def write_backup(database_path: Path, target: Path) -> Copy:
+    """A consistent copy of the store at `database_path` in `target`, even while bots write to it.
+    DataError (nothing written) when it cannot be made."""
+    started = time.perf_counter()
+    check_store(database_path, "back up")
     if target.is_dir():
         raise DataError(
             f"{target} is a folder: give the backup a file name, such as {target / 'citadel.sqlite3'}."

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from bot.backup import (
     DataError,
     _retire_old_store,
+    check_store,
     connect_store,
     integrity_problems,
     is_sqlite,
@@ -192,18 +193,6 @@ class Exported:
     seconds: float
 
 
-def _check_store(database_path: Path, what: str) -> None:
-    if not database_path.is_file():
-        raise DataError(
-            f"DATABASE_PATH {database_path} does not exist: there is no store to {what}; point DATABASE_PATH "
-            "(in .env or the environment) at the bot's store."
-        )
-    if not is_sqlite(database_path):
-        raise DataError(
-            f"DATABASE_PATH {database_path} is not a SQLite database: point DATABASE_PATH at the bot's store."
-        )
-
-
 def _check_target_file(target: Path, what: str, example: str) -> None:
     if target.is_dir():
         raise DataError(f"{target} is a folder: give the {what} a file name, such as {target / example}.")
@@ -225,7 +214,7 @@ def _is_export(path: Path) -> bool:
 def export_data(database_path: Path, target: Path) -> Exported:
     """Write everything in the store that is not a cache to `target` (see docs/export-format.md)."""
     started = time.perf_counter()
-    _check_store(database_path, "export")
+    check_store(database_path, "export")
     _check_target_file(target, "export", "citadel-export.json")
     if target.exists() and not _is_export(target):
         raise DataError(
@@ -595,7 +584,7 @@ def export_canon(database_path: Path, directory: Path) -> Canon:
     """Write the store's current entries and facts as canon files in the new (or empty) folder
     `directory`, after reading them back as the bot would and checking they say the same. Not for
     a running event loop (the CLI's): it runs its own."""
-    _check_store(database_path, "export")
+    check_store(database_path, "export")
     if directory.exists() and not directory.is_dir():
         raise DataError(f"{directory} is a file: give --canon a new or empty folder.")
     if directory.is_dir() and any(directory.iterdir()):

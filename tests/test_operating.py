@@ -236,6 +236,25 @@ async def stop(*processes: subprocess.Popen[str]) -> list[int]:
     return [await asyncio.to_thread(process.wait, 30) for process in processes]
 
 
+async def all_sent(settings: Settings, fake: FakeDiscord, servers: int) -> None:
+    """Until the store holds every one of the `servers` deliveries as sent."""
+    await fake.wait_until(
+        lambda: deliveries(settings.database_path).get("sent") == servers or None,
+        timeout=120,
+        what="every delivery marked sent",
+    )
+
+
+async def run_until_all_sent(settings: Settings, fake: FakeDiscord, cwd: Path, servers: int) -> list[int]:
+    """Start a bot, let it send until every delivery is sent, stop it: its exit code."""
+    process = start(settings, cwd)
+    try:
+        await all_sent(settings, fake, servers)
+    finally:
+        codes = await stop(process)
+    return codes
+
+
 def start(settings: Settings, cwd: Path, **env: str) -> subprocess.Popen[str]:
     cwd.mkdir()
     return bot_process(settings, TOKEN, cwd, UPDATE_SETTLE_SECONDS="86400", WATCH_INTERVAL_HOURS="0", **env)
@@ -262,11 +281,7 @@ async def test_two_processes_on_the_same_shards_send_each_post_once(tmp_path: Pa
             assert deliveries(settings.database_path) == {"pending": servers, "claimed": 2 * CLAIM_BATCH}
             for guild_id in fake.guild_ids:
                 fake.release_replies(fake.guild(guild_id).channel_id)
-            await fake.wait_until(
-                lambda: deliveries(settings.database_path).get("sent") == servers or None,
-                timeout=120,
-                what="every delivery marked sent",
-            )
+            await all_sent(settings, fake, servers)
             assert posts_per_channel(fake) == [1] * servers
             assert message_sends(fake) == servers  # not one send more: nobody sent another's claim
         finally:
@@ -313,16 +328,7 @@ async def test_a_process_killed_holding_claims_is_finished_by_the_next_start(
         for guild_id in fake.guild_ids:
             fake.release_replies(fake.guild(guild_id).channel_id)
 
-        restarted = start(settings, tmp_path / "restarted")
-        try:
-            await fake.wait_until(
-                lambda: deliveries(settings.database_path).get("sent") == servers or None,
-                timeout=120,
-                what="every delivery marked sent",
-            )
-        finally:
-            codes = await stop(restarted)
-        assert codes == [0]
+        assert await run_until_all_sent(settings, fake, tmp_path / "restarted", servers) == [0]
         # At once, not when the claims expired: it saw the killed process was gone.
         assert f":{killed.pid}:" in log_of(tmp_path / "restarted")
         assert deliveries(settings.database_path) == {"sent": servers, "claimed": 0}
@@ -364,15 +370,6 @@ async def test_sigterm_in_the_middle_of_a_fan_out_stops_cleanly_and_the_next_sta
         for channel_id in hung:
             fake.release_replies(channel_id)
 
-        restarted = start(settings, tmp_path / "restarted")
-        try:
-            await fake.wait_until(
-                lambda: deliveries(settings.database_path).get("sent") == servers or None,
-                timeout=120,
-                what="every delivery marked sent",
-            )
-        finally:
-            codes = await stop(restarted)
-        assert codes == [0]
+        assert await run_until_all_sent(settings, fake, tmp_path / "restarted", servers) == [0]
         assert posts_per_channel(fake) == [1] * servers  # 0 lost, 0 duplicates
         assert not [hit for hit in fake.rate_limited if hit.is_global]
