@@ -80,6 +80,9 @@ async def _run_bot(settings: Settings, token: str, *, sync_only: bool) -> None:
 
             def stop(sig: signal.Signals) -> None:
                 if not stopping:  # a second signal while stopping changes nothing: the stop is bounded
+                    log.info(
+                        "%s: stopping; no new posts are started, the ones under way may finish", sig.name
+                    )
                     stopping.append(
                         (sig.name, asyncio.create_task(bot.stop_gracefully(), name="graceful stop"))
                     )

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
+import threading
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import discord
 
@@ -157,10 +159,18 @@ def assert_ephemeral_line(response: dict[str, Any], *says: str) -> str:
 
 
 def bot_process(
-    settings: Settings, token: str, cwd: Path, *args: str, log_level: str = "INFO", **extra_env: str
+    settings: Settings,
+    token: str,
+    cwd: Path,
+    *args: str,
+    log_level: str = "INFO",
+    log_changes: Changes | None = None,
+    **extra_env: str,
 ) -> subprocess.Popen[str]:
     """`python -m bot [args]` with settings from the environment; its output goes to files in `cwd`
-    (a pipe nobody reads while the test drives the fake would fill up and stall the bot)."""
+    (a pipe nobody reads while the test drives the fake would fill up and stall the bot). With
+    `log_changes`, each line of its log is also announced there as it is written, so that a test can
+    wait for a line (`fake.changes`, say, makes `fake.wait_until` look again)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "HOME_GUILD_IDS")}
     env.update(
         DISCORD_TOKEN=token,
@@ -173,10 +183,29 @@ def bot_process(
         PYTHONPATH=str(ROOT),
         **extra_env,
     )
-    with (cwd / "stdout.txt").open("w") as out, (cwd / "stderr.txt").open("w") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bot", *args], cwd=cwd, env=env, stdout=out, stderr=err, text=True
-        )
+    command = [sys.executable, "-m", "bot", *args]
+    if log_changes is None:
+        with (cwd / "stdout.txt").open("w") as out, (cwd / "stderr.txt").open("w") as err:
+            return subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err, text=True)
+    with (cwd / "stdout.txt").open("w") as out:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    threading.Thread(
+        target=_copy_lines,
+        args=(process.stderr, cwd / "stderr.txt", asyncio.get_running_loop(), log_changes),
+        daemon=True,
+    ).start()
+    return process
+
+
+def _copy_lines(pipe: IO[str], path: Path, loop: asyncio.AbstractEventLoop, changes: Changes) -> None:
+    """Copy a process's log into `path` line by line, announcing each line on `loop`."""
+    with pipe, path.open("w") as copy:
+        for line in pipe:
+            copy.write(line)
+            copy.flush()
+            with contextlib.suppress(RuntimeError):  # the test's loop has closed: nobody waits any more
+                loop.call_soon_threadsafe(changes.notify)
 
 
 async def finished(process: subprocess.Popen[str], cwd: Path) -> tuple[str, str]:

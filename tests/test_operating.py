@@ -25,7 +25,8 @@ from bot.announcer import CLAIM_BATCH, CONCURRENCY
 from bot.config import Settings
 from bot.facts import Fact
 from bot.store.servers import GuildSettings
-from tests.fake_discord import FakeDiscord
+from tests.fake_discord import FakeDiscord, InteractionRecord
+from tests.fake_discord.waiting import Changes
 from tests.harness import ROOT, TOKEN, bot_process, make_settings
 
 SOURCE = "https://example.org/premiere"
@@ -255,9 +256,11 @@ async def run_until_all_sent(settings: Settings, fake: FakeDiscord, cwd: Path, s
     return codes
 
 
-def start(settings: Settings, cwd: Path, **env: str) -> subprocess.Popen[str]:
+def start(settings: Settings, cwd: Path, log_changes: Changes | None = None) -> subprocess.Popen[str]:
     cwd.mkdir()
-    return bot_process(settings, TOKEN, cwd, UPDATE_SETTLE_SECONDS="86400", WATCH_INTERVAL_HOURS="0", **env)
+    return bot_process(
+        settings, TOKEN, cwd, UPDATE_SETTLE_SECONDS="86400", WATCH_INTERVAL_HOURS="0", log_changes=log_changes
+    )
 
 
 async def test_two_processes_on_the_same_shards_send_each_post_once(tmp_path: Path, canon_dir: Path) -> None:
@@ -373,3 +376,68 @@ async def test_sigterm_in_the_middle_of_a_fan_out_stops_cleanly_and_the_next_sta
         assert await run_until_all_sent(settings, fake, tmp_path / "restarted", servers) == [0]
         assert posts_per_channel(fake) == [1] * servers  # 0 lost, 0 duplicates
         assert not [hit for hit in fake.rate_limited if hit.is_global]
+
+
+# --- interactions being answered when the stop comes ------------------------------------------------
+
+
+def logged(cwd: Path, words: str) -> bool | None:
+    return words in log_of(cwd) or None
+
+
+async def held_command(
+    fake: FakeDiscord, settings: Settings, cwd: Path
+) -> tuple[subprocess.Popen[str], InteractionRecord]:
+    """A bot caught answering `/citadel diana`: its callback is on its way to Discord, held there,
+    when SIGTERM comes; returned once the bot has begun its stop."""
+    process = start(settings, cwd, log_changes=fake.changes)
+    await fake.wait_for_ready(timeout=30)
+    await fake.wait_for_sync(2, timeout=30)
+    fake.hold_callbacks()
+    record = await fake.invoke_command("citadel", subcommand="diana")
+    await record.changes.wait_for(lambda: record.callbacks_held or None, 5, "the callback on its way")
+    process.send_signal(signal.SIGTERM)
+    await fake.wait_until(lambda: logged(cwd, "SIGTERM: stopping"), timeout=10, what="the stop begun")
+    return process, record
+
+
+async def test_sigterm_lets_an_interaction_being_answered_finish(tmp_path: Path, canon_dir: Path) -> None:
+    async with FakeDiscord(token=TOKEN) as fake:
+        cwd = tmp_path / "bot"
+        process, record = await held_command(fake, make_settings(tmp_path, canon_dir, fake), cwd)
+        try:
+            assert record.callback is None  # the member has seen nothing yet
+            fake.release_callbacks()
+            code = await asyncio.to_thread(process.wait, 10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert code == 0
+    # The answer reached the member whole, though the stop had begun: the bot waited for it.
+    assert record.callback is not None and record.callback["type"] == 4
+    assert record.callback["data"]["embeds"][0]["title"] == "Citadel: Diana"
+    assert not record.rejected
+    (line,) = [line for line in log_of(cwd).splitlines() if "stopped on SIGTERM" in line]
+    assert "interactions cut off while being answered: 0" in line
+    assert "failed" not in log_of(cwd)  # the command's handler ended as usual, not cut short by the close
+
+
+async def test_sigterm_cuts_off_an_answer_discord_never_takes_and_still_exits_in_time(
+    tmp_path: Path, canon_dir: Path
+) -> None:
+    async with FakeDiscord(token=TOKEN) as fake:
+        cwd = tmp_path / "bot"
+        process, record = await held_command(fake, make_settings(tmp_path, canon_dir, fake), cwd)
+        try:
+            code = await asyncio.to_thread(process.wait, 10)  # the callback is never taken
+            seen = record.callback
+        finally:
+            if process.poll() is None:
+                process.kill()
+            fake.release_callbacks()
+    assert code == 0
+    assert (
+        seen is None
+    )  # Discord shows the member "The application did not respond", as for any failed answer
+    (line,) = [line for line in log_of(cwd).splitlines() if "stopped on SIGTERM" in line]
+    assert "interactions cut off while being answered: 1" in line

@@ -102,6 +102,7 @@ class InteractionRecord:
     original_edits: list[dict[str, Any]] = field(default_factory=list)  # PATCH @original bodies
     original_deleted: bool = False
     followups: list[dict[str, Any]] = field(default_factory=list)  # follow-up messages created
+    callbacks_held: int = 0  # callback requests that arrived while the fake held callbacks
     changes: Changes = field(default_factory=Changes, repr=False)
 
     @property

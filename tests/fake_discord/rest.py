@@ -546,6 +546,10 @@ async def interaction_callback(api: RestAPI, call: RestCall) -> web.StreamRespon
     if rec is None or rec.token != call.params["interaction_token"]:
         raise unknown_interaction()
     body = call.body if isinstance(call.body, dict) else {}
+    if fake.held_callbacks is not None:  # on its way: taken when the test releases it
+        rec.callbacks_held += 1
+        rec.changes.notify()
+        await fake.held_callbacks.wait()
     try:
         if rec.callback is not None:
             raise DiscordError(400, 40060, "Interaction has already been acknowledged.")

@@ -167,6 +167,7 @@ class FakeDiscord:
         # guild id -> event id -> the event object as Discord returns it.
         self.scheduled_events: defaultdict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
         self.held_replies: dict[int, asyncio.Event] = {}
+        self.held_callbacks: asyncio.Event | None = None
 
         # What tests inspect.
         self.requests: list[RequestRecord] = []
@@ -431,6 +432,17 @@ class FakeDiscord:
         gate = self.held_replies.pop(channel_id, None)
         if gate is not None:
             gate.set()
+
+    def hold_callbacks(self) -> None:
+        """Interaction callbacks reach the fake but are taken (and answered) only after
+        ``release_callbacks``: a bot caught in the middle of answering, as on a slow link. Until then
+        the member sees nothing."""
+        self.held_callbacks = asyncio.Event()
+
+    def release_callbacks(self) -> None:
+        if self.held_callbacks is not None:
+            self.held_callbacks.set()
+            self.held_callbacks = None
 
     async def delete_channel(self, channel_id: int) -> dict[str, Any]:
         """Delete a guild channel (CHANNEL_DELETE on the gateway); later requests on it get 404 10003."""
