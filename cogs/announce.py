@@ -86,10 +86,12 @@ class AnnounceGroup(app_commands.Group):
         await self.cog.save(interaction, f"Posts will ping {role.mention}.{note}", role_id=role.id)
 
     @app_commands.command(name="updates", description="Turn change updates on or off (countdowns stay)")
+    @app_commands.describe(state="on or off")
     async def updates(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
         await self.cog.save(interaction, f"Change updates are {state}.", updates=state == "on")
 
     @app_commands.command(name="events", description="Create Discord events for premieres known to the day")
+    @app_commands.describe(state="on or off")
     async def events(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
         guild = interaction.guild
         if state == "on" and guild is not None and not (await self.cog.bot_permissions(guild)).manage_events:

@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from bot.client import CitadelBot
 from bot.facts import Entry
+from bot.i18n import AS_WRITTEN
 from bot.options import CONFIDENCE_DESCRIBE, ConfidenceArg, EntryArg, FieldArg
 from bot.refusals import NOTHING_STORED
 from bot.render import Card, cut, to_embed
@@ -46,7 +47,10 @@ class CitadelGroup(app_commands.Group):
             await self.catalogue.notice_changes()
             await self.answer_entry(interaction, self.catalogue.resolve(slug))
 
-        return app_commands.Command(name=slug, description=description, callback=callback)
+        # Named by the entry's slug and described in its own words: not translated (see bot/i18n.py).
+        return app_commands.Command(
+            name=slug, description=description, callback=callback, extras={AS_WRITTEN: True}
+        )
 
     async def answer(
         self,

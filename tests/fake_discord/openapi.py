@@ -8,7 +8,7 @@ import logging
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -265,14 +265,93 @@ _EVENT_CREATE = ("POST", "/guilds/{guild_id}/scheduled-events")
 EXTERNAL_EVENT = 3
 
 
-def is_valid_command_name(name: str) -> bool:
-    """Discord's ``^[-_\\p{L}\\p{N}]{1,32}$``, lower case for chat-input commands and options.
+# Discord's locales (the keys a *_localizations object may have).
+LOCALES = frozenset(
+    [
+        "id",
+        "da",
+        "de",
+        "en-GB",
+        "en-US",
+        "es-ES",
+        "es-419",
+        "fr",
+        "hr",
+        "it",
+        "lt",
+        "hu",
+        "nl",
+        "no",
+        "pl",
+        "pt-BR",
+        "ro",
+        "fi",
+        "sv-SE",
+        "vi",
+        "tr",
+        "cs",
+        "el",
+        "bg",
+        "ru",
+        "uk",
+        "hi",
+        "th",
+        "zh-CN",
+        "ja",
+        "zh-TW",
+        "ko",
+    ]
+)
+_DEVANAGARI = range(0x0900, 0x0980)
+_THAI = range(0x0E00, 0x0E80)
 
-    Python's ``re`` has no ``\\p{L}``; Unicode categories L* and N* are exactly what it means.
+
+def is_valid_command_name(name: str) -> bool:
+    """Discord's ``^[-_'\\p{L}\\p{N}\\p{sc=Deva}\\p{sc=Thai}]{1,32}$``, lower case (where a letter has a
+    lower case) for chat-input commands and options, their localized names included.
+
+    Python's ``re`` has no ``\\p{L}``; Unicode categories L* and N* are exactly what it means, and the
+    Devanagari and Thai blocks stand for those scripts (their vowel signs are marks, not letters).
     """
     if not 1 <= len(name) <= NAME_MAX or name != name.lower():
         return False
-    return all(ch in "-_" or unicodedata.category(ch)[0] in "LN" for ch in name)
+    return all(
+        ch in "-_'" or unicodedata.category(ch)[0] in "LN" or ord(ch) in _DEVANAGARI or ord(ch) in _THAI
+        for ch in name
+    )
+
+
+def _check_localizations(
+    item: Mapping[str, Any], key: str, at: tuple[str | int, ...], valid: Callable[[str], bool], why: str
+) -> list[Problem]:
+    """`name_localizations` or `description_localizations`: Discord's locales only, each value valid."""
+    localized = item.get(key)
+    if not isinstance(localized, Mapping):
+        return []
+    problems = []
+    for locale, value in localized.items():
+        if locale not in LOCALES:
+            problems.append(
+                Problem(
+                    (*at, key, locale), "ENUM_TYPE_COERCE", f'Value "{locale}" is not a valid enum value.'
+                )
+            )
+        elif not isinstance(value, str) or not valid(value):
+            code = (
+                "APPLICATION_COMMAND_INVALID_NAME" if key == "name_localizations" else "BASE_TYPE_BAD_LENGTH"
+            )
+            problems.append(Problem((*at, key, locale), code, why))
+    return problems
+
+
+def _localized_names(items: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Each locale's names of sibling options (the base name where one has no localization)."""
+    names: dict[str, list[str]] = {}
+    for locale in LOCALES:
+        names[locale] = [
+            str((item.get("name_localizations") or {}).get(locale) or item.get("name")) for item in items
+        ]
+    return names
 
 
 def _text_len(value: Any) -> int:
@@ -356,6 +435,13 @@ def _check_choices(choices: Any, at: tuple[str | int, ...]) -> list[Problem]:
                     f"Must be between 1 and {CHOICE_NAME_MAX} in length.",
                 )
             )
+        problems += _check_localizations(
+            choice,
+            "name_localizations",
+            (*at, i),
+            lambda name: 1 <= len(name) <= CHOICE_NAME_MAX,
+            f"Must be between 1 and {CHOICE_NAME_MAX} in length.",
+        )
         if _text_len(choice.get("value")) > CHOICE_STRING_VALUE_MAX:
             problems.append(
                 Problem(
@@ -377,7 +463,7 @@ def _check_name_and_description(
             Problem((*at, "name"), "APPLICATION_COMMAND_INVALID_NAME", f"{what} name is invalid: {name!r}")
         )
     description = item.get("description")
-    if not isinstance(description, str) or not 1 <= len(description) <= DESCRIPTION_MAX:
+    if not isinstance(description, str) or not _description_fits(description):
         problems.append(
             Problem(
                 (*at, "description"),
@@ -385,7 +471,21 @@ def _check_name_and_description(
                 f"Must be between 1 and {DESCRIPTION_MAX} in length.",
             )
         )
+    problems += _check_localizations(
+        item, "name_localizations", at, is_valid_command_name, f"{what} name is invalid"
+    )
+    problems += _check_localizations(
+        item,
+        "description_localizations",
+        at,
+        _description_fits,
+        f"Must be between 1 and {DESCRIPTION_MAX} in length.",
+    )
     return problems
+
+
+def _description_fits(text: str) -> bool:
+    return 1 <= len(text) <= DESCRIPTION_MAX
 
 
 def _check_options(options: Any, at: tuple[str | int, ...]) -> list[Problem]:
@@ -421,6 +521,17 @@ def _check_options(options: Any, at: tuple[str | int, ...]) -> list[Problem]:
         else:
             seen_optional = True
         problems += _check_choices(option.get("choices"), (*here, "choices"))
+    siblings = [o for o in options if isinstance(o, Mapping)]
+    for locale, localized in _localized_names(siblings).items():
+        for i, name in enumerate(localized):
+            if name in localized[:i]:
+                problems.append(
+                    Problem(
+                        (*at, i, "name_localizations", locale),
+                        "APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS",
+                        "Duplicate",
+                    )
+                )
     return problems
 
 
