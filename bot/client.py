@@ -10,6 +10,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import aiohttp
 import discord
@@ -22,7 +23,7 @@ from bot.backup import BackupSchedule
 from bot.clock import SystemClock, Timer
 from bot.config import Settings
 from bot.health import HealthServer
-from bot.i18n import CommandTranslator, catalogues
+from bot.i18n import CommandTranslator, catalogues, reading
 from bot.metrics import Metrics
 from bot.pacing import Pacer
 from bot.posts import CITADEL_COMMAND_KEY, Posts
@@ -113,6 +114,7 @@ class CitadelBot(commands.AutoShardedBot):
             http_trace=pacer.trace,
         )
         self.pacer = pacer
+        _read_in_the_members_language(self._connection)
         self.settings = settings
         self.store = store
         self.clock: Timer = clock or SystemClock()
@@ -309,6 +311,20 @@ class GracefulStop:
             f"the next start ({self.released} claims released); interactions cut off while being answered: "
             f"{self.unanswered}"
         )
+
+
+def _read_in_the_members_language(connection: Any) -> None:
+    """Everything made while handling an interaction (a command, its autocomplete, a button, a form) is in
+    the member's language: discord.py starts each handler's task while it parses INTERACTION_CREATE,
+    and a task keeps the reader that was set when it started (bot/i18n.py). One wrapper around that
+    parser (pinned: discord.py 2.7 keeps its parsers in `ConnectionState.parsers`)."""
+    parse = connection.parsers["INTERACTION_CREATE"]
+
+    def parse_in_language(data: dict[str, Any]) -> None:
+        with reading(data.get("locale")):
+            parse(data)
+
+    connection.parsers["INTERACTION_CREATE"] = parse_in_language
 
 
 def bot_of(interaction: discord.Interaction) -> CitadelBot:

@@ -9,13 +9,18 @@ description. Facts are never translated: they stay as their sources wrote them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import gettext
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import discord
 from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from discord import app_commands
 from discord.app_commands import TranslationContextLocation as Where
@@ -59,18 +64,24 @@ class Message:
 
 
 class Catalogues:
-    """Every language's catalogue, read once from bot/locales/<file>.po."""
+    """Every language's catalogue, read once from bot/locales/<file>.po and kept as Python's gettext
+    translations (compiled in memory), so plurals follow each language's own rule."""
 
     def __init__(self, directory: Path = LOCALES_DIR) -> None:
         self.directory = directory
-        self._by_language: dict[str, dict[Message, str]] = {}
+        self._gettext: dict[str, gettext.GNUTranslations] = {}
+        self._present: dict[str, frozenset[Message]] = {}
         for discord_locale, name in LANGUAGES.items():
             catalog = self.read(name)
-            self._by_language[discord_locale] = {
-                Message(m.context, str(m.id)): str(m.string)
+            compiled = io.BytesIO()
+            write_mo(compiled, catalog)  # fuzzy and untranslated messages are left out
+            compiled.seek(0)
+            self._gettext[discord_locale] = gettext.GNUTranslations(compiled)
+            self._present[discord_locale] = frozenset(
+                Message(m.context, _singular(m.id))
                 for m in catalog
-                if m.id and m.string and not m.fuzzy
-            }
+                if m.id and _translated(m.string) and not m.fuzzy
+            )
 
     def read(self, name: str) -> Catalog:
         with (self.directory / f"{name}.po").open("rb") as file:
@@ -78,15 +89,74 @@ class Catalogues:
 
     def translate(self, locale: str, text: str, context: str | None = None) -> str | None:
         """The translation of `text` (in `context`) into Discord's `locale`, or None if there is none."""
-        return self._by_language.get(locale, {}).get(Message(context, text))
+        if Message(context, text) not in self._present.get(locale, frozenset()):
+            return None
+        found = self._gettext[locale]
+        return found.pgettext(context, text) if context else found.gettext(text)
 
-    def text(self, locale: str | None, text: str, context: str | None = None, **values: object) -> str:
-        """`text` in the reader's language (English when it has none), with `{name}` fields filled."""
-        found = self.translate(locale, text, context) if locale else None
-        return (found or text).format(**values) if values else found or text
+    def plural(self, locale: str, singular: str, plural: str, count: int) -> str:
+        """The form of a message for `count` in `locale` (English's when the language lacks it)."""
+        found = self._gettext.get(locale)
+        if found is None or Message(None, singular) not in self._present[locale]:
+            return singular if count == 1 else plural
+        return found.ngettext(singular, plural, count)
 
     def languages(self) -> Iterator[str]:
-        return iter(self._by_language)
+        return iter(self._gettext)
+
+
+def _singular(message_id: str | Sequence[str]) -> str:
+    return message_id if isinstance(message_id, str) else message_id[0]
+
+
+def _translated(string: str | Sequence[str] | None) -> bool:
+    return bool(string) if isinstance(string, str) or string is None else all(string)
+
+
+# --- the reader -------------------------------------------------------------------------------------
+# Whose language an answer or a post is in: set for each interaction (the member's locale) and each post
+# (the server's language) and read by `tr` wherever a sentence is made, so that no function between
+# the two has to pass it along. asyncio copies it into every task started while it is set.
+
+_reader: ContextVar[str | None] = ContextVar("reader", default=None)
+
+
+def reader() -> str | None:
+    """The Discord locale of whoever reads what is being made now (None: English)."""
+    return _reader.get()
+
+
+@contextmanager
+def reading(locale: str | None) -> Iterator[None]:
+    """Make everything inside for a reader of `locale` (a Discord locale such as "it" or "es-419")."""
+    token = _reader.set(locale if locale in LANGUAGES else None)
+    try:
+        yield
+    finally:
+        _reader.reset(token)
+
+
+def tr(text: str, /, **values: object) -> str:
+    """`text` in the reader's language, its `{name}` fields filled from `values`."""
+    locale = _reader.get()
+    found = catalogues().translate(locale, text) if locale else None
+    return (found or text).format(**values) if values else found or text
+
+
+def trn(singular: str, plural: str, count: int, /, **values: object) -> str:
+    """The singular or plural form for `count` in the reader's language; `{count}` is filled too."""
+    locale = _reader.get()
+    chosen = (
+        catalogues().plural(locale, singular, plural, count)
+        if locale
+        else (singular if count == 1 else plural)
+    )
+    return chosen.format(count=count, **values)
+
+
+def N_(text: str) -> str:
+    """Marks a sentence made before anyone reads it (a constant) for the catalogue; `tr` says it later."""
+    return text
 
 
 class CommandTranslator(app_commands.Translator):

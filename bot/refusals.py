@@ -34,25 +34,27 @@ from bot.errors import (
     WhichItem,
 )
 from bot.facts import field_label, one_line
+from bot.i18n import N_, tr, trn
 from bot.render import cut
 
-NOTHING_CHANGED = "Nothing was changed."
-NOTHING_STORED = "Nothing was stored."
+# A suggestion's status as a refusal says it (the store keeps the English word).
+SUGGESTION_STATUSES = {"approved": N_("approved"), "rejected": N_("rejected")}
+
+# What a refused write did not do, said at the end of its line (in the reader's language, by `refusal`).
+NOTHING_CHANGED = N_("Nothing was changed.")
+NOTHING_STORED = N_("Nothing was stored.")
 
 
 def _window(window: timedelta) -> str:
     """'an hour', '10 minutes', 'a day'… for a rate limit's window."""
     seconds = int(window.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
-        if seconds % size == 0 and seconds >= size:
-            count = seconds // size
-            article = "an" if unit == "hour" else "a"
-            return f"{article} {unit}" if count == 1 else f"{count} {unit}s"
-    return f"{seconds} seconds"
-
-
-# A stale edit was refused whatever the command: the editor has to look again, so the line says how.
-STALE_ENDING = "Nothing was changed; run the command again to edit the new value."
+    if seconds % 86400 == 0 and seconds:
+        return trn("a day", "{count} days", seconds // 86400)
+    if seconds % 3600 == 0 and seconds:
+        return trn("an hour", "{count} hours", seconds // 3600)
+    if seconds % 60 == 0 and seconds:
+        return trn("a minute", "{count} minutes", seconds // 60)
+    return trn("a second", "{count} seconds", seconds)
 
 
 def refusal(error: CitadelError, note: str | None = None) -> str:
@@ -60,8 +62,10 @@ def refusal(error: CitadelError, note: str | None = None) -> str:
     write did not do: NOTHING_CHANGED, NOTHING_STORED) where there is one."""
     line = _said(error)
     if isinstance(error, StaleEdit):
-        return f"{line} {STALE_ENDING}"
-    return f"{line} {note}" if note else line
+        # Refused whatever the command: the editor has to look again, so the line says how.
+        ending = tr("Nothing was changed; run the command again to edit the new value.")
+        return f"{line} {ending}"
+    return f"{line} {tr(note)}" if note else line
 
 
 def _said(error: CitadelError) -> str:
@@ -69,78 +73,122 @@ def _said(error: CitadelError) -> str:
         case InputError():
             return error.reason
         case UnknownEntry(query="", closest=()):
-            return "Name an entry: a title, a country or a lead actor, for example Diana or India."
+            return tr("Name an entry: a title, a country or a lead actor, for example Diana or India.")
         case UnknownEntry(query=query, closest=()):
-            return (
-                f"I don't know an entry called “{query}”. Start typing a title, a country or a lead actor "
-                "and pick from the list."
+            return tr(
+                "I don't know an entry called “{query}”. Start typing a title, a country or a lead actor "
+                "and pick from the list.",
+                query=query,
             )
         case UnknownEntry(query=query, closest=closest):
-            return (
-                f"I don't know an entry called “{query}”. Closest: {', '.join(closest)}. "
-                "Pick one from the list as you type."
+            return tr(
+                "I don't know an entry called “{query}”. Closest: {closest}. Pick one from the list as you type.",
+                query=query,
+                closest=", ".join(closest),
             )
         case EmptySearch():
-            return "Type a word or a name to search for, for example “Milan” or “De Angelis”."
+            return tr("Type a word or a name to search for, for example “Milan” or “De Angelis”.")
         case NoSearchResults(words=words):
-            return f"No fact mentions “{words}”. Try fewer or different words, or `/citadel show` to browse an entry."
+            return tr(
+                "No fact mentions “{words}”. Try fewer or different words, or `/citadel show` to browse an entry.",
+                words=words,
+            )
         case EntryNotFound(slug=slug):
-            return f"There is no entry “{slug}”."
+            return tr("There is no entry “{slug}”.", slug=slug)
         case FactNotFound(entry=entry, field=field, item=None):
-            return f"{entry} has no {field_label(field)} fact; use /fact add."
+            return tr("{entry} has no {field} fact; use /fact add.", entry=entry, field=field_label(field))
         case FactNotFound(entry=entry, field=field, item=item):
-            return (
-                f"{entry} has no {field_label(field)} item “{one_line(item or '')}”; pick one from the list."
+            return tr(
+                "{entry} has no {field} item “{item}”; pick one from the list.",
+                entry=entry,
+                field=field_label(field),
+                item=one_line(item or ""),
             )
         case WhichItem(field=field, count=count):
-            return f"{field_label(field)} has {count} items; say which one in item:."
+            return trn(
+                "{field} has {count} item; say which one in item:.",
+                "{field} has {count} items; say which one in item:.",
+                count,
+                field=field_label(field),
+            )
         case RevisionNotFound(revision_id=revision_id):
-            return f"There is no revision #{revision_id}."
+            return tr("There is no revision #{number}.", number=revision_id)
         case SuggestionNotFound(suggestion_id=suggestion_id):
-            return f"There is no suggestion #{suggestion_id}."
+            return tr("There is no suggestion #{number}.", number=suggestion_id)
         case FactExists(field=field, stored=stored):
-            return f"{field_label(field)} already has “{stored}”; use /fact edit to change it."
+            return tr(
+                "{field} already has “{value}”; use /fact edit to change it.",
+                field=field_label(field),
+                value=stored,
+            )
         case ItemExists(field=field, value=value):
-            return f"{field_label(field)} already lists “{value}”."
+            return tr("{field} already lists “{value}”.", field=field_label(field), value=value)
         case EntryExists(slug=slug):
-            return f"There is already an entry “{slug}”."
+            return tr("There is already an entry “{slug}”.", slug=slug)
         case SameFact(field=field, value=value, suggested=True):
-            return f"{field_label(field)} already says “{cut(value, 200)}”; thanks all the same."
+            return tr(
+                "{field} already says “{value}”; thanks all the same.",
+                field=field_label(field),
+                value=cut(value, 200),
+            )
         case SameFact(field=field, value=value):
-            return f"{field_label(field)} already says “{value}”."
+            return tr("{field} already says “{value}”.", field=field_label(field), value=value)
         case SourceNeeded(field=field, value=value):
-            return (
-                f"Which source says {field_label(field)} is “{cut(value, 100)}”? Give it in source: "
-                "(a link or the publication) and, if it is not from today, source_date:."
+            return tr(
+                "Which source says {field} is “{value}”? Give it in source: (a link or the publication) and, "
+                "if it is not from today, source_date:.",
+                field=field_label(field),
+                value=cut(value, 100),
             )
         case SameEdit(field=field):
-            return f"{field_label(field)} already says exactly that, from the same source."
+            return tr("{field} already says exactly that, from the same source.", field=field_label(field))
         case SameEntry(title=title):
-            return f"{title} already looks exactly like that."
+            return tr("{title} already looks exactly like that.", title=title)
         case NothingToRevert(revision_id=revision_id):
-            return f"Nothing to revert: the fact is already as it was before #{revision_id}."
+            return tr(
+                "Nothing to revert: the fact is already as it was before #{number}.", number=revision_id
+            )
         case AlreadyStored():
-            return "That fact is already stored exactly like this; reject the suggestion instead."
+            return tr("That fact is already stored exactly like this; reject the suggestion instead.")
         case StaleEdit(picked=str() as picked, field=field):
-            return f"Someone changed that {field_label(field)} item after you picked it (#{picked}); pick it again."
+            return tr(
+                "Someone changed that {field} item after you picked it (#{number}); pick it again.",
+                field=field_label(field),
+                number=picked,
+            )
         case StaleEdit(current=None):
-            return "Someone changed this fact after you opened it."
+            return tr("Someone changed this fact after you opened it.")
         case StaleEdit(current=current) if current is not None:
-            return (
-                f"Someone changed this fact after you opened it (revision #{current.revision_id} by {current.added_by}). "
-                f"It now says “{cut(current.value, 300)}”."
+            return tr(
+                "Someone changed this fact after you opened it (revision #{number} by {who}). It now says “{value}”.",
+                number=current.revision_id,
+                who=current.added_by,
+                value=cut(current.value, 300),
             )
         case OwnParent():
-            return "An entry cannot be its own parent."
+            return tr("An entry cannot be its own parent.")
         case HasChildren(title=title, children=children):
-            return f"{title} has entries under it ({', '.join(children)}); move or remove them first."
-        case HasFacts(title=title, count=count):
-            return f"{title} still has {count} facts."
-        case AlreadyDecided(suggestion_id=suggestion_id, status=status):
-            return f"Suggestion #{suggestion_id} was already {status}."
-        case RateLimited(limit=limit, window=window, retry_at=retry_at, action=action):
-            return (
-                f"You can make {limit} {action} {_window(window)}. "
-                f"You can suggest again {discord.utils.format_dt(retry_at, 'R')}."
+            return tr(
+                "{title} has entries under it ({children}); move or remove them first.",
+                title=title,
+                children=", ".join(children),
             )
-    return "That can't be done."
+        case HasFacts(title=title, count=count):
+            return trn(
+                "{title} still has {count} fact.", "{title} still has {count} facts.", count, title=title
+            )
+        case AlreadyDecided(suggestion_id=suggestion_id, status=status):
+            return tr(
+                "Suggestion #{number} was already {status}.",
+                number=suggestion_id,
+                status=tr(SUGGESTION_STATUSES.get(status, status)),
+            )
+        case RateLimited(limit=limit, window=window, retry_at=retry_at):
+            return trn(
+                "You can make {count} suggestion {window}. You can suggest again {when}.",
+                "You can make {count} suggestions {window}. You can suggest again {when}.",
+                limit,
+                window=_window(window),
+                when=discord.utils.format_dt(retry_at, "R"),
+            )
+    return tr("That can't be done.")

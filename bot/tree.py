@@ -13,6 +13,7 @@ from discord import app_commands
 
 from bot.config import Settings
 from bot.errors import CitadelError
+from bot.i18n import tr, trn
 from bot.metrics import ERROR, OK, REFUSED, Metrics
 from bot.refusals import NOTHING_CHANGED, refusal
 
@@ -124,23 +125,32 @@ class CitadelTree(app_commands.CommandTree[Any]):
                 note = interaction.command.extras.get(REFUSAL)
             return refusal(error, note)
         if isinstance(error, app_commands.CommandOnCooldown):
-            return f"Slow down a little: try again in {error.retry_after:.0f} seconds."
+            seconds = round(error.retry_after)
+            return trn(
+                "Slow down a little: try again in {seconds} second.",
+                "Slow down a little: try again in {seconds} seconds.",
+                seconds,
+                seconds=seconds,
+            )
         if isinstance(error, app_commands.MissingPermissions):
-            return f"You need the {', '.join(error.missing_permissions)} permission to do that."
+            return tr(
+                "You need the {permissions} permission to do that.",
+                permissions=", ".join(error.missing_permissions),
+            )
         if isinstance(error, Refused):
             return str(error)
         if isinstance(error, app_commands.NoPrivateMessage):
-            return "That only works in a server."
+            return tr("That only works in a server.")
         if isinstance(error, app_commands.CheckFailure):
-            return "You can't use that command here."
+            return tr("You can't use that command here.")
         if isinstance(error, app_commands.TransformerError):
-            return f"I couldn't read “{error.value}”; check the option and try again."
+            return tr("I couldn't read “{value}”; check the option and try again.", value=error.value)
         if isinstance(error, app_commands.CommandNotFound):
-            return (
+            return tr(
                 "That command isn't available here; Discord may take a minute to refresh your command list."
             )
         log.error("%s failed", self._name(interaction), exc_info=error)
-        return "Something went wrong on our side and it has been logged. Please try again in a minute."
+        return tr("Something went wrong on our side and it has been logged. Please try again in a minute.")
 
     @staticmethod
     def _name(interaction: discord.Interaction) -> str:
@@ -199,23 +209,25 @@ def editor_check(interaction: discord.Interaction) -> bool:
     admins, so they never decide alone."""
     settings = settings_of(interaction)
     if interaction.guild_id is None or interaction.guild_id not in settings.home_guild_ids:
-        raise Refused("Editing the facts works only in the bot's home server.")
+        raise Refused(tr("Editing the facts works only in the bot's home server."))
     if interaction.permissions.manage_guild:
         return True
     member = interaction.user
     role_id = settings.editor_role_id
     if role_id and isinstance(member, discord.Member) and member.get_role(role_id) is not None:
         return True
-    raise Refused("Only moderators can do that: it needs the Manage Server permission or the editor role.")
+    raise Refused(
+        tr("Only moderators can do that: it needs the Manage Server permission or the editor role.")
+    )
 
 
 def admin_check(interaction: discord.Interaction) -> bool:
     """Manage Server in this server, checked here as well as by Discord's command permissions."""
     if interaction.guild_id is None:
-        raise Refused("Announcements are set per server: use this in a server.")
+        raise Refused(tr("Announcements are set per server: use this in a server."))
     if not interaction.permissions.manage_guild:
         raise Refused(
-            "Only members with the Manage Server permission can change this server's announcements."
+            tr("Only members with the Manage Server permission can change this server's announcements.")
         )
     return True
 

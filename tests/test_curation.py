@@ -285,7 +285,7 @@ async def test_entries_are_added_edited_removed_and_restored(
     )
 
     refused = await mods.answer("entry", "remove", entry="season-3")
-    assert_ephemeral_line(refused, "still has 1 facts", "Nothing was changed")
+    assert_ephemeral_line(refused, "still has 1 fact.", "Nothing was changed")
     assert count(settings.database_path, "entries", "removed_at IS NULL") == 7
 
     record = await mods.run("entry", "remove", entry="season-3", force=True)

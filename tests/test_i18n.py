@@ -4,14 +4,18 @@ rules (the fake Discord checks them as Discord does when the bot syncs)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from string import Formatter
 
 import discord
+from babel.messages.extract import extract_from_dir
 from discord import app_commands
 
 from bot.client import CitadelBot
-from bot.i18n import LANGUAGES, CommandTranslator, Message, catalogues
+from bot.i18n import LANGUAGES, CommandTranslator, Message, catalogues, reading, trn
 from tests.fake_discord import FakeDiscord, openapi
+from tests.harness import ROOT, assert_ephemeral_line
 
 
 class Recorder(app_commands.Translator):
@@ -55,22 +59,61 @@ async def test_every_command_string_has_a_translation_in_every_language(bot: Cit
     assert lacking == {language: [] for language in LANGUAGES}
 
 
-def test_every_catalogue_translates_every_message_and_keeps_its_placeholders() -> None:
-    found = catalogues()
-    english = {Message(m.context, str(m.id)) for m in found.read("it") if m.id}
+def source_messages() -> dict[Message, tuple[str, ...]]:
+    """Every sentence the code says through `tr`, `trn` or `N_` (found as a translator's tool finds them),
+    with its English forms (two for a plural)."""
+    found: dict[Message, tuple[str, ...]] = {}
+    for folder in ("bot", "cogs"):
+        for _, _, text, _, context in extract_from_dir(
+            ROOT / folder, method_map=[("**.py", "python")], keywords=KEYWORDS
+        ):
+            forms = (text,) if isinstance(text, str) else tuple(text)
+            found[Message(context, forms[0])] = forms
+    return found
+
+
+KEYWORDS = {"tr": None, "trn": (1, 2), "N_": None}
+
+
+async def test_the_catalogues_hold_exactly_the_commands_and_the_sentences_of_the_code(
+    bot: CitadelBot,
+) -> None:
+    said = source_messages()
+    assert Message(None, "Nothing was changed.") in said  # the extraction sees what it should
+    expected = {m: (m.text,) for m in await tree_strings(bot)} | said
     for name in LANGUAGES.values():
-        catalog = found.read(name)
-        ids = {Message(m.context, str(m.id)) for m in catalog if m.id}
-        assert ids == english, f"{name}.po has other messages than it.po"  # one set of messages for all
-        for message in catalog:
+        catalog = catalogues().read(name)
+        held = {Message(m.context, forms(m.id)[0]): forms(m.id) for m in catalog if m.id}
+        assert sorted(set(expected) - set(held), key=str) == [], f"{name}.po lacks these"
+        assert sorted(set(held) - set(expected), key=str) == [], f"{name}.po holds these, which nothing says"
+        assert held == expected  # a plural in the code is a plural in the catalogue
+
+
+def test_every_message_is_translated_and_keeps_its_placeholders() -> None:
+    for name in LANGUAGES.values():
+        for message in catalogues().read(name):
             if not message.id:
                 continue
-            assert message.string and not message.fuzzy, f"{name}.po: {message.id!r} is not translated"
-            assert placeholders(str(message.string)) == placeholders(str(message.id)), (name, message.id)
+            english = forms(message.id)
+            translated = forms(message.string)
+            assert all(translated) and not message.fuzzy, f"{name}.po: {english[0]!r} is not translated"
+            wanted = placeholders(english[-1]) - {"count"}  # a language may say "one" for {count}
+            for form in translated:
+                assert placeholders(form) - {"count"} == wanted, (name, english[0], form)
 
 
-def placeholders(text: str) -> list[str]:
-    return sorted(field for _, field, _, _ in Formatter().parse(text) if field is not None)
+def forms(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value or ("",))
+
+
+def placeholders(text: str) -> set[str]:
+    return {field for _, field, _, _ in Formatter().parse(text) if field is not None}
+
+
+def test_no_sentence_is_made_before_it_is_translated() -> None:
+    # tr(f"...") would look up a sentence the catalogue cannot hold; the values go in as keywords.
+    for path in [*(ROOT / "bot").rglob("*.py"), *(ROOT / "cogs").rglob("*.py")]:
+        assert not re.search(r"\btrn?\(\s*f[\"']", path.read_text()), path
 
 
 async def test_localized_commands_pass_discords_rules_when_synced(bot: CitadelBot, fake: FakeDiscord) -> None:
@@ -114,3 +157,36 @@ def test_the_fake_refuses_a_localized_name_discord_refuses() -> None:
         (("description_localizations", "de"), "BASE_TYPE_BAD_LENGTH"),
         (("name_localizations", "fr"), "APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS"),
     }
+
+
+async def test_a_refusal_is_in_the_members_language(bot: CitadelBot, fake: FakeDiscord) -> None:
+    lines = {}
+    for locale in ("it", "hi", "es-419", "de", "en-US", "ja"):
+        record = await fake.invoke_command(
+            "citadel", subcommand="search", options={"query": "zzzzqx"}, locale=locale
+        )
+        lines[locale] = assert_ephemeral_line(await record.wait_response())
+    assert (
+        lines
+        == {
+            "it": "Nessun fatto menziona “zzzzqx”. Prova con meno parole o con parole diverse, oppure `/citadel show` per sfogliare una voce.",
+            "hi": "किसी तथ्य में “zzzzqx” नहीं है। कम या अलग शब्द आज़माएँ, या कोई प्रविष्टि देखने के लिए `/citadel show`।",
+            "es-419": "Ningún dato menciona “zzzzqx”. Prueba con menos palabras o con otras, o usa `/citadel show` para ver una entrada.",
+            "de": "Kein Fakt erwähnt „zzzzqx“. Versuche weniger oder andere Wörter, oder `/citadel show`, um einen Eintrag anzusehen.",
+            "en-US": "No fact mentions “zzzzqx”. Try fewer or different words, or `/citadel show` to browse an entry.",
+            "ja": "No fact mentions “zzzzqx”. Try fewer or different words, or `/citadel show` to browse an entry.",  # not one of ours
+        }
+    )
+
+
+def test_plurals_follow_each_languages_rule() -> None:
+    with reading("fr"):
+        assert trn(
+            "{title} still has {count} fact.", "{title} still has {count} facts.", 1, title="Diana"
+        ) == ("Diana a encore 1 fait.")
+        assert trn(
+            "{title} still has {count} fact.", "{title} still has {count} facts.", 3, title="Diana"
+        ) == ("Diana a encore 3 faits.")
+    with reading("de"):
+        assert trn("an hour", "{count} hours", 2) == "2 Stunden"
+    assert trn("an hour", "{count} hours", 1) == "an hour"  # no reader: English

@@ -13,6 +13,7 @@ from bot.announcements import countdown_entry, countdown_overview
 from bot.clock import Clock
 from bot.errors import EmptySearch, NoSearchResults, UnknownEntry
 from bot.facts import Entry, EntryIndex, find_entry, match_entries, ranked_entries
+from bot.i18n import reader
 from bot.render import Card, Style, about_card, cut, entry_card, search_card
 from bot.store import Store
 
@@ -136,7 +137,9 @@ class Catalogue:
 
     async def kept(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
         """The answer kept for `key`, the one being made for it, or a new one (kept if the facts did
-        not change while it was made). An error reaches every question that waited, too."""
+        not change while it was made). An error reaches every question that waited, too. Answers are
+        kept per language: the reader's is part of the key."""
+        key = (reader(), key)
         if key in self._answers:
             self._answers.move_to_end(key)
             kept: T = self._answers[key]
