@@ -15,15 +15,20 @@ from bot.errors import (
     EntryNotFound,
     FactExists,
     FactNotFound,
+    FollowNeedsServer,
+    FollowRolesOff,
     HasChildren,
     HasFacts,
     InputError,
     ItemExists,
+    NeedsManageRoles,
     NoSearchResults,
     NothingToRevert,
     OwnParent,
     RateLimited,
     RevisionNotFound,
+    RoleAboveMine,
+    RoleRefused,
     SameEdit,
     SameEntry,
     SameFact,
@@ -138,6 +143,28 @@ def _said(error: CitadelError) -> str:
             return f"{title} still has {count} facts."
         case AlreadyDecided(suggestion_id=suggestion_id, status=status):
             return f"Suggestion #{suggestion_id} was already {status}."
+        case FollowNeedsServer():
+            return "Following works in a server, where the followers' role is: use it there."
+        case FollowRolesOff():
+            return (
+                "This server has follow roles turned off; an admin can turn them on with "
+                "/announce follow-roles on."
+            )
+        case NeedsManageRoles():
+            return (
+                "I can't give or take roles here: I need the Manage Roles permission. Ask an admin to "
+                "give my role Manage Roles (Server Settings → Roles)."
+            )
+        case RoleAboveMine(role=role, mine=mine):
+            return (
+                f"I can't give or take the “{role}” role: it isn't below my highest role “{mine}”. "
+                f"Ask an admin to move “{mine}” above “{role}” (Server Settings → Roles)."
+            )
+        case RoleRefused(role=role):
+            return (
+                f"Discord refused to let me manage the “{role}” role (Missing Permissions): my role needs "
+                f"Manage Roles and must sit above “{role}” (Server Settings → Roles)."
+            )
         case RateLimited(limit=limit, window=window, retry_at=retry_at, action=action):
             return (
                 f"You can make {limit} {action} {_window(window)}. "
