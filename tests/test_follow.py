@@ -71,6 +71,14 @@ async def said(fake: FakeDiscord, record: InteractionRecord) -> str:
     return str(line)
 
 
+async def follow_roles(fake: FakeDiscord, state: str) -> dict[str, Any]:
+    """An admin's /announce follow-roles; the answer's data."""
+    record = await fake.invoke_command(
+        "announce", subcommand="follow-roles", options={"state": state}, permissions=MANAGE_GUILD
+    )
+    return dict((await record.wait_response())["data"])
+
+
 def roles_now(fake: FakeDiscord) -> dict[str, int]:
     """HOME's roles now: name -> position."""
     return {role["name"]: role["position"] for role in fake.roles(HOME.id)}
@@ -191,10 +199,7 @@ async def test_posts_ping_the_followers_role_only_else_the_opt_in_role(
     assert fake.member_role_ids(HOME.id, int(other["id"])) == [followers]
 
     # Follow roles off: the next post about season 2 falls back to the opt-in role.
-    record = await fake.invoke_command(
-        "announce", subcommand="follow-roles", options={"state": "off"}, permissions=MANAGE_GUILD
-    )
-    assert (await record.wait_response())["data"]["content"].startswith("Follow roles are off")
+    assert (await follow_roles(fake, "off"))["content"].startswith("Follow roles are off")
     await advance(bot, clock, START + timedelta(days=15, hours=12))  # the 14-day milestone
     assert (await posts(bot, fake, 4))[3] == "Citadel season 2 premieres in 14 days"
     assert posted_bodies(fake)[3]["content"] == f"<@&{EDITOR_ROLE_ID}>"
@@ -215,6 +220,10 @@ async def test_without_manage_roles_following_is_refused_in_one_line_and_nothing
     line = await said(fake, await fake.click_button(record.original, FOLLOW_DIANA))
     assert line.startswith("I can't give or take roles here: I need the Manage Roles permission.")
     assert line.endswith("Nothing was changed.")
+    # An admin turning follow roles on is told what is missing too.
+    assert (await follow_roles(fake, "on"))["content"].endswith(
+        "I need the Manage Roles permission to give those roles; until then following is refused."
+    )
     assert roles_now(fake) == BASE_ROLES
     assert role_creations(fake) == 0
     assert fake.member_role_ids(HOME.id, TESTER) == []
@@ -245,10 +254,7 @@ async def test_with_follow_roles_off_following_is_refused_and_existing_roles_sta
 ) -> None:
     await said(fake, await citadel(fake, "follow", entry="diana"))
     role_id = int(follower_role(fake)["id"])
-    record = await fake.invoke_command(
-        "announce", subcommand="follow-roles", options={"state": "off"}, permissions=MANAGE_GUILD
-    )
-    answer = (await record.wait_response())["data"]
+    answer = await follow_roles(fake, "off")
     assert answer["content"] == (
         "Follow roles are off: members can't start following titles here, and posts ping the opt-in role "
         "(if any). The followers' roles already made are left as they are."

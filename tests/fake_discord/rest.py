@@ -978,30 +978,29 @@ async def delete_role(api: RestAPI, call: RestCall) -> web.StreamResponse:
     return web.Response(status=204)
 
 
-@route("PUT", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}")
-async def add_member_role(api: RestAPI, call: RestCall) -> web.StreamResponse:
-    fake = api.fake
+def _member_roles(api: RestAPI, call: RestCall) -> tuple[list[int], int]:
+    """The roles of the member named in the path (kept by the fake) and the role to give or take, once
+    Discord's checks pass (see _manageable_role; 404 10007 for a member the guild does not have)."""
     guild_id = _guild_id(api, call)
     user_id = _known_member(api, call, guild_id)
     role_id = int(call.params["role_id"])
     _manageable_role(api, guild_id, role_id)
-    held = fake.member_roles[guild_id].setdefault(user_id, [])
+    api.fake.changes.notify()
+    return api.fake.member_roles[guild_id].setdefault(user_id, []), role_id
+
+
+@route("PUT", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}")
+async def add_member_role(api: RestAPI, call: RestCall) -> web.StreamResponse:
+    held, role_id = _member_roles(api, call)
     if role_id not in held:
         held.append(role_id)
-    fake.changes.notify()
     return web.Response(status=204)
 
 
 @route("DELETE", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}")
 async def remove_member_role(api: RestAPI, call: RestCall) -> web.StreamResponse:
-    fake = api.fake
-    guild_id = _guild_id(api, call)
-    user_id = _known_member(api, call, guild_id)
-    role_id = int(call.params["role_id"])
-    _manageable_role(api, guild_id, role_id)
-    held = fake.member_roles[guild_id].get(user_id, [])
+    held, role_id = _member_roles(api, call)
     held[:] = [r for r in held if r != role_id]
-    fake.changes.notify()
     return web.Response(status=204)
 
 
