@@ -90,6 +90,7 @@ class Outgoing:
     embed: discord.Embed
     nonce: str
     allowed_mentions: discord.AllowedMentions
+    entry_slug: str | None = None  # the entry it is about: its Follow button goes with it
 
 
 class Sender(Protocol):
@@ -306,15 +307,17 @@ class Announcer:
         if isinstance(card, Stale):
             await self._skip(delivery, card.reason)
             return 0
-        role = settings.role_id
+        role = await self.posts.ping(settings, delivery.entry_slug)
         try:
-            # Only the server's opt-in role is ever pinged; the post's own text pings nobody.
+            # Only that one role is ever pinged; the post's own text pings nobody.
             mentions = (
                 discord.AllowedMentions(everyone=False, users=False, roles=[discord.Object(role)])
                 if role
                 else discord.AllowedMentions.none()
             )
-            outgoing = Outgoing(f"<@&{role}>" if role else None, to_embed(card), delivery.nonce, mentions)
+            outgoing = Outgoing(
+                f"<@&{role}>" if role else None, to_embed(card), delivery.nonce, mentions, delivery.entry_slug
+            )
             self.sending += 1
             try:
                 message_id = await self.sender.post(delivery.guild_id, delivery.channel_id, outgoing)

@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from bot.metrics import Metrics
 from bot.pacing import Pacer
 from bot.posts import CITADEL_COMMAND_KEY, Posts
 from bot.presence import Presence
-from bot.services import Announcements, Catalogue, Curation
+from bot.services import Announcements, Catalogue, Curation, Follows
 from bot.store import Store
 from bot.store.servers import Shards
 from bot.tree import CitadelTree
@@ -146,6 +147,10 @@ class CitadelBot(commands.AutoShardedBot):
         # The watcher of public sources, made in setup_hook (it reads through its own HTTP session).
         self.watcher: Watcher | None = None
         self._sources_session: aiohttp.ClientSession | None = None
+        self.follows = Follows(store, self.catalogue)
+        # The buttons that go with a post about an entry (its Follow button), set by the cog that
+        # answers them (cogs/citadel.py), so the scheduler's posts carry them without importing a cog.
+        self.post_buttons: Callable[[str], discord.ui.View] | None = None
         # Rotating backups (BACKUP_DIR), kept by the process that runs shard 0 only.
         self.backups: BackupSchedule | None = None
 
@@ -342,11 +347,13 @@ class DiscordSender:
 
     async def post(self, guild_id: int, channel_id: int, message: Outgoing) -> int:
         channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
+        buttons = self.bot.post_buttons
         sent = await channel.send(
             content=message.content,
             embed=message.embed,
             nonce=message.nonce,
             allowed_mentions=message.allowed_mentions,
+            view=buttons(message.entry_slug) if buttons and message.entry_slug else discord.utils.MISSING,
         )
         return sent.id
 

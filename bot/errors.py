@@ -209,3 +209,38 @@ class RateLimited(CitadelError):
     window: timedelta
     retry_at: datetime
     action: str = field(default="suggestions")
+
+
+# --- following a title (its followers' role in a server) ------------------------------------------
+
+
+@dataclass(eq=False)
+class FollowNeedsServer(CitadelError):
+    """Following asked for outside a server: the followers' roles are per server."""
+
+
+@dataclass(eq=False)
+class FollowRolesOff(CitadelError):
+    """The server's admins turned follow roles off (/announce follow-roles off)."""
+
+
+@dataclass(eq=False)
+class NeedsManageRoles(CitadelError):
+    """The bot may not give or take roles in the server."""
+
+
+@dataclass(eq=False)
+class RoleAboveMine(CitadelError):
+    """The followers' role `role` is not below the bot's highest role `mine`, so Discord will not let
+    the bot give it or take it."""
+
+    role: str
+    mine: str
+
+
+@dataclass(eq=False)
+class RoleRefused(CitadelError):
+    """Discord refused to make, give or take the followers' role `role` (403 Missing Permissions)
+    although the bot's permissions and place looked right a moment before."""
+
+    role: str

@@ -39,6 +39,15 @@ class Posts:
         command_id = await self.store.meta.get(CITADEL_COMMAND_KEY)
         return command_mention(slug, int(command_id) if command_id else None)
 
+    async def ping(self, settings: GuildSettings, slug: str | None) -> int | None:
+        """The one role a post about `slug` pings in the server: the title's followers' role where the
+        server has one (and follow roles on), else the server's opt-in role, else none."""
+        if settings.follow_roles and slug is not None:
+            followers = await self.store.follower_roles.get(settings.guild_id, slug)
+            if followers is not None:
+                return followers
+        return settings.role_id
+
     async def render(self, delivery: Delivery, now: datetime, milestones: Sequence[int] = ()) -> Card | Stale:
         """The post as it reads at `now`, when it is sent (not when it was planned), or why it no longer
         goes out. A countdown is stale when its premiere moved or passed, or when a later milestone of

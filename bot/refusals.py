@@ -15,15 +15,20 @@ from bot.errors import (
     EntryNotFound,
     FactExists,
     FactNotFound,
+    FollowNeedsServer,
+    FollowRolesOff,
     HasChildren,
     HasFacts,
     InputError,
     ItemExists,
+    NeedsManageRoles,
     NoSearchResults,
     NothingToRevert,
     OwnParent,
     RateLimited,
     RevisionNotFound,
+    RoleAboveMine,
+    RoleRefused,
     SameEdit,
     SameEntry,
     SameFact,
@@ -172,6 +177,30 @@ def _said(error: CitadelError) -> str:
                 "{title} has entries under it ({children}); move or remove them first.",
                 title=title,
                 children=", ".join(children),
+            )
+        case FollowNeedsServer():
+            return tr("Following works in a server, where the followers' role is: use it there.")
+        case FollowRolesOff():
+            return tr(
+                "This server has follow roles turned off; an admin can turn them on with /announce follow-roles on."
+            )
+        case NeedsManageRoles():
+            return tr(
+                "I can't give or take roles here: I need the Manage Roles permission. Ask an admin to give my "
+                "role Manage Roles (Server Settings → Roles)."
+            )
+        case RoleAboveMine(role=role, mine=mine):
+            return tr(
+                "I can't give or take the “{role}” role: it isn't below my highest role “{mine}”. Ask an admin "
+                "to move “{mine}” above “{role}” (Server Settings → Roles).",
+                role=role,
+                mine=mine,
+            )
+        case RoleRefused(role=role):
+            return tr(
+                "Discord refused to let me manage the “{role}” role (Missing Permissions): my role needs Manage "
+                "Roles and must sit above “{role}” (Server Settings → Roles).",
+                role=role,
             )
         case HasFacts(title=title, count=count):
             return trn(

@@ -85,6 +85,25 @@ class AnnounceGroup(app_commands.Group):
         )
         await self.cog.save(interaction, f"Posts will ping {role.mention}.{note}", role_id=role.id)
 
+    @app_commands.command(
+        name="follow-roles", description="Per-title followers' roles (/citadel follow) on or off"
+    )
+    async def follow_roles(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
+        if state == "off":
+            line = (
+                "Follow roles are off: members can't start following titles here, and posts ping the "
+                "opt-in role (if any). The followers' roles already made are left as they are."
+            )
+        else:
+            line = (
+                "Follow roles are on: a member who presses Follow or uses /citadel follow gets that "
+                "title's followers' role, and posts about the title ping it instead of the opt-in role."
+            )
+            guild = interaction.guild
+            if guild is not None and not (await self.cog.bot_permissions(guild)).manage_roles:
+                line += " I need the Manage Roles permission to give those roles; until then following is refused."
+        await self.cog.save(interaction, line, follow_roles=state == "on")
+
     @app_commands.command(name="updates", description="Turn change updates on or off (countdowns stay)")
     @app_commands.describe(state="on or off")
     async def updates(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
@@ -166,13 +185,33 @@ class Announce(commands.Cog):
         permissions = channel.permissions_for(await self.bot_member(channel.guild))
         return [label for name, label in NEEDED if not getattr(permissions, name)]
 
+    async def ping(self, settings: GuildSettings) -> str:
+        """Whom posts ping, as /announce status says it (bot/posts.py decides it for each post)."""
+        opt_in = f"<@&{settings.role_id}>" if settings.role_id else "nobody"
+        if not settings.follow_roles:
+            return f"{opt_in} (follow roles are off)"
+        ping = f"a title's followers' role where it has one, else {opt_in}"
+        guild = self.bot.get_guild(settings.guild_id)
+        channel = guild.get_channel(settings.channel_id) if guild and settings.channel_id else None
+        # Discord notifies the holders of a role that only the bot may mention (as the bot makes the
+        # followers' roles) only if the bot has this permission where it posts.
+        if (
+            isinstance(channel, discord.TextChannel)
+            and not channel.permissions_for(await self.bot_member(channel.guild)).mention_everyone
+        ):
+            ping += (
+                f". Followers are notified only once I have Mention @everyone, @here and All Roles in "
+                f"{channel.mention} (I only ever ping the one role)"
+            )
+        return ping
+
     async def show_status(self, interaction: discord.Interaction, settings: GuildSettings, line: str) -> None:
         now = self.bot.clock()
         where = f"<#{settings.channel_id}>" if settings.channel_id else "off"
         rows = [
             f"**Channel:** {where}",
             f"**Milestones:** {', '.join(map(str, settings.milestones))} days before a premiere",
-            f"**Ping:** {f'<@&{settings.role_id}>' if settings.role_id else 'nobody'}",
+            f"**Ping:** {await self.ping(settings)}",
             f"**Change updates:** {'on' if settings.updates else 'off'} · **Premiere events:** {'on' if settings.events else 'off'}",
         ]
         if settings.paused_at:

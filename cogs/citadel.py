@@ -10,17 +10,19 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import CitadelBot
+from bot.errors import FollowNeedsServer
 from bot.facts import Entry
 from bot.i18n import AS_WRITTEN
 from bot.options import CONFIDENCE_DESCRIBE, ConfidenceArg, EntryArg, FieldArg
 from bot.refusals import NOTHING_STORED
 from bot.render import Card, cut, to_embed
 from bot.tree import reply_ephemeral, writes
+from cogs.follow import FollowButton, change_follow, follow_view, following_answer
 
 log = logging.getLogger(__name__)
 
 # Discord allows 25 subcommands in a group; these names are taken by the group's own commands.
-FIXED_SUBCOMMANDS = ("show", "search", "about", "suggest", "countdown")
+FIXED_SUBCOMMANDS = ("show", "search", "about", "suggest", "countdown", "follow", "unfollow", "following")
 MAX_ENTRY_SUBCOMMANDS = 25 - len(FIXED_SUBCOMMANDS)
 
 
@@ -57,6 +59,7 @@ class CitadelGroup(app_commands.Group):
         interaction: discord.Interaction,
         make: Callable[[], Awaitable[Card]],
         key: Hashable | None = None,
+        view: discord.ui.View = discord.utils.MISSING,
     ) -> None:
         """Answer with the card `make` builds; an answer with a `key` is kept until the facts change."""
 
@@ -64,14 +67,21 @@ class CitadelGroup(app_commands.Group):
             return to_embed(await make())
 
         made = await self.catalogue.kept(key, embed) if key is not None else await embed()
-        await interaction.response.send_message(embed=made, allowed_mentions=discord.AllowedMentions.none())
+        await interaction.response.send_message(
+            embed=made, view=view, allowed_mentions=discord.AllowedMentions.none()
+        )
 
     async def answer_entry(self, interaction: discord.Interaction, entry: Entry) -> None:
         now = self.bot.clock()
         # Kept by the entry meant ("Italy", "diana" and "Diana" share one answer) and by the date, since
         # "expected …, not confirmed" turns with it.
+        # Its Follow button in a server only: the followers' roles are per server.
+        view = follow_view(entry.slug) if interaction.guild_id is not None else discord.utils.MISSING
         await self.answer(
-            interaction, lambda: self.catalogue.entry_card(entry, now), ("entry", entry.slug, now.date())
+            interaction,
+            lambda: self.catalogue.entry_card(entry, now),
+            ("entry", entry.slug, now.date()),
+            view,
         )
 
     @app_commands.command(name="show", description="Show what is known about any Citadel series or spin-off")
@@ -98,6 +108,38 @@ class CitadelGroup(app_commands.Group):
     async def countdown(self, interaction: discord.Interaction, entry: EntryArg | None = None) -> None:
         now, default_time = self.bot.clock(), self.bot.settings.default_premiere_time
         await self.answer(interaction, lambda: self.catalogue.countdown_card(entry, now, default_time))
+
+    @app_commands.command(
+        name="follow",
+        description="Get this title's followers' role here: its countdowns and updates ping you",
+        extras=writes(),
+    )
+    @app_commands.describe(entry="The title: a title, a country or a lead actor")
+    async def follow(self, interaction: discord.Interaction, entry: EntryArg) -> None:
+        await change_follow(interaction, entry, "follow")
+
+    @app_commands.command(
+        name="unfollow", description="Drop this title's followers' role in this server", extras=writes()
+    )
+    @app_commands.describe(entry="The title: a title, a country or a lead actor")
+    async def unfollow(self, interaction: discord.Interaction, entry: EntryArg) -> None:
+        await change_follow(interaction, entry, "unfollow")
+
+    @app_commands.command(name="following", description="The titles you follow in this server")
+    async def following(self, interaction: discord.Interaction) -> None:
+        member = interaction.user
+        if interaction.guild_id is None or not isinstance(member, discord.Member):
+            raise FollowNeedsServer()
+        followed = await self.bot.follows.following(
+            interaction.guild_id, lambda role_id: member.get_role(role_id) is not None
+        )
+        line, view = following_answer(followed)
+        await interaction.response.send_message(
+            line,
+            view=view or discord.utils.MISSING,
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
 
     @app_commands.command(
         name="suggest",
@@ -146,10 +188,14 @@ class Citadel(commands.Cog):
     async def cog_load(self) -> None:
         self.group = CitadelGroup(self.bot)
         self.bot.tree.add_command(self.group)
+        self.bot.add_dynamic_items(FollowButton)
+        self.bot.post_buttons = follow_view
 
     async def cog_unload(self) -> None:
         if self.group is not None:
             self.bot.tree.remove_command(self.group.name)
+        self.bot.remove_dynamic_items(FollowButton)
+        self.bot.post_buttons = None
 
 
 async def setup(bot: CitadelBot) -> None:

@@ -48,8 +48,9 @@ SOURCE = "https://example.org/news/2026/citadel"
 TRICKY = 'Line one\nshe said "it\'s \\back\\"\tand Città ✓ 🎬 \U0001d518'
 TRICKY_TITLE = 'Citadel: "Nine" \\ Città'
 STATE_TABLES = {
-    "canon_facts", "canon_files", "change_events", "deliveries", "entries", "facts", "guild_events",
-    "guild_settings", "meta", "revisions", "suggestions", "update_batches", "watch_proposals", "watch_sources",
+    "canon_facts", "canon_files", "change_events", "deliveries", "entries", "facts", "follower_roles",
+    "guild_events", "guild_settings", "meta", "revisions", "suggestions", "update_batches", "watch_proposals",
+    "watch_sources",
 }  # fmt: skip
 
 
@@ -96,6 +97,8 @@ async def test_export_import_export_gives_back_the_same_bytes_and_the_same_answe
         await bot.announcements.change(HOME.id, channel_id=HOME.channel_id, events=True,
                                        countdown_since=(START - timedelta(days=1)).isoformat(timespec="seconds"))  # fmt: skip
         await bot.announcements.change(OTHER.id, channel_id=OTHER.channel_id, milestones=(7, 1))
+        # Diana's followers' role in the home server, as /citadel follow records it once it gave it.
+        await store.follower_roles.save(HOME.id, "diana", HOME.id | 5)
         await store.facts.edit(
             "season-2", "premiere", "", fact("premiere", "2026-12-24", date="2026-11-20"), MOD
         )
@@ -152,7 +155,7 @@ async def test_export_import_export_gives_back_the_same_bytes_and_the_same_answe
         *[("update", "skipped", "the entry was removed")] * 2,  # mexico's removal
     ]
     made = {"entries": 7, "guild_settings": 2, "guild_events": 1, "update_batches": 5, "suggestions": 4,
-            "watch_proposals": 1, "watch_sources": 1, "meta": 0}  # fmt: skip
+            "watch_proposals": 1, "watch_sources": 1, "follower_roles": 1, "meta": 0}  # fmt: skip
     assert {name: document["counts"][name] for name in made} == made
     assert [r["slug"] for r in tables["entries"] if r["removed_at"]] == ["mexico"]
 

@@ -23,6 +23,7 @@ from bot.store.database import (
 )
 from bot.store.entries import Entries, upsert_entry
 from bot.store.facts import Facts, SearchHit, canon_fact_content, fts_query, put_fact, remove_fact
+from bot.store.follows import FollowerRoles
 from bot.store.history import History
 from bot.store.meta import Meta
 from bot.store.outbox import Batch, Delivery, Outbox
@@ -82,6 +83,7 @@ class Store:
         self.canon = CanonSnapshots(database)
         self.watch = Watch(database)
         self.processes = Processes(database)
+        self.follower_roles = FollowerRoles(database)
 
     @classmethod
     async def open(cls, path: Path | str, clock: Clock = utc_now) -> Store:

@@ -40,6 +40,8 @@ class GuildSettings:
     # When its countdown started (it picked its channel): milestones that passed before are never its.
     # None: not known (saved without /announce channel), every milestone counts.
     countdown_since: str | None = None
+    # Per-title followers' roles (/citadel follow); off: posts ping the opt-in role, as before.
+    follow_roles: bool = True
 
     @property
     def active(self) -> bool:
@@ -63,6 +65,7 @@ def settings_from_row(row: aiosqlite.Row) -> GuildSettings:
         problem=row["problem"],
         paused_at=row["paused_at"],
         countdown_since=row["countdown_since"],
+        follow_roles=bool(row["follow_roles"]),
     )
 
 
@@ -80,12 +83,13 @@ class Servers:
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO guild_settings (guild_id, channel_id, milestones, role_id, updates, events, failures, "
-                "problem, paused_at, countdown_since, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "problem, paused_at, countdown_since, follow_roles, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, "
                 "milestones = excluded.milestones, role_id = excluded.role_id, updates = excluded.updates, "
                 "events = excluded.events, failures = excluded.failures, problem = excluded.problem, "
                 "paused_at = excluded.paused_at, countdown_since = excluded.countdown_since, "
-                "updated_at = excluded.updated_at",
+                "follow_roles = excluded.follow_roles, updated_at = excluded.updated_at",
                 (
                     settings.guild_id,
                     settings.channel_id,
@@ -97,6 +101,7 @@ class Servers:
                     settings.problem,
                     settings.paused_at,
                     settings.countdown_since,
+                    int(settings.follow_roles),
                     tx.now(),
                 ),
             )

@@ -392,7 +392,7 @@ def build_interaction(
     user: int | Mapping[str, Any] | None,
     permissions: int | str | None,
     locale: str,
-    roles: Sequence[int] = (),
+    roles: Sequence[int] | None = None,
     context: int | None = None,
     integration_owners: Mapping[str, str] | None = None,
     app_permissions: int | str | None = None,
@@ -431,7 +431,12 @@ def build_interaction(
             guild_locale=spec.locale if spec else "en-US",
             channel_id=str(channel_id),
             channel=channel,
-            member=member_payload(user_data, roles=roles, permissions=perms),
+            # Discord sends the roles the member has now; a test may name others.
+            member=member_payload(
+                user_data,
+                roles=fake.member_role_ids(guild_id, int(user_data["id"])) if roles is None else roles,
+                permissions=perms,
+            ),
             app_permissions=str(app_default if app_permissions is None else int(app_permissions)),
             context=CONTEXT_GUILD if context is None else context,
             authorizing_integration_owners=dict(integration_owners or {"0": str(guild_id)}),

@@ -88,6 +88,14 @@ def _patch_spec_quirks(document: dict[str, Any]) -> None:
     snowflake = schemas["SnowflakeType"]
     schemas["SnowflakeType"] = {"anyOf": [snowflake, {"type": "integer", "minimum": 0}]}
 
+    # discord.py sends a role's permissions as a string of digits, as Discord itself writes them in
+    # every role object; Discord accepts that form, the spec only describes the integer one.
+    for name in ("CreateRoleRequest", "UpdateRoleRequestPartial"):
+        permissions = schemas[name]["properties"]["permissions"]
+        schemas[name]["properties"]["permissions"] = {
+            "anyOf": [permissions, {"type": "string", "pattern": "^[0-9]+$"}]
+        }
+
 
 class OpenAPISpec:
     """Discord's spec, indexed by method and path template, with validators compiled on first use."""

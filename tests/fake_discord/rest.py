@@ -29,6 +29,8 @@ from .payloads import (
     FLAG_EPHEMERAL,
     FLAG_LOADING,
     MANAGE_EVENTS,
+    MANAGE_ROLES,
+    MENTION_EVERYONE,
     SEND_MESSAGES,
     VIEW_CHANNEL,
     apply_message_edit,
@@ -83,6 +85,10 @@ def unknown_webhook() -> DiscordError:
 
 def unknown_interaction() -> DiscordError:
     return DiscordError(404, 10062, "Unknown interaction")
+
+
+def unknown_role() -> DiscordError:
+    return DiscordError(404, 10011, "Unknown Role")
 
 
 def missing_access() -> DiscordError:
@@ -737,6 +743,7 @@ async def create_message(api: RestAPI, call: RestCall) -> web.StreamResponse:
         attachments=attachments,
         message_type=19 if body.get("message_reference") else 0,
     )
+    message["mention_roles"] = _mentioned_roles(fake, channel, body)
     fake.store_message(message, guild_id=int(channel["guild_id"]) if "guild_id" in channel else None)
     if key is not None:
         _remember_nonce(fake, key, message)
@@ -767,6 +774,34 @@ def _check_can_send(
         raise missing_permissions()
     if files and not perms & ATTACH_FILES:
         raise missing_permissions()
+
+
+_ROLE_MENTION = re.compile(r"<@&([0-9]+)>")
+
+
+def _mentioned_roles(fake: FakeDiscord, channel: dict[str, Any], body: dict[str, Any]) -> list[str]:
+    """The roles a message notifies, as Discord decides: named in its content, allowed by its
+    ``allowed_mentions`` (all of them when it has none), and either mentionable by anyone or the
+    sender has Mention @everyone, @here and All Roles in the channel."""
+    if "guild_id" not in channel:
+        return []
+    guild_id = int(channel["guild_id"])
+    allowed = body.get("allowed_mentions")
+    if allowed is None:
+        permitted: set[str] | None = None
+    elif "roles" in (allowed.get("parse") or []):
+        permitted = None
+    else:
+        permitted = {str(r) for r in allowed.get("roles") or []}
+    may_mention_all = bool((fake.permissions_of(channel) or 0) & MENTION_EVERYONE)
+    found = []
+    for role_id in dict.fromkeys(_ROLE_MENTION.findall(body.get("content") or "")):
+        role = fake.find_role(guild_id, int(role_id))
+        if role is None or (permitted is not None and role_id not in permitted):
+            continue
+        if role["mentionable"] or may_mention_all:
+            found.append(role_id)
+    return found
 
 
 def _remember_nonce(fake: FakeDiscord, key: tuple[int, str], message: dict[str, Any]) -> None:
@@ -887,6 +922,86 @@ async def get_member(api: RestAPI, call: RestCall) -> web.StreamResponse:
     if member is None:
         raise DiscordError(404, 10007, "Unknown Member")
     return json_response(member)
+
+
+# --- roles --------------------------------------------------------------------------------------------
+
+
+def _manageable_role(api: RestAPI, guild_id: int, role_id: int) -> dict[str, Any]:
+    """A role the bot may give, take or delete, with Discord's answers otherwise: 404 10011 for a role
+    the guild does not have, 403 50013 without Manage Roles or for a role at or above the bot's
+    highest role (and for @everyone and the roles integrations manage)."""
+    fake = api.fake
+    role = fake.find_role(guild_id, role_id)
+    if role is None:
+        raise unknown_role()
+    if not fake.guild_permissions(guild_id) & MANAGE_ROLES:
+        raise missing_permissions()
+    if role["managed"] or role_id == guild_id or role["position"] >= fake.top_role_position(guild_id):
+        raise missing_permissions()
+    return role
+
+
+def _known_member(api: RestAPI, call: RestCall, guild_id: int) -> int:
+    user_id = int(call.params["user_id"])
+    if api.fake.member(guild_id, user_id) is None:
+        raise DiscordError(404, 10007, "Unknown Member")
+    return user_id
+
+
+@route("GET", "/guilds/{guild_id}/roles")
+async def list_roles(api: RestAPI, call: RestCall) -> web.StreamResponse:
+    return json_response(api.fake.roles(_guild_id(api, call)))
+
+
+@route("POST", "/guilds/{guild_id}/roles")
+async def create_role(api: RestAPI, call: RestCall) -> web.StreamResponse:
+    """Manage Roles, and no permission the bot has not got itself (Discord refuses both with 403
+    50013); at most 250 roles."""
+    fake = api.fake
+    guild_id = _guild_id(api, call)
+    body = call.body or {}
+    held = fake.guild_permissions(guild_id)
+    if not held & MANAGE_ROLES or int(body.get("permissions") or 0) & ~held:
+        raise missing_permissions()
+    if len(fake.roles(guild_id)) >= 250:
+        raise DiscordError(400, 30005, "Maximum number of guild roles reached (250)")
+    return json_response(await fake.create_role(guild_id, body))
+
+
+@route("DELETE", "/guilds/{guild_id}/roles/{role_id}")
+async def delete_role(api: RestAPI, call: RestCall) -> web.StreamResponse:
+    guild_id = _guild_id(api, call)
+    role_id = int(call.params["role_id"])
+    _manageable_role(api, guild_id, role_id)
+    await api.fake.delete_role(guild_id, role_id)
+    return web.Response(status=204)
+
+
+def _member_roles(api: RestAPI, call: RestCall) -> tuple[list[int], int]:
+    """The roles of the member named in the path (kept by the fake) and the role to give or take, once
+    Discord's checks pass (see _manageable_role; 404 10007 for a member the guild does not have)."""
+    guild_id = _guild_id(api, call)
+    user_id = _known_member(api, call, guild_id)
+    role_id = int(call.params["role_id"])
+    _manageable_role(api, guild_id, role_id)
+    api.fake.changes.notify()
+    return api.fake.member_roles[guild_id].setdefault(user_id, []), role_id
+
+
+@route("PUT", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}")
+async def add_member_role(api: RestAPI, call: RestCall) -> web.StreamResponse:
+    held, role_id = _member_roles(api, call)
+    if role_id not in held:
+        held.append(role_id)
+    return web.Response(status=204)
+
+
+@route("DELETE", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}")
+async def remove_member_role(api: RestAPI, call: RestCall) -> web.StreamResponse:
+    held, role_id = _member_roles(api, call)
+    held[:] = [r for r in held if r != role_id]
+    return web.Response(status=204)
 
 
 # --- guild scheduled events -----------------------------------------------------------------------------

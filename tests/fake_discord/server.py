@@ -52,6 +52,7 @@ from .payloads import (
     iso,
     member_payload,
     message_payload,
+    role_payload,
     shard_for_guild,
     text_channel_payload,
     user_payload,
@@ -164,6 +165,11 @@ class FakeDiscord:
         self._deleted_channels: set[int] = set()
         # guild id -> user id -> role ids beyond @everyone (and, for the bot, beyond its managed role).
         self.member_roles: defaultdict[int, dict[int, list[int]]] = defaultdict(dict)
+        # Roles made after the guild's own (by the bot through POST /guilds/{id}/roles, or by a test as an
+        # admin), oldest first; roles deleted since; positions a test moved roles to.
+        self.created_roles: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
+        self.deleted_roles: set[int] = set()
+        self.moved_roles: dict[int, int] = {}
         # guild id -> event id -> the event object as Discord returns it.
         self.scheduled_events: defaultdict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
         self.held_replies: dict[int, asyncio.Event] = {}
@@ -349,16 +355,98 @@ class FakeDiscord:
         return payload
 
     def roles(self, guild_id: int) -> list[dict[str, Any]]:
-        """The guild's roles as GUILD_CREATE sends them (empty for an unknown guild)."""
+        """The guild's roles as GUILD_CREATE sends them (empty for an unknown guild). As on Discord, a new
+        role goes in at position 1, just above @everyone, and every other role moves up one."""
         spec = self._guilds.get(guild_id)
         if spec is None:
             return []
-        return guild_roles(
+        created = self.created_roles.get(guild_id, [])
+        roles = []
+        for role in guild_roles(
             spec,
             self.bot_user_id,
             everyone_permissions=self.everyone_permissions,
             bot_permissions=self.bot_permissions,
+        ):
+            if role["id"] != str(guild_id):
+                role["position"] += len(created)
+            roles.append(role)
+        roles += [dict(r, position=len(created) - i) for i, r in enumerate(created)]
+        for role in roles:
+            role["position"] = self.moved_roles.get(int(role["id"]), role["position"])
+        return [r for r in roles if int(r["id"]) not in self.deleted_roles]
+
+    def top_role_position(self, guild_id: int, user_id: int | None = None) -> int:
+        """The position of the highest role of ``user_id`` (default the bot): the roles it may manage
+        are those below it (the owner may manage every role)."""
+        uid = self.bot_user_id if user_id is None else user_id
+        spec = self._guilds.get(guild_id)
+        if spec is not None and spec.owner_id == uid:
+            return 1 << 30
+        held = {str(r) for r in self.member_role_ids(guild_id, uid)}
+        return max((int(r["position"]) for r in self.roles(guild_id) if r["id"] in held), default=0)
+
+    async def create_role(self, guild_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A new role in ``guild_id`` from a POST /guilds/{id}/roles body, announced with
+        GUILD_ROLE_CREATE; returns the role object as it stands."""
+        role = role_payload(
+            self.snowflake(),
+            body.get("name") or "new role",
+            permissions=int(body.get("permissions") or 0),
         )
+        role.update(
+            color=int(body.get("color") or 0),
+            hoist=bool(body.get("hoist")),
+            mentionable=bool(body.get("mentionable")),
+        )
+        before = self._positions(guild_id)
+        self.created_roles[guild_id].append(role)
+        created = self.find_role(guild_id, int(role["id"]))
+        assert created is not None
+        await self.dispatch_guild_event(
+            "GUILD_ROLE_CREATE", {"guild_id": str(guild_id), "role": created}, guild_id, GUILDS
+        )
+        await self._announce_moves(guild_id, before)
+        return created
+
+    def _positions(self, guild_id: int) -> dict[str, int]:
+        return {r["id"]: r["position"] for r in self.roles(guild_id)}
+
+    async def _announce_moves(self, guild_id: int, before: Mapping[str, int]) -> None:
+        """GUILD_ROLE_UPDATE for every role whose position changed since ``before``, as Discord sends."""
+        for role in self.roles(guild_id):
+            if role["id"] in before and before[role["id"]] != role["position"]:
+                data = {"guild_id": str(guild_id), "role": role}
+                await self.dispatch_guild_event("GUILD_ROLE_UPDATE", data, guild_id, GUILDS)
+        self.changes.notify()
+
+    async def delete_role(self, guild_id: int, role_id: int) -> None:
+        """Delete a role (as an admin, or DELETE /guilds/{id}/roles/{role_id}): gone from the guild and
+        from every member, announced with GUILD_ROLE_DELETE."""
+        before = self._positions(guild_id)
+        created = self.created_roles.get(guild_id, [])
+        created[:] = [r for r in created if r["id"] != str(role_id)]
+        self.deleted_roles.add(role_id)
+        for held in self.member_roles.get(guild_id, {}).values():
+            held[:] = [r for r in held if r != role_id]
+        data = {"guild_id": str(guild_id), "role_id": str(role_id)}
+        await self.dispatch_guild_event("GUILD_ROLE_DELETE", data, guild_id, GUILDS)
+        await self._announce_moves(guild_id, before)
+
+    async def move_role(self, guild_id: int, role_id: int, position: int) -> None:
+        """Move a role to ``position`` (an admin dragging it in Server Settings), with GUILD_ROLE_UPDATE."""
+        self.moved_roles[role_id] = position
+        role = self.find_role(guild_id, role_id)
+        if role is None:
+            raise ValueError(f"role {role_id} is not in guild {guild_id}")
+        await self.dispatch_guild_event(
+            "GUILD_ROLE_UPDATE", {"guild_id": str(guild_id), "role": role}, guild_id, GUILDS
+        )
+        self.changes.notify()
+
+    def role_names(self, guild_id: int) -> list[str]:
+        """The names of the guild's roles, lowest first (what a test compares whole)."""
+        return [r["name"] for r in sorted(self.roles(guild_id), key=lambda r: (r["position"], int(r["id"])))]
 
     def channel(self, channel_id: int) -> dict[str, Any] | None:
         if channel_id in self._deleted_channels:
@@ -825,7 +913,7 @@ class FakeDiscord:
         channel_id: int | None = None,
         user: int | Mapping[str, Any] | None = None,
         permissions: int | str | None = None,
-        roles: Sequence[int] = (),
+        roles: Sequence[int] | None = None,
         locale: str = "en-US",
         command_id: int | None = None,
         command_type: int = 1,
@@ -834,6 +922,7 @@ class FakeDiscord:
         app_permissions: int | str | None = None,
     ) -> InteractionRecord:
         """Send a slash command (type 2) as Discord would. ``subcommand`` is "sub" or "group sub".
+        The member's ``roles`` are those the fake holds for them unless the test names others.
 
         The command must have been synced (its id is looked up, guild scope first) unless
         ``command_id`` is given to forge one. ``guild_id=None`` invokes from the bot's DM (context 1).
@@ -930,7 +1019,7 @@ class FakeDiscord:
         values: Sequence[str] | None = None,
         user: int | Mapping[str, Any] | None = None,
         permissions: int | str | None = None,
-        roles: Sequence[int] = (),
+        roles: Sequence[int] | None = None,
         locale: str = "en-US",
     ) -> InteractionRecord:
         """A MESSAGE_COMPONENT interaction (type 3) on ``message``: a button, or a select with ``values``."""

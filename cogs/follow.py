@@ -1,0 +1,113 @@
+"""Following a title, for /citadel (cogs/citadel.py): the Follow and Unfollow buttons, which keep working
+after restarts (the entry is in their custom id), and the answers of follow, unfollow and following."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+import discord
+
+from bot.client import bot_of
+from bot.errors import FollowNeedsServer
+from bot.facts import Entry
+from bot.refusals import NOTHING_CHANGED
+from bot.render import cut
+from bot.roles import DiscordRoles
+from bot.services.follows import Change, Following, Follows, Outcome
+from bot.tree import guarded
+
+Action = Literal["follow", "unfollow", "toggle"]
+
+
+def _line(outcome: Outcome) -> str:
+    """The one line a member reads after following or unfollowing."""
+    title, role = outcome.entry.title, f"<@&{outcome.role_id}>"
+    match outcome.change:
+        case Change.FOLLOWED if outcome.posts_here:
+            return (
+                f"You now follow {title}: you have the {role} role, which this server's countdowns and "
+                "updates for it ping. Press Follow again or use /citadel unfollow to stop."
+            )
+        case Change.FOLLOWED:
+            return (
+                f"You now follow {title}: you have the {role} role. This server doesn't post countdowns "
+                "yet; once an admin picks a channel with /announce channel, its posts for it ping that role."
+            )
+        case Change.ALREADY:
+            return f"You already follow {title} here (you have {role}); /citadel unfollow stops it."
+        case Change.UNFOLLOWED:
+            return f"You no longer follow {title}: I took the {role} role away."
+        case Change.NOT_FOLLOWING:
+            return f"You don't follow {title} in this server, so there is nothing to stop."
+
+
+async def change_follow(interaction: discord.Interaction, entry: Entry, action: Action) -> None:
+    """Follow, unfollow or toggle `entry` for the member, and tell them in one ephemeral line."""
+    guild, member = interaction.guild, interaction.user
+    if guild is None or not isinstance(member, discord.Member):
+        raise FollowNeedsServer()
+    bot = bot_of(interaction)
+    assert bot.user is not None
+    # Up to four requests to Discord follow: the answer comes as a follow-up, well inside 3 seconds.
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    keeper = DiscordRoles(guild, member, bot.user.id, f"{member} asked to {action} {entry.title}")
+    service: Follows = bot.follows
+    change = {"follow": service.follow, "unfollow": service.unfollow, "toggle": service.toggle}[action]
+    outcome = await change(guild.id, entry, keeper, lambda role_id: member.get_role(role_id) is not None)
+    await interaction.followup.send(
+        _line(outcome), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+    )
+
+
+class FollowButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"citadel:(?P<action>follow|unfollow):(?P<slug>[a-z0-9-]{1,32})",
+):
+    """Follow (on answers and posts: it toggles) or Unfollow (in /citadel following). The entry is in
+    the custom id, so the button works on any message, after any restart."""
+
+    def __init__(self, slug: str, action: str = "follow", title: str = "") -> None:
+        follow = action == "follow"
+        super().__init__(
+            discord.ui.Button(
+                label="Follow" if follow else cut(f"Unfollow {title}", 80),
+                style=discord.ButtonStyle.primary if follow else discord.ButtonStyle.secondary,
+                custom_id=f"citadel:{action}:{slug}",
+            )
+        )
+        self.slug, self.action = slug, action
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> FollowButton:
+        return cls(match["slug"], match["action"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await guarded(interaction, self._press(interaction), NOTHING_CHANGED)
+
+    async def _press(self, interaction: discord.Interaction) -> None:
+        entry = bot_of(interaction).catalogue.resolve(self.slug)  # a removed entry: one line says so
+        await change_follow(interaction, entry, "toggle" if self.action == "follow" else "unfollow")
+
+
+def follow_view(slug: str) -> discord.ui.View:
+    """The Follow button for an answer or a post about the entry `slug`."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(FollowButton(slug))
+    return view
+
+
+def following_answer(following: Following) -> tuple[str, discord.ui.View | None]:
+    """`/citadel following`: what the member follows here, each with its Unfollow button."""
+    if not following.titles:
+        return (
+            "You don't follow any title in this server. Press Follow under a /citadel answer to start.",
+            None,
+        )
+    lines = [f"- {followed.entry.title} (<@&{followed.role_id}>)" for followed in following.titles]
+    view = discord.ui.View(timeout=None)
+    for followed in following.titles[:25]:  # Discord's most buttons on a message
+        view.add_item(FollowButton(followed.entry.slug, "unfollow", followed.entry.title))
+    return "You follow, in this server:\n" + "\n".join(lines), view
