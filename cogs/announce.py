@@ -88,6 +88,7 @@ class AnnounceGroup(app_commands.Group):
     @app_commands.command(
         name="follow-roles", description="Per-title followers' roles (/citadel follow) on or off"
     )
+    @app_commands.describe(state="on or off")
     async def follow_roles(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
         if state == "off":
             line = (
