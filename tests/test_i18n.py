@@ -102,6 +102,17 @@ def test_every_message_is_translated_and_keeps_its_placeholders() -> None:
                 assert placeholders(form) - {"count"} == wanted, (name, english[0], form)
 
 
+def test_translated_names_and_descriptions_keep_discords_rules() -> None:
+    # What the fake refuses at sync time, said per message, so a translator sees which one.
+    for name in LANGUAGES.values():
+        for message in catalogues().read(name):
+            text = str(message.string)
+            if message.context in ("command name", "option name"):
+                assert openapi.is_valid_command_name(text), (name, message.id, text)
+            elif message.context in ("command description", "option description", "choice"):
+                assert 1 <= len(text) <= 100, (name, message.id, len(text))
+
+
 def forms(value: str | Sequence[str] | None) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value or ("",))
 
