@@ -26,7 +26,7 @@ from bot.metrics import Metrics
 from bot.pacing import Pacer
 from bot.posts import CITADEL_COMMAND_KEY, Posts
 from bot.presence import Presence
-from bot.services import Announcements, Catalogue, Curation
+from bot.services import Announcements, Catalogue, Curation, Reminders
 from bot.store import Store
 from bot.store.servers import Shards
 from bot.tree import CitadelTree
@@ -134,6 +134,7 @@ class CitadelBot(commands.AutoShardedBot):
             on_posted=self.metrics.posted,
         )
         self.announcements = Announcements(store, posts, self.announcer.poke)
+        self.reminders = Reminders(store, self.clock, settings.default_premiere_time, self.announcer.poke)
         # The watcher of public sources, made in setup_hook (it reads through its own HTTP session).
         self.watcher: Watcher | None = None
         self._sources_session: aiohttp.ClientSession | None = None
@@ -315,7 +316,7 @@ class DiscordSender:
     def __init__(self, bot: CitadelBot) -> None:
         self.bot = bot
 
-    async def post(self, guild_id: int, channel_id: int, message: Outgoing) -> int:
+    async def post(self, guild_id: int | None, channel_id: int, message: Outgoing) -> int:
         channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
         sent = await channel.send(
             content=message.content,
@@ -324,6 +325,12 @@ class DiscordSender:
             allowed_mentions=message.allowed_mentions,
         )
         return sent.id
+
+    async def open_dm(self, user_id: int) -> int:
+        # The REST call itself (discord.py's create_dm would keep the channel in its cache): the store
+        # keeps the channel's id, so a member's DM channel is opened once, not before every DM.
+        data = await self.bot.http.start_private_message(user_id)
+        return int(data["id"])
 
     async def _guild(self, guild_id: int) -> discord.Guild:
         return self.bot.get_guild(guild_id) or await self.bot.fetch_guild(guild_id)

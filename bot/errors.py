@@ -209,3 +209,11 @@ class RateLimited(CitadelError):
     window: timedelta
     retry_at: datetime
     action: str = field(default="suggestions")
+
+
+@dataclass(eq=False)
+class NothingToRemind(CitadelError):
+    """A DM reminder asked for an entry whose premiere is behind us. `premiere` is how it reads."""
+
+    title: str
+    premiere: str

@@ -20,6 +20,7 @@ from bot.errors import (
     InputError,
     ItemExists,
     NoSearchResults,
+    NothingToRemind,
     NothingToRevert,
     OwnParent,
     RateLimited,
@@ -138,6 +139,8 @@ def _said(error: CitadelError) -> str:
             return f"{title} still has {count} facts."
         case AlreadyDecided(suggestion_id=suggestion_id, status=status):
             return f"Suggestion #{suggestion_id} was already {status}."
+        case NothingToRemind(title=title, premiere=premiere):
+            return f"{title} has premiered ({premiere}): there is no premiere ahead to remind you of."
         case RateLimited(limit=limit, window=window, retry_at=retry_at, action=action):
             return (
                 f"You can make {limit} {action} {_window(window)}. "

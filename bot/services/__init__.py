@@ -3,5 +3,6 @@
 from bot.services.announcements import Announcements
 from bot.services.catalogue import Catalogue
 from bot.services.curation import Curation
+from bot.services.reminders import Reminders
 
-__all__ = ["Announcements", "Catalogue", "Curation"]
+__all__ = ["Announcements", "Catalogue", "Curation", "Reminders"]
