@@ -22,6 +22,7 @@ import pytest
 
 from bot.__main__ import open_store
 from bot.announcer import CLAIM_BATCH, CONCURRENCY
+from bot.backup import latest_schema
 from bot.config import Settings
 from bot.facts import Fact
 from bot.store.servers import GuildSettings
@@ -113,7 +114,7 @@ def test_a_database_from_a_newer_version_is_refused_untouched(canon_store: Path,
     assert_refused(
         result,
         canon_store,
-        "newer citadel-bot (schema 99; this version knows up to 8)",
+        f"newer citadel-bot (schema 99; this version knows up to {latest_schema()})",
         "run the newer version",
     )
     assert snapshot(canon_store) == before
@@ -121,7 +122,8 @@ def test_a_database_from_a_newer_version_is_refused_untouched(canon_store: Path,
 
 def test_an_older_schema_still_migrates(canon_store: Path, tmp_path: Path) -> None:
     with contextlib.closing(sqlite3.connect(canon_store, isolation_level=None)) as db:  # a version 7 store
-        db.execute("DROP TABLE processes")
+        for table in ("reminders", "reminder_deliveries", "dm_recipients", "processes"):  # 0012's and 0008's
+            db.execute(f"DROP TABLE {table}")
         db.execute("DROP INDEX deliveries_claimed")
         db.execute("ALTER TABLE deliveries DROP COLUMN claimed_by")
         db.execute("ALTER TABLE deliveries DROP COLUMN claim_expires")
@@ -129,7 +131,7 @@ def test_an_older_schema_still_migrates(canon_store: Path, tmp_path: Path) -> No
     result = run_bot_once(canon_store, tmp_path)  # migrates, then fails to reach Discord (exit 1)
     assert result.returncode == 1 and "cannot reach Discord" in result.stderr
     with contextlib.closing(sqlite3.connect(canon_store)) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (8,)
+        assert db.execute("PRAGMA user_version").fetchone() == (latest_schema(),)
         assert db.execute("SELECT count(*) FROM processes").fetchone() == (0,)  # it left the register
 
 
