@@ -64,6 +64,14 @@ CLAIMED_TABLES = ("deliveries", "reminder_deliveries")
 UNCLAIMED = "claimed_by = NULL, claim_expires = NULL"
 
 
+def narrowed(select: str, **equal: object) -> tuple[str, list[object]]:
+    """`select` (of a table aliased `d`) narrowed to the rows whose columns equal the values given
+    (None: any value), and its parameters."""
+    given = {column: value for column, value in equal.items() if value is not None}
+    where = "".join(f" AND d.{column} = ?" for column in given)
+    return f"{select} WHERE 1{where}", list(given.values())
+
+
 async def claim_rows(
     tx: Transaction, table: str, owner: str, ttl: timedelta, now: datetime, limit: int, where: str = ""
 ) -> list[int]:
@@ -251,13 +259,7 @@ class Outbox:
         return await next_due(self._db, "deliveries", f" AND {shards.sql()}" if shards is not None else "")
 
     async def deliveries(self, guild_id: int | None = None, status: str | None = None) -> list[Delivery]:
-        sql, params = _DELIVERY_SQL + " WHERE 1", list[object]()
-        if guild_id is not None:
-            sql += " AND d.guild_id = ?"
-            params.append(guild_id)
-        if status is not None:
-            sql += " AND d.status = ?"
-            params.append(status)
+        sql, params = narrowed(_DELIVERY_SQL, guild_id=guild_id, status=status)
         return [_delivery(row) for row in await self._db.fetchall(sql + " ORDER BY d.due_at, d.id", params)]
 
     async def status_counts(self, shards: Shards | None = None) -> dict[str, int]:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.store.database import Database, Transaction, entry_id
-from bot.store.outbox import UNCLAIMED, claim_rows, next_due, nonce
+from bot.store.outbox import UNCLAIMED, claim_rows, narrowed, next_due, nonce
 
 CLOSED = "their DMs are closed"  # why a member's other reminders are skipped once a DM was refused
 
@@ -171,17 +171,9 @@ class Reminders:
     async def deliveries(
         self, user_id: int | None = None, status: str | None = None
     ) -> list[ReminderDelivery]:
-        sql, params = _DELIVERY_SQL + " WHERE 1", list[object]()
-        if user_id is not None:
-            sql += " AND d.user_id = ?"
-            params.append(user_id)
-        if status is not None:
-            sql += " AND d.status = ?"
-            params.append(status)
-        return [
-            ReminderDelivery(*row)
-            for row in await self._db.fetchall(sql + " ORDER BY d.due_at, d.id", params)
-        ]
+        sql, params = narrowed(_DELIVERY_SQL, user_id=user_id, status=status)
+        rows = await self._db.fetchall(sql + " ORDER BY d.due_at, d.id", params)
+        return [ReminderDelivery(*row) for row in rows]
 
     async def opened(self, user_id: int, dm_channel_id: int) -> None:
         """Remember the member's DM channel: it is opened once, not before every DM."""
