@@ -14,22 +14,25 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import aiohttp
 import discord
 
 from bot.announcements import due_milestone, milestone_at, premiere_moment, upcoming_milestones
 from bot.clock import Timer, stop_task
-from bot.pacing import Pacer
+from bot.pacing import Pacer, Spacing
 from bot.posts import Posts, Stale
 from bot.presence import STALE
+from bot.reminders import dm_text
 from bot.render import to_embed
 from bot.store import Store
 from bot.store.outbox import Delivery
+from bot.store.reminders import Reminder, ReminderDelivery
 from bot.store.servers import GuildSettings, Shards
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CONCURRENCY = 32  # posts in flight: ~48 a second at Discord's real round trips (a few hundred ms)
 # Deliveries are claimed this many at a time (a couple of seconds of posts at Discord's pace), each claim
@@ -40,8 +43,22 @@ CLAIM_BATCH = 100
 CLAIM_TTL = STALE
 MAX_ATTEMPTS = 5
 RETRY_AFTER_ERROR = timedelta(seconds=30)
+# Members' DM reminders: Discord publishes no limit for DMs, but watches them for spam (opening many DMs
+# quickly gets a bot limited or flagged), so they have a ceiling of their own, far under the 50 requests a
+# second of the global limit: DM_RATE a second, at most two requests each (opening the DM channel, once
+# per member, and the message). A step sends at most DM_BATCH of them, so a long queue of DMs holds up the
+# servers' posts by a few seconds at most.
+DM_RATE = 2.0
+DM_BATCH = 10
+CANNOT_DM = 50007  # Discord's code for "Cannot send messages to this user": their DMs are closed to the bot
 EVENT_LENGTH = timedelta(hours=2)
 _ALWAYS = datetime.min.replace(tzinfo=UTC)  # the countdown start of a server that never recorded one
+
+
+def retry_time(attempts: int, now: datetime) -> datetime | None:
+    """When a send that failed for the `attempts`+1-th time is tried again (backing off), or None when it
+    is given up."""
+    return None if attempts + 1 >= MAX_ATTEMPTS else now + RETRY_AFTER_ERROR * 2**attempts
 
 
 def _countdown_start(settings: GuildSettings) -> datetime:
@@ -49,15 +66,16 @@ def _countdown_start(settings: GuildSettings) -> datetime:
 
 
 @dataclass(frozen=True)
-class _Audience:
-    """The servers that share one milestone setting, in the order their countdowns started."""
+class _Audience(Generic[T]):
+    """The servers that share one milestone setting (or the members who share one reminder), in the
+    order their countdowns started."""
 
     starts: list[datetime]
-    guilds: list[tuple[int, int]]  # (guild, channel), in the same order
+    members: list[T]  # (guild, channel) or a member's id, in the same order
 
-    def subscribed_by(self, at: datetime) -> list[tuple[int, int]]:
-        """The servers whose countdown had started by `at`: a milestone then is theirs."""
-        return self.guilds[: bisect.bisect_right(self.starts, at)]
+    def subscribed_by(self, at: datetime) -> list[T]:
+        """Those whose countdown had started by `at`: a milestone then is theirs."""
+        return self.members[: bisect.bisect_right(self.starts, at)]
 
 
 @dataclass(frozen=True)
@@ -96,8 +114,12 @@ class Outgoing:
 class Sender(Protocol):
     """What the scheduler needs of Discord (bot/client.py implements it with discord.py)."""
 
-    async def post(self, guild_id: int, channel_id: int, message: Outgoing) -> int:
-        """Send a message; its id."""
+    async def post(self, guild_id: int | None, channel_id: int, message: Outgoing) -> int:
+        """Send a message (guild_id None: in a DM channel); its id."""
+        ...
+
+    async def open_dm(self, user_id: int) -> int:
+        """Open (or find) the DM channel with a member; its id."""
         ...
 
     async def create_event(self, guild_id: int, event: PremiereEvent) -> int:
@@ -127,6 +149,7 @@ class Announcer:
         owner: str = "announcer",
         pacer: Pacer | None = None,
         on_posted: Callable[[str], None] | None = None,
+        dm_spacing: Spacing | None = None,
     ) -> None:
         self.store = store
         self.owner = owner  # the name its delivery claims carry (this process's, see bot/presence.py)
@@ -142,6 +165,9 @@ class Announcer:
         self.default_time = posts.default_time
         # Paces posts under Discord's limits (the bot's is fed by its HTTP trace); `rate` is a ceiling.
         self.pacer = pacer or Pacer(ceiling=rate)
+        self.dm_spacing = dm_spacing or Spacing(
+            DM_RATE
+        )  # DMs: a low ceiling of their own, within the pacer's
         self.shards = shards
         self._ready = ready
         self.wake = asyncio.Event()
@@ -233,12 +259,19 @@ class Announcer:
         now, shards = self.clock(), self.shards()
         await self.outbox.close_due_batches(now, self.settle, shards)
         subscribed = await self.store.servers.subscribed(shards)
-        # Read once a step, and only when some server listens: milestones and events both need them.
-        premieres = await self.store.facts.premieres() if subscribed else []
+        # DMs belong to shard 0 (as on Discord): one process sends them all, under one DM ceiling.
+        dms = shards is None or 0 in shards.ids
+        reminders = await self.store.reminders.active() if dms else []
+        # Read once a step, and only when someone listens: milestones, events and reminders need them.
+        premieres = await self.store.facts.premieres() if subscribed or reminders else []
         next_milestone = await self.plan_milestones(now, subscribed, premieres)
         await self.deliver(now, shards, {s.guild_id: s for s in subscribed})
         await self.sync_events([s for s in subscribed if s.events], premieres)
         candidates = [next_milestone, await self.outbox.next_delivery_due(shards)]
+        if dms:
+            candidates.append(await self.plan_reminders(now, reminders, premieres))
+            await self.deliver_reminders(now)
+            candidates.append(await self.store.reminders.next_due())
         if (oldest := await self.outbox.oldest_unbatched_change()) is not None:
             candidates.append(oldest + self.settle)
         return min((c for c in candidates if c is not None), default=None)
@@ -251,12 +284,12 @@ class Announcer:
         Servers are grouped by their milestones, so the arithmetic runs once per premiere and group; a
         group is ordered by when each server's countdown started, so the servers a due milestone is
         for (those subscribed by its time) are a prefix, found by bisection."""
-        audiences: dict[tuple[int, ...], _Audience] = {}
+        audiences: dict[tuple[int, ...], _Audience[tuple[int, int]]] = {}
         for settings in sorted(subscribed, key=_countdown_start):
             assert settings.channel_id is not None
             audience = audiences.setdefault(settings.milestones, _Audience([], []))
             audience.starts.append(_countdown_start(settings))
-            audience.guilds.append((settings.guild_id, settings.channel_id))
+            audience.members.append((settings.guild_id, settings.channel_id))
         next_due: datetime | None = None
         for slug, value in premieres:
             moment = premiere_moment(value, self.default_time)
@@ -332,10 +365,10 @@ class Announcer:
             await self._failed(delivery, problem)
             return 0
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
-            if delivery.attempts + 1 >= MAX_ATTEMPTS:
+            retry_at = retry_time(delivery.attempts, now)
+            if retry_at is None:
                 await self._failed(delivery, f"Posting failed {MAX_ATTEMPTS} times: {exc}")
             else:
-                retry_at = now + RETRY_AFTER_ERROR * 2**delivery.attempts
                 await self.outbox.mark_failed(delivery, str(exc), retry_at=retry_at)
                 self._told("retried")
             return 0
@@ -358,6 +391,99 @@ class Announcer:
             log.warning(
                 "announcements paused in server %d after repeated failures: %s", delivery.guild_id, problem
             )
+
+    # --- members' DM reminders -------------------------------------------------------------------
+
+    async def plan_reminders(
+        self, now: datetime, reminders: list[Reminder], premieres: list[tuple[str, str]]
+    ) -> datetime | None:
+        """Plan the DM of every member's milestone due now, as for servers (the latest passed one,
+        only while fresh; a moved premiere is a new one; a premiere not known to the day waits); return
+        when the next one falls due. Members are grouped by entry and milestones, in the order they
+        asked, so those a due milestone is for (who had asked by its time) are a prefix."""
+        values = dict(premieres)
+        audiences: dict[tuple[str, tuple[int, ...]], _Audience[int]] = {}
+        for reminder in sorted(reminders, key=lambda r: r.started):
+            audience = audiences.setdefault((reminder.entry_slug, reminder.milestones), _Audience([], []))
+            audience.starts.append(reminder.started)
+            audience.members.append(reminder.user_id)
+        next_due: datetime | None = None
+        for (slug, milestones), audience in audiences.items():
+            value = values.get(slug)
+            moment = premiere_moment(value, self.default_time) if value else None
+            if value is None or moment is None:
+                continue
+            days = due_milestone(moment, milestones, now)
+            if days is not None and (users := audience.subscribed_by(milestone_at(moment, days))):
+                await self.store.reminders.plan(slug, days, value, now, users)
+            ahead = upcoming_milestones(moment, milestones, now)
+            if ahead and (next_due is None or ahead[0][0] < next_due):
+                next_due = ahead[0][0]
+        return next_due
+
+    async def deliver_reminders(self, now: datetime) -> None:
+        """Send up to DM_BATCH due DMs, one at a time, under DM_RATE and the global pacer (what is left
+        is due at once, so the next step goes on after the servers' posts have had their turn)."""
+        for delivery in await self.store.reminders.claim_due(now, self.owner, CLAIM_TTL, DM_BATCH):
+            if self.stopping:
+                return  # the rest of the claims are released by stop()
+            await self.dm_spacing.wait()
+            await self._pace()
+            if self.stopping:
+                return
+            await self.send_reminder(delivery, now)
+
+    async def send_reminder(self, delivery: ReminderDelivery, now: datetime) -> int:
+        """DM one member their reminder, rendered now; returns 1 if it was sent. Closed DMs (50007) stop
+        the member's reminders for good: never retried, recorded for /citadel remind to say."""
+        # Read now, not when claimed: an earlier DM of the same batch may have opened their channel, or
+        # found their DMs closed (then this one was skipped with the rest of theirs).
+        recipient = await self.store.reminders.recipient(delivery.user_id)
+        if recipient.closed_at is not None:
+            return 0
+        mine = await self.store.reminders.of_member(delivery.user_id)
+        reminder = next((r for r in mine if r.entry_slug == delivery.entry_slug), None)
+        entry = await self.store.entries.get(delivery.entry_slug)
+        if reminder is None or entry is None:
+            await self.store.reminders.skip(delivery, "the reminder was cancelled")
+            return 0
+        card = await self.posts.countdown(
+            entry, delivery.milestone, delivery.premiere, now, reminder.milestones
+        )
+        if isinstance(card, Stale):
+            await self.store.reminders.skip(delivery, card.reason)
+            return 0
+        outgoing = Outgoing(
+            dm_text(entry.title), to_embed(card), delivery.nonce, discord.AllowedMentions.none()
+        )
+        try:
+            self.sending += 1
+            try:
+                channel_id = recipient.dm_channel_id
+                if channel_id is None:
+                    channel_id = await self.sender.open_dm(delivery.user_id)
+                    await self.store.reminders.opened(delivery.user_id, channel_id)
+                message_id = await self.sender.post(None, channel_id, outgoing)
+            finally:
+                self.sending -= 1
+        except discord.Forbidden as exc:
+            problem = f"Discord refused the DM: {exc.text or 'Forbidden'} (Discord {exc.code})."
+            if exc.code == CANNOT_DM:
+                log.info("member %d has closed DMs; their reminders stop", delivery.user_id)
+                await self.store.reminders.closed(delivery, problem)
+            else:
+                await self.store.reminders.fail(delivery, problem)
+            return 0
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+            retry_at = retry_time(delivery.attempts, now)
+            if retry_at is None:
+                await self.store.reminders.fail(delivery, f"The DM failed {MAX_ATTEMPTS} times: {exc}")
+            else:
+                await self.store.reminders.retry(delivery, str(exc), retry_at)
+            return 0
+        await self.store.reminders.mark_sent(delivery, message_id)
+        self.sent += 1
+        return 1
 
     # --- Discord scheduled events ----------------------------------------------------------------
 

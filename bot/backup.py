@@ -26,8 +26,7 @@ from typing import TypeVar
 
 from bot.clock import Timer, stop_task
 from bot.running import InUse, exclusive
-from bot.store import migrations
-from bot.store.database import SQLITE_MAGIC
+from bot.store.database import SQLITE_MAGIC, latest_schema
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +51,6 @@ class Copy:
     size: int
     schema_version: int
     seconds: float
-
-
-def latest_schema() -> int:
-    """The schema version this code migrates a store to: its newest migration's number."""
-    return migrations()[-1][0]
 
 
 def human_size(size: int) -> str:

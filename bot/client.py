@@ -29,7 +29,7 @@ from bot.metrics import Metrics
 from bot.pacing import Pacer
 from bot.posts import CITADEL_COMMAND_KEY, Posts
 from bot.presence import Presence
-from bot.services import Announcements, Catalogue, Curation, Follows
+from bot.services import Announcements, Catalogue, Curation, Follows, Reminders
 from bot.store import Store
 from bot.store.servers import Shards
 from bot.tree import CitadelTree
@@ -144,6 +144,7 @@ class CitadelBot(commands.AutoShardedBot):
             on_posted=self.metrics.posted,
         )
         self.announcements = Announcements(store, posts, self.announcer.poke)
+        self.reminders = Reminders(store, self.clock, settings.default_premiere_time, self.announcer.poke)
         # The watcher of public sources, made in setup_hook (it reads through its own HTTP session).
         self.watcher: Watcher | None = None
         self._sources_session: aiohttp.ClientSession | None = None
@@ -345,7 +346,7 @@ class DiscordSender:
     def __init__(self, bot: CitadelBot) -> None:
         self.bot = bot
 
-    async def post(self, guild_id: int, channel_id: int, message: Outgoing) -> int:
+    async def post(self, guild_id: int | None, channel_id: int, message: Outgoing) -> int:
         channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
         buttons = self.bot.post_buttons
         sent = await channel.send(
@@ -356,6 +357,12 @@ class DiscordSender:
             view=buttons(message.entry_slug) if buttons and message.entry_slug else discord.utils.MISSING,
         )
         return sent.id
+
+    async def open_dm(self, user_id: int) -> int:
+        # The REST call itself (discord.py's create_dm would keep the channel in its cache): the store
+        # keeps the channel's id, so a member's DM channel is opened once, not before every DM.
+        data = await self.bot.http.start_private_message(user_id)
+        return int(data["id"])
 
     async def _guild(self, guild_id: int) -> discord.Guild:
         return self.bot.get_guild(guild_id) or await self.bot.fetch_guild(guild_id)

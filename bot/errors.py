@@ -244,3 +244,11 @@ class RoleRefused(CitadelError):
     although the bot's permissions and place looked right a moment before."""
 
     role: str
+
+
+@dataclass(eq=False)
+class NothingToRemind(CitadelError):
+    """A DM reminder asked for an entry whose premiere is behind us. `premiere` is how it reads."""
+
+    title: str
+    premiere: str

@@ -31,7 +31,7 @@ TITLE_LIMIT = 100
 DESCRIPTION_LIMIT = 100
 ALIAS_LIMIT = 60
 ALIASES_MAX = 20
-RESERVED_SLUGS = frozenset({"show", "search", "about", "countdown", "suggest"})
+RESERVED_SLUGS = frozenset({"show", "search", "about", "countdown", "suggest", "remind", "reminders"})
 
 # Invisible and direction-changing characters: they make text look different from what it says.
 _HIDDEN = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")

@@ -325,3 +325,21 @@ async def _json_body(response: aiohttp.ClientResponse) -> dict[str, object]:
     except (aiohttp.ClientError, ValueError):
         return {}
     return body if isinstance(body, dict) else {}
+
+
+class Spacing:
+    """At most `rate` a second, evenly spaced, first come first served: a ceiling for one kind of
+    request (members' DMs) inside the pacer's budget."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self._next = 0.0  # loop time of the earliest next turn
+        self._turn = asyncio.Lock()
+
+    async def wait(self) -> None:
+        """Return at this caller's turn, `interval` after the last one's."""
+        async with self._turn:
+            loop = asyncio.get_running_loop()
+            if self._next > loop.time():
+                await asyncio.sleep(self._next - loop.time())
+            self._next = loop.time() + self.interval

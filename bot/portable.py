@@ -47,8 +47,11 @@ FORMAT_VERSION = 1
 
 # Not state: the running bot processes and their heartbeats (migration 0008), rebuilt by every start.
 RUNTIME_TABLES = frozenset({"processes"})
-# Runtime leases on deliveries (migration 0008): which process is sending one, and until when.
-RUNTIME_COLUMNS: Mapping[str, frozenset[str]] = {"deliveries": frozenset({"claimed_by", "claim_expires"})}
+# Runtime leases on deliveries (migration 0008) and on members' DM reminders (0012): which process is
+# sending one, and until when.
+RUNTIME_COLUMNS: Mapping[str, frozenset[str]] = {
+    table: frozenset({"claimed_by", "claim_expires"}) for table in ("deliveries", "reminder_deliveries")
+}
 # Caches in `meta`, each rebuilt on the next start: the digest of the canon files (the per-file digests
 # in canon_files, which are exported, keep the next load idempotent), and the digest of the synced
 # command tree with the synced /citadel's id (both belong to the Discord application the bot last

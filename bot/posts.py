@@ -15,6 +15,7 @@ from bot.announcements import (
     upcoming_milestones,
     update_card,
 )
+from bot.facts import Entry
 from bot.render import Card
 from bot.store import Store
 from bot.store.outbox import Delivery
@@ -61,14 +62,21 @@ class Posts:
             if batch is None:
                 return Stale("the update's changes are gone")
             return update_card(entry, batch.changes, now, await self.mention(entry.slug))
+        if delivery.milestone is None:
+            return Stale("not a milestone")
+        return await self.countdown(entry, delivery.milestone, delivery.premiere, now, milestones)
+
+    async def countdown(
+        self, entry: Entry, days: int, planned_for: str | None, now: datetime, milestones: Sequence[int]
+    ) -> Card | Stale:
+        """The `days` milestone's countdown to the premiere `planned_for`, as it reads at `now` (a server's
+        post or a member's DM), or why it no longer goes out: the premiere moved or passed, or a later
+        milestone of `milestones` has passed too (that one goes out instead: one count, not two)."""
         facts = await self.store.facts.for_entry(entry.slug)
         premiere = next((f.value for f in facts if f.field == "premiere"), None)
         moment = premiere_moment(premiere or "", self.default_time)
-        if premiere != delivery.premiere or moment is None:  # re-armed for the new date; this one is stale
+        if premiere != planned_for or moment is None:  # re-armed for the new date; this one is stale
             return Stale("the premiere moved")
-        days = delivery.milestone
-        if days is None:
-            return Stale("not a milestone")
         card = countdown_card(entry, facts, moment, now, await self.mention(entry.slug), on_the_day=days == 0)
         if card is None:
             return Stale("the premiere has passed")

@@ -23,6 +23,7 @@ from bot.errors import (
     ItemExists,
     NeedsManageRoles,
     NoSearchResults,
+    NothingToRemind,
     NothingToRevert,
     OwnParent,
     RateLimited,
@@ -177,6 +178,12 @@ def _said(error: CitadelError) -> str:
                 "{title} has entries under it ({children}); move or remove them first.",
                 title=title,
                 children=", ".join(children),
+            )
+        case NothingToRemind(title=title, premiere=premiere):
+            return tr(
+                "{title} has premiered ({premiere}): there is no premiere ahead to remind you of.",
+                title=title,
+                premiere=premiere,
             )
         case FollowNeedsServer():
             return tr("Following works in a server, where the followers' role is: use it there.")

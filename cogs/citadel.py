@@ -1,28 +1,43 @@
-"""The fans' commands: /citadel <entry> for every entry, plus show, search, about, countdown and suggest."""
+"""The fans' commands: /citadel <entry> for every entry, plus show, search, about, countdown, suggest,
+and a member's own DM reminders (remind, reminders, and their persistent Cancel buttons)."""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import CitadelBot
+from bot.client import CitadelBot, bot_of
 from bot.errors import FollowNeedsServer
 from bot.facts import Entry
 from bot.i18n import AS_WRITTEN
 from bot.options import CONFIDENCE_DESCRIBE, ConfidenceArg, EntryArg, FieldArg
 from bot.refusals import NOTHING_STORED
 from bot.render import Card, cut, to_embed
-from bot.tree import reply_ephemeral, writes
+from bot.services.reminders import ReminderList
+from bot.tree import guarded, reply_ephemeral, writes
 from cogs.follow import FollowButton, change_follow, follow_view, following_answer
 
 log = logging.getLogger(__name__)
 
 # Discord allows 25 subcommands in a group; these names are taken by the group's own commands.
-FIXED_SUBCOMMANDS = ("show", "search", "about", "suggest", "countdown", "follow", "unfollow", "following")
+FIXED_SUBCOMMANDS = (
+    "show",
+    "search",
+    "about",
+    "suggest",
+    "countdown",
+    "follow",
+    "unfollow",
+    "following",
+    "remind",
+    "reminders",
+)
 MAX_ENTRY_SUBCOMMANDS = 25 - len(FIXED_SUBCOMMANDS)
 
 
@@ -179,6 +194,80 @@ class CitadelGroup(app_commands.Group):
         # The review cog puts it in front of the moderators (cogs do not call each other).
         self.bot.dispatch("suggestion_made", suggestion, current)
 
+    @app_commands.command(
+        name="remind",
+        description="Get a DM before an entry's premiere, at the days you choose",
+        extras=writes(NOTHING_STORED),
+    )
+    @app_commands.describe(
+        entry="The entry: a title, a country or a lead actor",
+        days="Days before the premiere, e.g. 7,1,0 (the default: a week ahead, the eve and the day)",
+    )
+    async def remind(
+        self,
+        interaction: discord.Interaction,
+        entry: EntryArg,
+        days: app_commands.Range[str, 1, 60] | None = None,
+    ) -> None:
+        """Ask for DM reminders (off unless a member asks; asking again replaces the days)."""
+        line = await self.bot.reminders.remind(interaction.user.id, entry, days)
+        await reply_ephemeral(interaction, line)
+
+    @app_commands.command(name="reminders", description="Your DM reminders and when each next DMs you")
+    async def reminders(self, interaction: discord.Interaction) -> None:
+        listing = await self.bot.reminders.listing(interaction.user.id)
+        await interaction.response.send_message(
+            listing.text,
+            view=reminder_buttons(listing) or discord.utils.MISSING,
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+
+class CancelReminder(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"citadel:remind-cancel:(?P<slug>[a-z0-9][a-z0-9-]{0,31})",
+):
+    """Cancel one of the member's reminders from their /citadel reminders list: persistent (the entry
+    is in the custom id, the member is whoever clicks), so it works after a restart."""
+
+    def __init__(self, slug: str, title: str = "") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=cut(f"Cancel {title or slug}", 80),
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"citadel:remind-cancel:{slug}",
+            )
+        )
+        self.slug = slug
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> CancelReminder:
+        return cls(match["slug"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await guarded(interaction, self._press(interaction))
+
+    async def _press(self, interaction: discord.Interaction) -> None:
+        listing = await bot_of(interaction).reminders.cancel(interaction.user.id, self.slug)
+        await interaction.response.edit_message(
+            content=listing.text,
+            view=reminder_buttons(listing),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+
+def reminder_buttons(listing: ReminderList) -> discord.ui.View | None:
+    """A Cancel button per reminder of the list (None when there is none)."""
+    if not listing.cancellable:
+        return None
+    view = discord.ui.View(timeout=None)
+    for slug, title in listing.cancellable:
+        view.add_item(CancelReminder(slug, title))
+    return view
+
 
 class Citadel(commands.Cog):
     def __init__(self, bot: CitadelBot) -> None:
@@ -188,10 +277,11 @@ class Citadel(commands.Cog):
     async def cog_load(self) -> None:
         self.group = CitadelGroup(self.bot)
         self.bot.tree.add_command(self.group)
-        self.bot.add_dynamic_items(FollowButton)
+        self.bot.add_dynamic_items(FollowButton, CancelReminder)
         self.bot.post_buttons = follow_view
 
     async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(CancelReminder)
         if self.group is not None:
             self.bot.tree.remove_command(self.group.name)
         self.bot.remove_dynamic_items(FollowButton)

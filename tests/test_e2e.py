@@ -115,7 +115,7 @@ async def test_the_synced_command_tree(bot: CitadelBot, fake: FakeDiscord, setti
     assert citadel["name"] == "citadel" and citadel["description"]
     subcommands = {o["name"]: o for o in citadel["options"]}
     assert set(subcommands) == ENTRY_SUBCOMMANDS | {
-        "show", "search", "about", "suggest", "countdown", "follow", "unfollow", "following"
+        "show", "search", "about", "suggest", "countdown", "follow", "unfollow", "following", "remind", "reminders"
     }  # fmt: skip
     assert all(o["type"] == 1 and 1 <= len(o["description"]) <= 100 for o in subcommands.values())
     assert subcommands["diana"]["description"] == "The Italian spin-off (2024), starring Matilda De Angelis"
@@ -456,9 +456,9 @@ async def test_reloading_the_extensions_ten_times_leaves_one_listener_of_each(
         )
 
     before = registered()
-    # Two store listeners (the catalogue's and the scheduler's), one review listener, two dynamic
-    # buttons (Approve/Reject, Follow/Unfollow).
-    assert before == (2, 1, 2, ["announce", "citadel"], ["entry", "fact"])
+    # Two store listeners (the catalogue's and the scheduler's), one review listener, three dynamic
+    # buttons (Approve/Reject, Follow/Unfollow, cancelling a reminder).
+    assert before == (2, 1, 3, ["announce", "citadel"], ["entry", "fact"])
     for _ in range(10):
         for extension in list(bot.extensions):
             await bot.reload_extension(extension)

@@ -50,8 +50,9 @@ TRICKY_TITLE = 'Citadel: "Nine" \\ Città'
 STATE_TABLES = {
     "canon_facts", "canon_files", "change_events", "deliveries", "entries", "facts", "follower_roles",
     "guild_events", "guild_settings", "meta", "revisions", "suggestions", "update_batches", "watch_proposals",
-    "watch_sources",
+    "watch_sources", "reminders", "reminder_deliveries", "dm_recipients",
 }  # fmt: skip
+CLAIMED = ("deliveries", "reminder_deliveries")  # their claims are a running process's, not exported
 
 
 SEARCHES = ("Milan", "Varun", "back", "Città", "Priyanka Chopra")
@@ -91,6 +92,12 @@ async def test_export_import_export_gives_back_the_same_bytes_and_the_same_answe
     settings: Settings, fake: FakeDiscord, tmp_path: Path
 ) -> None:
     clock = ManualClock(START)
+    # A member asked the day before for DMs 30 and 7 days before season 2's premiere; another cancelled.
+    asked = await open_store(settings, lambda: START - timedelta(days=1))
+    await asked.reminders.set(4242, "season-2", (30, 7))
+    await asked.reminders.set(4343, "diana", (1,))
+    await asked.reminders.cancel(4343, "diana")
+    await asked.close()
     async with running_bot(settings, fake, clock) as bot:
         store = bot.store
         # Two servers: one counting down with events on, one for change updates only.
@@ -109,6 +116,10 @@ async def test_export_import_export_gives_back_the_same_bytes_and_the_same_answe
                    f"{TRICKY_TITLE}: what changed"]  # fmt: skip
         assert titles(fake, HOME.channel_id) == sorted(["Citadel season 2 premieres in 30 days", *updates])
         assert titles(fake, OTHER.channel_id) == sorted(updates)
+        dm = fake.dm_channel_for({"id": "4242"})["id"]
+        assert [m["embeds"][0]["title"] for m in fake.messages[int(dm)]] == [
+            "Citadel season 2 premieres in 30 days"
+        ]
         assert len(fake.scheduled_events[HOME.id]) == 1  # season 2's premiere
         # Members' suggestions (one approved, one rejected, one waiting) and the watcher's round.
         suggestion = fact("episodes", "8", date="2026-11-06")
@@ -140,22 +151,30 @@ async def test_export_import_export_gives_back_the_same_bytes_and_the_same_answe
     assert "exported_at" not in document  # the same data gives the same bytes
     # Every table of state, each with every row the store holds, in id order; nothing else.
     assert set(tables) == STATE_TABLES
-    for name in STATE_TABLES - {"meta", "deliveries"}:
+    for name in STATE_TABLES - {"meta", *CLAIMED}:
         assert tables[name] == [
             dict(row) for row in dict_rows(settings.database_path, f"SELECT * FROM {name} ORDER BY 1, 2")
         ], name
     assert document["counts"] == {name: len(tables[name]) for name in STATE_TABLES}
     assert {name for name in STATE_TABLES if not tables[name]} == {"meta"}  # its keys are all caches
     assert {key for (key,) in rows(settings.database_path, "SELECT key FROM meta")} == CACHE_META_KEYS
-    assert [d["id"] for d in tables["deliveries"]] == sorted(d["id"] for d in tables["deliveries"])
-    assert all("claimed_by" not in d and "claim_expires" not in d for d in tables["deliveries"])
+    for name in CLAIMED:
+        assert [d["id"] for d in tables[name]] == sorted(d["id"] for d in tables[name])
+        assert all("claimed_by" not in d and "claim_expires" not in d for d in tables[name])
+    # The member's reminder and its DM, sent and marked, with the DM channel the bot opened for them.
+    assert [(r["user_id"], r["milestones"]) for r in tables["reminders"]] == [(4242, "30,7")]
+    assert [(d["user_id"], d["milestone"], d["status"]) for d in tables["reminder_deliveries"]] == [
+        (4242, 30, "sent")
+    ]
+    assert [(m["user_id"], m["dm_channel_id"]) for m in tables["dm_recipients"]] == [(4242, int(dm))]
     assert sorted((d["kind"], d["status"], d["error"]) for d in tables["deliveries"]) == [
         ("milestone", "sent", ""),
         *[("update", "sent", "")] * 6,
         *[("update", "skipped", "the entry was removed")] * 2,  # mexico's removal
     ]
     made = {"entries": 7, "guild_settings": 2, "guild_events": 1, "update_batches": 5, "suggestions": 4,
-            "watch_proposals": 1, "watch_sources": 1, "follower_roles": 1, "meta": 0}  # fmt: skip
+            "watch_proposals": 1, "watch_sources": 1, "follower_roles": 1, "meta": 0, "reminders": 1,
+            "reminder_deliveries": 1, "dm_recipients": 1}  # fmt: skip
     assert {name: document["counts"][name] for name in made} == made
     assert [r["slug"] for r in tables["entries"] if r["removed_at"]] == ["mexico"]
 

@@ -715,6 +715,32 @@ async def test_same_nonce_twice_creates_one_message(fake: FakeDiscord) -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_dm_opens_once_per_user_and_closed_dms_refuse_each_message_with_50007(
+    fake: FakeDiscord,
+) -> None:
+    open_to, closed_to = fake.make_user(username="open"), fake.make_user(username="closed")
+    fake.closed_dms.add(int(closed_to["id"]))
+    client = discord.Client(intents=INTENTS)
+    try:
+        await client.login(fake.token)
+        first = await client.http.start_private_message(int(open_to["id"]))
+        again = await client.http.start_private_message(int(open_to["id"]))
+        sent = await client.get_partial_messageable(int(first["id"])).send("Diana premieres in 7 days")
+        closed = await client.http.start_private_message(int(closed_to["id"]))  # opening still works
+        with pytest.raises(discord.Forbidden) as refused:
+            await client.get_partial_messageable(int(closed["id"])).send("Diana premieres in 7 days")
+    finally:
+        await client.close()
+    assert first["id"] == again["id"] != closed["id"]  # one DM channel per user, as on Discord
+    assert first["type"] == 1 and first["recipients"] == [open_to]
+    assert [m["id"] for m in fake.messages[int(first["id"])]] == [str(sent.id)]
+    assert (refused.value.status, refused.value.code, refused.value.text) == (
+        403, 50007, "Cannot send messages to this user",
+    )  # fmt: skip
+    assert int(closed["id"]) not in fake.messages and fake.invalid_requests == []
+
+
+@pytest.mark.asyncio
 async def test_injected_channel_failures_and_rate_limits(fake: FakeDiscord) -> None:
     channel_ids = [fake.guild(g).channel_id for g in fake.guild_ids]  # type: ignore[union-attr]  # guild() is None only for an unknown id
     fake.fail_channel(channel_ids[0], "missing_permissions")

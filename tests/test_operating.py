@@ -122,7 +122,8 @@ def test_a_database_from_a_newer_version_is_refused_untouched(canon_store: Path,
 
 def test_an_older_schema_still_migrates(canon_store: Path, tmp_path: Path) -> None:
     with contextlib.closing(sqlite3.connect(canon_store, isolation_level=None)) as db:  # a version 7 store
-        db.execute("DROP TABLE processes")
+        for table in ("reminders", "reminder_deliveries", "dm_recipients", "processes"):  # 0012's and 0008's
+            db.execute(f"DROP TABLE {table}")
         db.execute("DROP INDEX deliveries_claimed")
         db.execute("ALTER TABLE deliveries DROP COLUMN claimed_by")
         db.execute("ALTER TABLE deliveries DROP COLUMN claim_expires")

@@ -101,3 +101,30 @@ def test_which_shard_sets_overlap() -> None:
     assert shards_text(None) == "all" and shards_text(Shards(4, (0, 1))) == "4:0,1"
     assert overlap("all", "4:2,3") and overlap("4:0,1", "4:1,2") and overlap("4:0,1", "2:0")
     assert not overlap("4:0,1", "4:2,3")
+
+
+async def test_a_processs_dm_claims_are_renewed_released_and_taken_over_with_its_post_claims(
+    canon_dir: Path, tmp_path: Path
+) -> None:
+    clock = ManualClock(NOW)
+    store = await Store.open(tmp_path / "s.sqlite3", clock)
+    try:
+        await load_canon(store, canon_dir)
+        await planned(store, 2)
+        assert await store.reminders.plan("diana", 7, "2026-12-01", NOW, [41, 42, 43]) == 3
+        assert len(await store.outbox.claim_due(NOW, None, "old", TTL, 10)) == 2
+        assert len(await store.reminders.claim_due(NOW, "old", TTL, 10)) == 3
+        assert await store.reminders.claim_due(NOW, "me", TTL, 10) == []  # held: none is sent twice
+        assert await store.reminders.next_due() == NOW + TTL
+        clock.advance(TTL / 2)
+        assert await store.outbox.renew("old", TTL) == 5  # its heartbeat keeps posts and DMs alike
+        assert await store.outbox.release("old") == 5  # a graceful stop gives back both
+        mine = await store.reminders.claim_due(NOW, "me", TTL * 10, 2)
+        assert [d.user_id for d in mine] == [41, 42]
+        await store.processes.register("here:1:abc", "here", 1, "all")
+        await store.reminders.claim_due(NOW, "here:1:abc", TTL * 10, 10)  # a long lease, still live
+        clock.advance(TTL * 2)  # it stopped beating: its DM claim is free at the next start, at once
+        assert await store.processes.clear_dead("here", TTL) == ["here:1:abc"]
+        assert [d.user_id for d in await store.reminders.claim_due(NOW, "next", TTL, 10)] == [43]
+    finally:
+        await store.close()

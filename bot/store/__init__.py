@@ -28,6 +28,7 @@ from bot.store.history import History
 from bot.store.meta import Meta
 from bot.store.outbox import Batch, Delivery, Outbox
 from bot.store.processes import Processes, ProcessInfo
+from bot.store.reminders import Reminders
 from bot.store.revisions import ENTRY_FIELD, Revision, record_revision
 from bot.store.servers import GuildSettings, Servers, Shards
 from bot.store.suggestions import Suggestion, Suggestions
@@ -84,6 +85,7 @@ class Store:
         self.watch = Watch(database)
         self.processes = Processes(database)
         self.follower_roles = FollowerRoles(database)
+        self.reminders = Reminders(database)
 
     @classmethod
     async def open(cls, path: Path | str, clock: Clock = utc_now) -> Store:

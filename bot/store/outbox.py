@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.errors import EntryNotFound
 from bot.facts import CONFIRMED
-from bot.store.database import Database, entry_id
+from bot.store.database import Database, Transaction, entry_id
 from bot.store.servers import Shards, subscribed_sql
 
 PAUSE_AFTER_FAILURES = 3
@@ -56,6 +56,49 @@ _DELIVERY_SQL = (
 
 def _delivery(row: Any) -> Delivery:
     return Delivery(*row)
+
+
+# The outbox tables whose rows a process claims before sending them: posts, and members' DM reminders.
+CLAIMED_TABLES = ("deliveries", "reminder_deliveries")
+# What marking a claimed row (sent, failed, skipped, retried later) also does: it is no longer held.
+UNCLAIMED = "claimed_by = NULL, claim_expires = NULL"
+
+
+def narrowed(select: str, **equal: object) -> tuple[str, list[object]]:
+    """`select` (of a table aliased `d`) narrowed to the rows whose columns equal the values given
+    (None: any value), and its parameters."""
+    given = {column: value for column, value in equal.items() if value is not None}
+    where = "".join(f" AND d.{column} = ?" for column in given)
+    return f"{select} WHERE 1{where}", list(given.values())
+
+
+async def claim_rows(
+    tx: Transaction, table: str, owner: str, ttl: timedelta, now: datetime, limit: int, where: str = ""
+) -> list[int]:
+    """Claim for `owner`, until `ttl` from now, up to `limit` pending rows of `table` due by `now` that
+    nobody holds (or whose claim expired), soonest first; their ids. One UPDATE: of two processes
+    racing for a row, exactly one gets it. `where` narrows it (" AND ...")."""
+    stamp = tx.now()
+    until = (datetime.fromisoformat(stamp) + ttl).isoformat(timespec="seconds")
+    rows = await tx.fetchall(
+        f"UPDATE {table} SET claimed_by = ?, claim_expires = ? WHERE id IN ("
+        f"SELECT id FROM {table} WHERE status = 'pending' AND due_at <= ? "
+        f"AND (claimed_by IS NULL OR claim_expires <= ?){where} ORDER BY due_at, id LIMIT ?) "
+        "RETURNING id",
+        (owner, until, now.isoformat(timespec="seconds"), stamp, limit),
+    )
+    return [int(row[0]) for row in rows]
+
+
+async def next_due(db: Database, table: str, where: str = "") -> datetime | None:
+    """When the next pending row of `table` can be sent: its due time, or, while another process holds
+    a live claim on it, when that claim expires (should that process die with it)."""
+    row = await db.fetchone(
+        "SELECT min(CASE WHEN claimed_by IS NOT NULL AND claim_expires > ? THEN max(due_at, claim_expires) "
+        f"ELSE due_at END) FROM {table} WHERE status = 'pending'{where}",
+        (db.now(),),
+    )
+    return datetime.fromisoformat(row[0]) if row and row[0] else None
 
 
 class Outbox:
@@ -167,51 +210,40 @@ class Outbox:
         the same delivery exactly one gets it. Sending a claimed delivery is then this process's alone."""
         where = f" AND {shards.sql()}" if shards is not None else ""
         async with self._db.transaction() as tx:
-            stamp = tx.now()
-            until = (datetime.fromisoformat(stamp) + ttl).isoformat(timespec="seconds")
-            rows = await tx.fetchall(
-                "UPDATE deliveries SET claimed_by = ?, claim_expires = ? WHERE id IN ("
-                "SELECT id FROM deliveries WHERE status = 'pending' AND due_at <= ? "
-                f"AND (claimed_by IS NULL OR claim_expires <= ?){where} ORDER BY due_at, id LIMIT ?) "
-                "RETURNING id",
-                (owner, until, now.isoformat(timespec="seconds"), stamp, limit),
-            )
-            if not rows:
+            ids = await claim_rows(tx, "deliveries", owner, ttl, now, limit, where)
+            if not ids:
                 return []
-            ids = [row[0] for row in rows]
             claimed = await tx.fetchall(
                 _DELIVERY_SQL + f" WHERE d.id IN ({', '.join('?' * len(ids))}) ORDER BY d.due_at, d.id", ids
             )
         return [_delivery(row) for row in claimed]
 
-    async def release(self, owner: str, ids: Sequence[int] | None = None) -> int:
-        """Give up `owner`'s claims (those of `ids`, or all): another process, or the next start, takes
-        them. Returns how many pending deliveries were released."""
-        sql, params = (
-            "UPDATE deliveries SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = ?",
-            [owner],
-        )
-        if ids is not None:
-            if not ids:
-                return 0
-            sql += f" AND id IN ({', '.join('?' * len(ids))})"
-            params += [str(i) for i in ids]
+    async def release(self, owner: str) -> int:
+        """Give up all of `owner`'s claims, on posts and on DMs: another process, or the next start,
+        takes them. Returns how many pending deliveries were released."""
+        released = 0
         async with self._db.transaction() as tx:
-            await tx.execute(sql, params)
-            row = await tx.fetchone("SELECT changes()")
-        return int(row[0]) if row else 0
+            for table in CLAIMED_TABLES:
+                await tx.execute(f"UPDATE {table} SET {UNCLAIMED} WHERE claimed_by = ?", (owner,))
+                row = await tx.fetchone("SELECT changes()")
+                released += int(row[0]) if row else 0
+        return released
 
     async def renew(self, owner: str, ttl: timedelta) -> int:
-        """Extend `owner`'s claims to `ttl` from now (its heartbeat does, so a live process never loses
-        a claim it is still working through, however long Discord makes it wait). How many."""
+        """Extend `owner`'s claims (posts and DMs) to `ttl` from now (its heartbeat does, so a live
+        process never loses a claim it is still working through, however long Discord makes it wait).
+        How many."""
+        renewed = 0
         async with self._db.transaction() as tx:
             until = (datetime.fromisoformat(tx.now()) + ttl).isoformat(timespec="seconds")
-            await tx.execute(
-                "UPDATE deliveries SET claim_expires = ? WHERE claimed_by = ? AND status = 'pending'",
-                (until, owner),
-            )
-            row = await tx.fetchone("SELECT changes()")
-        return int(row[0]) if row else 0
+            for table in CLAIMED_TABLES:
+                await tx.execute(
+                    f"UPDATE {table} SET claim_expires = ? WHERE claimed_by = ? AND status = 'pending'",
+                    (until, owner),
+                )
+                row = await tx.fetchone("SELECT changes()")
+                renewed += int(row[0]) if row else 0
+        return renewed
 
     async def claims(self) -> dict[str, int]:
         """Live claims on pending deliveries, by owner."""
@@ -223,25 +255,11 @@ class Outbox:
         return {row[0]: int(row[1]) for row in rows}
 
     async def next_delivery_due(self, shards: Shards | None) -> datetime | None:
-        """When the next pending delivery can be sent: its due time, or, while another process holds a
-        live claim on it, when that claim expires (should that process die with it)."""
-        sql = (
-            "SELECT min(CASE WHEN claimed_by IS NOT NULL AND claim_expires > ? THEN max(due_at, claim_expires) "
-            "ELSE due_at END) FROM deliveries WHERE status = 'pending'"
-        )
-        if shards is not None:
-            sql += f" AND {shards.sql()}"
-        row = await self._db.fetchone(sql, (self._db.now(),))
-        return datetime.fromisoformat(row[0]) if row and row[0] else None
+        """When the next pending delivery can be sent (see `next_due`)."""
+        return await next_due(self._db, "deliveries", f" AND {shards.sql()}" if shards is not None else "")
 
     async def deliveries(self, guild_id: int | None = None, status: str | None = None) -> list[Delivery]:
-        sql, params = _DELIVERY_SQL + " WHERE 1", list[object]()
-        if guild_id is not None:
-            sql += " AND d.guild_id = ?"
-            params.append(guild_id)
-        if status is not None:
-            sql += " AND d.status = ?"
-            params.append(status)
+        sql, params = narrowed(_DELIVERY_SQL, guild_id=guild_id, status=status)
         return [_delivery(row) for row in await self._db.fetchall(sql + " ORDER BY d.due_at, d.id", params)]
 
     async def status_counts(self, shards: Shards | None = None) -> dict[str, int]:

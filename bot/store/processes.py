@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.store.database import Database
+from bot.store.outbox import CLAIMED_TABLES, UNCLAIMED
 from bot.store.servers import Shards
 
 ALL_SHARDS = "all"
@@ -110,9 +111,7 @@ class Processes:
         if dead:
             marks = ", ".join("?" * len(dead))
             async with self._db.transaction() as tx:
-                await tx.execute(
-                    f"UPDATE deliveries SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by IN ({marks})",
-                    dead,
-                )
+                for table in CLAIMED_TABLES:
+                    await tx.execute(f"UPDATE {table} SET {UNCLAIMED} WHERE claimed_by IN ({marks})", dead)
                 await tx.execute(f"DELETE FROM processes WHERE name IN ({marks})", dead)
         return dead

@@ -754,6 +754,10 @@ async def create_message(api: RestAPI, call: RestCall) -> web.StreamResponse:
     return json_response(message)
 
 
+def cannot_dm() -> DiscordError:
+    return DiscordError(403, 50007, "Cannot send messages to this user")
+
+
 def _check_can_send(
     fake: FakeDiscord, channel: dict[str, Any], body: dict[str, Any], files: list[dict[str, Any]]
 ) -> None:
@@ -764,7 +768,9 @@ def _check_can_send(
     checks its permissions first never meets it.)
     """
     perms = fake.permissions_of(channel)
-    if perms is None:  # a DM: no permissions to compute
+    if perms is None:  # a DM: no permissions to compute, but the member may have closed their DMs
+        if any(int(r["id"]) in fake.closed_dms for r in channel.get("recipients", ())):
+            raise cannot_dm()
         return
     if not perms & VIEW_CHANNEL:
         raise missing_access()

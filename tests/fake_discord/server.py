@@ -160,6 +160,9 @@ class FakeDiscord:
                 self._extra_channels[int(channel["id"])] = dict(channel, guild_id=str(spec.id))
         self._dm_channels: dict[str, dict[str, Any]] = {}
         self._users: dict[int, dict[str, Any]] = {DEFAULT_TESTER_ID: self.tester}
+        # Users who do not accept DMs from the bot (privacy settings, or they blocked it): Discord opens
+        # the DM channel all the same, and refuses each message in it with 403 50007.
+        self.closed_dms: set[int] = set()
         # Channel changes live here, not in the GuildSpecs: tests share GuildSpec constants between fakes.
         self._added_channels: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
         self._deleted_channels: set[int] = set()

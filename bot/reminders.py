@@ -1,0 +1,136 @@
+"""Pure: members' DM reminders. Their default milestones, how milestones are said, when a member's next
+DM is due, and the few sentences a member reads (the confirmation, the listing, the DM's own words)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, time
+
+import discord
+
+from bot.announcements import premiere_moment, upcoming_milestones
+from bot.facts import ReleaseDate
+from bot.render import RELEASED_STATUSES, Style, premiere_text, safe
+
+# A week ahead to plan the watch, the eve, and the day itself. Three DMs per premiere, not the six
+# server posts of DEFAULT_MILESTONES: a DM lands in a member's own inbox, so fewer and more useful.
+DEFAULT_REMINDER_DAYS = (7, 1, 0)
+# Discord shows at most 25 buttons on a message (5 rows of 5): one Cancel button per reminder.
+LISTED_MAX = 25
+
+
+def days_said(days: int) -> str:
+    """7 -> "7 days before", 1 -> "1 day before", 0 -> "on the day"."""
+    if days == 0:
+        return "on the day"
+    return f"{days} day{'s' if days != 1 else ''} before"
+
+
+def joined(parts: Iterable[str]) -> str:
+    """["a", "b", "c"] -> "a, b and c"."""
+    items = list(parts)
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def milestones_said(milestones: Sequence[int]) -> str:
+    return joined(days_said(d) for d in milestones)
+
+
+def has_premiered(premiere: str | None, status: str | None, now: datetime, default_time: time) -> bool:
+    """Whether the premiere is behind us: its instant passed, or the whole period it names has and a
+    confirmed status says it came out (a window that passed without a release is overdue, not out)."""
+    if not premiere:
+        return False
+    moment = premiere_moment(premiere, default_time)
+    if moment is not None:
+        return moment <= now
+    try:
+        return ReleaseDate.parse(premiere).has_passed(now.date()) and status in RELEASED_STATUSES
+    except ValueError:
+        return False
+
+
+def next_reminder(
+    premiere: str | None, milestones: Sequence[int], since: datetime, now: datetime, default_time: time
+) -> datetime | None:
+    """When the member's next DM is due: the first of their milestones still ahead and after they asked;
+    None if the premiere is not known to the day, or none is left."""
+    moment = premiere_moment(premiere or "", default_time)
+    if moment is None:
+        return None
+    return next((when for when, _ in upcoming_milestones(moment, milestones, now) if when >= since), None)
+
+
+def _stamp(moment: datetime) -> str:
+    return discord.utils.format_dt(moment, "F")
+
+
+def _not_dated(title: str, premiere: str | None, status: str | None, now: datetime) -> str:
+    """ "Citadel season 2 has no premiere date to the day yet (expected Q2 2026, not confirmed)"."""
+    if not premiere:
+        return f"{title} has no premiere date yet"
+    return (
+        f"{title} has no premiere date to the day yet ({premiere_text(premiere, status, now, Style.DISCORD)})"
+    )
+
+
+def confirmation(
+    title: str,
+    milestones: Sequence[int],
+    premiere: str | None,
+    status: str | None,
+    now: datetime,
+    default_time: time,
+) -> str:
+    """The one line that says what a member who just asked will get, and when (Discord timestamps)."""
+    title = safe(title, Style.DISCORD)
+    moment = premiere_moment(premiere or "", default_time)
+    if moment is None:
+        return (
+            f"{_not_dated(title, premiere, status, now)}: I'll DM you {milestones_said(milestones)} "
+            "once it has one."
+        )
+    ahead = upcoming_milestones(moment, milestones, now)
+    if not ahead:
+        return (
+            f"Every reminder you chose for {title} has passed (it premieres {_stamp(moment)}); "
+            "I'll DM you only if the date moves."
+        )
+    return (
+        f"I'll DM you about {title} " + joined(f"{days_said(d)} ({_stamp(when)})" for when, d in ahead) + "."
+    )
+
+
+CLOSED_NOTE = (
+    "Your DMs looked closed when I last tried to remind you, so your reminders stopped. They are on again "
+    "now: open your DMs to me (Privacy Settings, Direct Messages) or they will stop again."
+)
+
+
+def listing_line(
+    title: str,
+    milestones: Sequence[int],
+    premiere: str | None,
+    status: str | None,
+    since: datetime,
+    now: datetime,
+    default_time: time,
+) -> str:
+    """One reminder in /citadel reminders: the entry, the milestones, and the next DM or what it waits for."""
+    title = safe(title, Style.DISCORD)
+    head = f"**{title}**: {milestones_said(milestones)}"
+    if premiere_moment(premiere or "", default_time) is None:
+        known = f" ({premiere_text(premiere, status, now, Style.DISCORD)})" if premiere else ""
+        return f"{head}; waiting for a date{known}."
+    when = next_reminder(premiere, milestones, since, now, default_time)
+    if when is None:
+        return f"{head}; nothing left to send for this premiere."
+    return f"{head}; next DM {_stamp(when)} ({discord.utils.format_dt(when, 'R')})."
+
+
+def dm_text(title: str) -> str:
+    """The words above a reminder's countdown card."""
+    return (
+        f"Your reminder for {safe(title, Style.DISCORD)}, as you asked. "
+        "`/citadel reminders` lists your reminders and cancels them."
+    )
