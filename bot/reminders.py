@@ -116,7 +116,7 @@ def listing_line(
     now: datetime,
     default_time: time,
 ) -> str:
-    """One reminder in /citadel reminders: the entry, the milestones, and the next DM or what it waits for."""
+    """One reminder in /citadel following: the entry, the milestones, and the next DM or what it waits for."""
     title = safe(title, Style.DISCORD)
     head = f"**{title}**: {milestones_said(milestones)}"
     if premiere_moment(premiere or "", default_time) is None:
@@ -132,5 +132,5 @@ def dm_text(title: str) -> str:
     """The words above a reminder's countdown card."""
     return (
         f"Your reminder for {safe(title, Style.DISCORD)}, as you asked. "
-        "`/citadel reminders` lists your reminders and cancels them."
+        "`/citadel following` lists your reminders and cancels them."
     )

@@ -13,18 +13,17 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import CitadelBot, bot_of
-from bot.errors import FollowNeedsServer
 from bot.facts import Entry
 from bot.i18n import AS_WRITTEN
 from bot.options import CONFIDENCE_DESCRIBE, ConfidenceArg, EntryArg, FieldArg
 from bot.refusals import NOTHING_STORED
 from bot.render import Card, cut, to_embed
-from bot.services.reminders import ReminderList
 from bot.tree import guarded, reply_ephemeral, writes
 from cogs.follow import FollowButton, change_follow, follow_view, following_answer
 
 log = logging.getLogger(__name__)
 
+MAX_BUTTONS = 25  # on one message (five rows of five)
 # Discord allows 25 subcommands in a group; these names are taken by the group's own commands.
 FIXED_SUBCOMMANDS = (
     "show",
@@ -36,7 +35,6 @@ FIXED_SUBCOMMANDS = (
     "unfollow",
     "following",
     "remind",
-    "reminders",
 )
 MAX_ENTRY_SUBCOMMANDS = 25 - len(FIXED_SUBCOMMANDS)
 
@@ -140,17 +138,13 @@ class CitadelGroup(app_commands.Group):
     async def unfollow(self, interaction: discord.Interaction, entry: EntryArg) -> None:
         await change_follow(interaction, entry, "unfollow")
 
-    @app_commands.command(name="following", description="The titles you follow in this server")
+    @app_commands.command(
+        name="following", description="The titles you follow here and your DM reminders, to stop any of them"
+    )
     async def following(self, interaction: discord.Interaction) -> None:
-        member = interaction.user
-        if interaction.guild_id is None or not isinstance(member, discord.Member):
-            raise FollowNeedsServer()
-        followed = await self.bot.follows.following(
-            interaction.guild_id, lambda role_id: member.get_role(role_id) is not None
-        )
-        line, view = following_answer(followed)
+        content, view = await following_message(interaction)
         await interaction.response.send_message(
-            line,
+            content,
             view=view or discord.utils.MISSING,
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
@@ -213,22 +207,12 @@ class CitadelGroup(app_commands.Group):
         line = await self.bot.reminders.remind(interaction.user.id, entry, days)
         await reply_ephemeral(interaction, line)
 
-    @app_commands.command(name="reminders", description="Your DM reminders and when each next DMs you")
-    async def reminders(self, interaction: discord.Interaction) -> None:
-        listing = await self.bot.reminders.listing(interaction.user.id)
-        await interaction.response.send_message(
-            listing.text,
-            view=reminder_buttons(listing) or discord.utils.MISSING,
-            ephemeral=True,
-            allowed_mentions=discord.AllowedMentions.none(),
-        )
-
 
 class CancelReminder(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"citadel:remind-cancel:(?P<slug>[a-z0-9][a-z0-9-]{0,31})",
 ):
-    """Cancel one of the member's reminders from their /citadel reminders list: persistent (the entry
+    """Cancel one of the member's reminders from their /citadel following list: persistent (the entry
     is in the custom id, the member is whoever clicks), so it works after a restart."""
 
     def __init__(self, slug: str, title: str = "") -> None:
@@ -251,22 +235,35 @@ class CancelReminder(
         await guarded(interaction, self._press(interaction))
 
     async def _press(self, interaction: discord.Interaction) -> None:
-        listing = await bot_of(interaction).reminders.cancel(interaction.user.id, self.slug)
+        heading = await bot_of(interaction).reminders.cancel(interaction.user.id, self.slug)
+        content, view = await following_message(interaction, heading)
         await interaction.response.edit_message(
-            content=listing.text,
-            view=reminder_buttons(listing),
-            allowed_mentions=discord.AllowedMentions.none(),
+            content=content, view=view, allowed_mentions=discord.AllowedMentions.none()
         )
 
 
-def reminder_buttons(listing: ReminderList) -> discord.ui.View | None:
-    """A Cancel button per reminder of the list (None when there is none)."""
-    if not listing.cancellable:
-        return None
+async def following_message(
+    interaction: discord.Interaction, heading: str = ""
+) -> tuple[str, discord.ui.View | None]:
+    """`/citadel following`: the titles the member follows in this server (in a server), each with its
+    Unfollow button, then their DM reminders (anywhere), each with its Cancel button."""
+    bot = bot_of(interaction)
+    member = interaction.user
+    parts = [heading] if heading else []
     view = discord.ui.View(timeout=None)
-    for slug, title in listing.cancellable:
+    if interaction.guild_id is not None and isinstance(member, discord.Member):
+        followed = await bot.follows.following(
+            interaction.guild_id, lambda role_id: member.get_role(role_id) is not None
+        )
+        line, buttons = following_answer(followed)
+        parts.append(line)
+        for item in buttons.children if buttons else ():
+            view.add_item(item)
+    listing = await bot.reminders.listing(member.id)
+    parts.append(listing.text)
+    for slug, title in listing.cancellable[: MAX_BUTTONS - len(view.children)]:
         view.add_item(CancelReminder(slug, title))
-    return view
+    return "\n\n".join(parts), view if view.children else None
 
 
 class Citadel(commands.Cog):

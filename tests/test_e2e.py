@@ -115,7 +115,7 @@ async def test_the_synced_command_tree(bot: CitadelBot, fake: FakeDiscord, setti
     assert citadel["name"] == "citadel" and citadel["description"]
     subcommands = {o["name"]: o for o in citadel["options"]}
     assert set(subcommands) == ENTRY_SUBCOMMANDS | {
-        "show", "search", "about", "suggest", "countdown", "follow", "unfollow", "following", "remind", "reminders"
+        "show", "search", "about", "suggest", "countdown", "follow", "unfollow", "following", "remind"
     }  # fmt: skip
     assert all(o["type"] == 1 and 1 <= len(o["description"]) <= 100 for o in subcommands.values())
     assert subcommands["diana"]["description"] == "The Italian spin-off (2024), starring Matilda De Angelis"

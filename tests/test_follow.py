@@ -120,7 +120,10 @@ async def test_follow_and_unfollow_give_and_take_one_role_per_title(
 
     # /citadel following lists it, with its Unfollow button.
     listed = await (await citadel(fake, "following")).wait_response()
-    assert listed["data"]["content"] == f"You follow, in this server:\n- Citadel: Diana (<@&{role_id}>)"
+    assert listed["data"]["content"] == (
+        f"You follow, in this server:\n- Citadel: Diana (<@&{role_id}>)\n\n"
+        "You have no reminders. `/citadel remind entry:` asks for a DM before a premiere."
+    )
     (row,) = listed["data"]["components"]
     assert [(b["label"], b["custom_id"]) for b in row["components"]] == [
         ("Unfollow Citadel: Diana", "citadel:unfollow:diana")
@@ -294,16 +297,19 @@ async def test_a_deleted_followers_role_is_made_again_on_the_next_follow(
 async def test_following_in_a_dm_is_refused_in_one_line(
     managing: None, bot: CitadelBot, fake: FakeDiscord
 ) -> None:
-    for subcommand, options in (
-        ("follow", {"entry": "diana"}),
-        ("unfollow", {"entry": "diana"}),
-        ("following", {}),
-    ):
+    for subcommand, options in (("follow", {"entry": "diana"}), ("unfollow", {"entry": "diana"})):
         record = await fake.invoke_command("citadel", subcommand=subcommand, options=options, guild_id=None)
         assert_ephemeral_line(
             await record.wait_response(),
             "Following works in a server, where the followers' role is: use it there.",
         )
+    # /citadel following in a DM has no server's roles to list: only the member's DM reminders.
+    listed = await (
+        await fake.invoke_command("citadel", subcommand="following", guild_id=None)
+    ).wait_response()
+    assert listed["data"]["content"] == (
+        "You have no reminders. `/citadel remind entry:` asks for a DM before a premiere."
+    )
     answer = await (await fake.invoke_command("citadel", subcommand="diana", guild_id=None)).wait_response()
     assert "components" not in answer["data"] or answer["data"]["components"] == []  # no Follow in a DM
     assert role_creations(fake) == 0 and not fake.member_roles

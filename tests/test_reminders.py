@@ -172,7 +172,7 @@ async def test_closed_dms_are_refused_once_and_stop_the_members_reminders(
     assert sorted((d.entry_slug, d.status, d.error) for d in await bot.store.reminders.deliveries(tester)) == [
         ("season-2", "failed", recipient.problem), ("spain", "skipped", CLOSED),
     ]  # fmt: skip
-    record = await fake.invoke_command("citadel", subcommand="reminders")
+    record = await fake.invoke_command("citadel", subcommand="following")
     listing = (await record.wait_response())["data"]["content"]
     assert listing.endswith(
         "so these are stopped: open your DMs to me and run `/citadel remind` again to restart them."
@@ -200,7 +200,7 @@ async def test_the_list_and_its_cancel_button_work_after_a_restart(
         await set_premiere(bot, PREMIERE)
         assert_ephemeral_line(await remind(fake, "season 2"))
         assert_ephemeral_line(await remind(fake, "spain", "1"))  # no premiere yet
-        record = await fake.invoke_command("citadel", subcommand="reminders", guild_id=None)
+        record = await fake.invoke_command("citadel", subcommand="following", guild_id=None)
         answer = (await record.wait_response())["data"]
     seven = PREMIERE_AT - timedelta(days=7)
     assert answer["flags"] & 64 and answer["allowed_mentions"] == {"parse": []}
@@ -220,7 +220,7 @@ async def test_the_list_and_its_cancel_button_work_after_a_restart(
         edited = await click.wait_response()
         assert edited["type"] == 7
         assert edited["data"]["content"] == (
-            "Cancelled your reminder for Citadel season 2: no more DMs about it.\n"
+            "Cancelled your reminder for Citadel season 2: no more DMs about it.\n\n"
             "Your DM reminders:\n• **Spanish Citadel spin-off**: 1 day before; waiting for a date."
         )
         assert [c["custom_id"] for row in edited["data"]["components"] for c in row["components"]] == [
@@ -231,7 +231,7 @@ async def test_the_list_and_its_cancel_button_work_after_a_restart(
         assert dm_sends(fake) == []  # the cancelled reminder sends nothing
         again = await fake.click_button(record.original or {}, "citadel:remind-cancel:spain")
         assert (await again.wait_response())["data"]["content"] == (
-            "Cancelled your reminder for Spanish Citadel spin-off: no more DMs about it.\n"
+            "Cancelled your reminder for Spanish Citadel spin-off: no more DMs about it.\n\n"
             "You have no reminders. `/citadel remind entry:` asks for a DM before a premiere."
         )
     assert rows(settings.database_path, "SELECT count(*) FROM reminders") == [(0,)]

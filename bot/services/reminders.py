@@ -1,5 +1,5 @@
 """Members' DM reminders: asking for one (/citadel remind), the member's list of them with what each
-will send next (/citadel reminders), and cancelling one. The scheduler (bot/announcer.py) sends the DMs
+will send next (/citadel following), and cancelling one. The scheduler (bot/announcer.py) sends the DMs
 and is poked after every change."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from bot.store import Store
 
 @dataclass(frozen=True)
 class ReminderList:
-    """A member's reminders as /citadel reminders shows them: the text, and (slug, title) of each
+    """A member's reminders as /citadel following shows them: the text, and (slug, title) of each
     reminder that gets a Cancel button."""
 
     text: str
@@ -60,11 +60,11 @@ class Reminders:
         line = confirmation(entry.title, milestones, premiere, status, now, self.default_time)
         return f"{CLOSED_NOTE} {line}" if before.closed_at else line
 
-    async def listing(self, user_id: int, heading: str = "") -> ReminderList:
+    async def listing(self, user_id: int) -> ReminderList:
         """The member's reminders, each with its milestones and its next DM (or what it waits for)."""
         now = self.clock()
         reminders = (await self.store.reminders.of_member(user_id))[:LISTED_MAX]
-        lines = [heading] if heading else []
+        lines: list[str] = []
         if not reminders:
             lines.append("You have no reminders. `/citadel remind entry:` asks for a DM before a premiere.")
             return ReminderList("\n".join(lines), ())
@@ -82,13 +82,11 @@ class Reminders:
             )
         return ReminderList("\n".join(lines), tuple((r.entry_slug, r.entry_title) for r in reminders))
 
-    async def cancel(self, user_id: int, slug: str) -> ReminderList:
-        """Cancel the member's reminder for `slug` and its DMs not sent yet; their list as it is now."""
+    async def cancel(self, user_id: int, slug: str) -> str:
+        """Cancel the member's reminder for `slug` and its DMs not sent yet; the line that says so."""
         entry = await self.store.entries.get(slug)
         title = safe(entry.title if entry else slug, Style.DISCORD)
         if await self.store.reminders.cancel(user_id, slug):
             self.poke()
-            heading = f"Cancelled your reminder for {title}: no more DMs about it."
-        else:
-            heading = f"You had no reminder for {title} any more."
-        return await self.listing(user_id, heading)
+            return f"Cancelled your reminder for {title}: no more DMs about it."
+        return f"You had no reminder for {title} any more."
