@@ -302,7 +302,7 @@ class Announcer:
             await self._skip(delivery, "announcements are off")
             return 0
         # Rendered now, as it is sent: a post held up (downtime, a rate limit, a crash) counts from now.
-        card = await self.posts.render(delivery, now, settings.milestones)
+        card = await self.posts.render(delivery, now, settings.milestones, settings.spoiler_days)
         if isinstance(card, Stale):
             await self._skip(delivery, card.reason)
             return 0

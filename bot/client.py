@@ -116,7 +116,7 @@ class CitadelBot(commands.AutoShardedBot):
         self.sync_finished = asyncio.Event()  # set once this start's sync succeeded, failed or was not needed
         self._syncing: asyncio.Task[None] | None = None
         # The services: cogs receive them from here and never find each other.
-        self.catalogue = Catalogue(store, self.clock)
+        self.catalogue = Catalogue(store, self.clock, default_time=settings.default_premiere_time)
         self.curation = Curation(store, self.catalogue, self.clock)
         posts = Posts(store, settings.default_premiere_time)
         # This process in the store's register: its name is on every delivery it claims.

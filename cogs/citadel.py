@@ -64,10 +64,14 @@ class CitadelGroup(app_commands.Group):
 
     async def answer_entry(self, interaction: discord.Interaction, entry: Entry) -> None:
         now = self.bot.clock()
-        # Kept by the entry meant ("Italy", "diana" and "Diana" share one answer) and by the date, since
-        # "expected …, not confirmed" turns with it.
+        days = await self.catalogue.spoiler_days(interaction.guild_id)
+        hidden = await self.catalogue.spoilers_hidden(entry, now, days)
+        # Kept by the entry meant ("Italy", "diana" and "Diana" share one answer), by the date, since
+        # "expected …, not confirmed" turns with it, and by whether its spoilers are hidden here and now.
         await self.answer(
-            interaction, lambda: self.catalogue.entry_card(entry, now), ("entry", entry.slug, now.date())
+            interaction,
+            lambda: self.catalogue.entry_card(entry, now, spoiler_days=days),
+            ("entry", entry.slug, now.date(), hidden),
         )
 
     @app_commands.command(name="show", description="Show what is known about any Citadel series or spin-off")

@@ -343,10 +343,12 @@ class Outbox:
 def summarize(revisions: Iterable[tuple[str, str, str | None, str | None]]) -> list[dict[str, Any]]:
     """Net changes per fact over a batch of revisions: the first old value and the last new one, each
     with its confidence ("confidence": the new fact's, or the old one's if it was removed;
-    "old_confidence": the old fact's, None if it was added). Revisions from before confidences were
-    recorded have none: those facts were confirmed.
+    "old_confidence": the old fact's, None if it was added) and whether either value is a spoiler
+    ("spoiler"). Revisions from before confidences and spoilers were recorded have neither: those facts
+    were confirmed, and no spoilers.
 
-    A fact changed and changed back within the batch is not a change; a change of confidence alone is."""
+    A fact changed and changed back within the batch is not a change; a change of confidence alone is,
+    but a change of the spoiler mark alone is not news."""
     net: dict[tuple[str, str], dict[str, Any]] = {}
     for field, key, old, new in revisions:
         old_data, new_data = (json.loads(x) if x else None for x in (old, new))
@@ -368,6 +370,8 @@ def summarize(revisions: Iterable[tuple[str, str, str | None, str | None]]) -> l
                 "source_date": latest.get("source_date", ""),
                 "confidence": _confidence(latest),
                 "old_confidence": _confidence(old) if old is not None else None,
+                # Either value was a spoiler: both are hidden in the post while the server hides them.
+                "spoiler": any(bool(c.get("spoiler")) for c in (old, new) if c is not None),
             }
         )
     return changes

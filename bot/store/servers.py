@@ -7,6 +7,7 @@ from datetime import datetime
 
 import aiosqlite
 
+from bot.facts import SPOILER_DAYS
 from bot.store.database import Database
 
 DEFAULT_MILESTONES = (30, 14, 7, 3, 1, 0)
@@ -40,6 +41,8 @@ class GuildSettings:
     # When its countdown started (it picked its channel): milestones that passed before are never its.
     # None: not known (saved without /announce channel), every milestone counts.
     countdown_since: str | None = None
+    # How many days after a premiere spoilers stay hidden in this server's answers and posts.
+    spoiler_days: int = SPOILER_DAYS
 
     @property
     def active(self) -> bool:
@@ -63,6 +66,7 @@ def settings_from_row(row: aiosqlite.Row) -> GuildSettings:
         problem=row["problem"],
         paused_at=row["paused_at"],
         countdown_since=row["countdown_since"],
+        spoiler_days=row["spoiler_days"],
     )
 
 
@@ -80,12 +84,13 @@ class Servers:
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO guild_settings (guild_id, channel_id, milestones, role_id, updates, events, failures, "
-                "problem, paused_at, countdown_since, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "problem, paused_at, countdown_since, spoiler_days, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, "
                 "milestones = excluded.milestones, role_id = excluded.role_id, updates = excluded.updates, "
                 "events = excluded.events, failures = excluded.failures, problem = excluded.problem, "
                 "paused_at = excluded.paused_at, countdown_since = excluded.countdown_since, "
-                "updated_at = excluded.updated_at",
+                "spoiler_days = excluded.spoiler_days, updated_at = excluded.updated_at",
                 (
                     settings.guild_id,
                     settings.channel_id,
@@ -97,10 +102,19 @@ class Servers:
                     settings.problem,
                     settings.paused_at,
                     settings.countdown_since,
+                    settings.spoiler_days,
                     tx.now(),
                 ),
             )
         return settings
+
+    async def spoiler_days(self, guild_id: int) -> int:
+        """How long this server keeps spoilers hidden after a premiere (one row by its key: every answer
+        in a server asks)."""
+        row = await self._db.fetchone(
+            "SELECT spoiler_days FROM guild_settings WHERE guild_id = ?", (guild_id,)
+        )
+        return int(row[0]) if row else GuildSettings(guild_id).spoiler_days
 
     async def subscribed(self, shards: Shards | None, *, updates_only: bool = False) -> list[GuildSettings]:
         """Servers with a channel set and not paused (in the given shards)."""
