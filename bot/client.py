@@ -354,3 +354,13 @@ class DiscordSender:
 
     async def cancel_event(self, guild_id: int, event_id: int) -> None:
         await (await self._event(guild_id, event_id)).cancel()
+
+    async def delete_event(self, guild_id: int, event_id: int) -> None:
+        await (await self._event(guild_id, event_id)).delete()
+
+    async def uncompleted_events(self, guild_id: int) -> set[int]:
+        guild = await self._guild(guild_id)
+        events = await guild.fetch_scheduled_events(with_counts=False)
+        return {
+            e.id for e in events if e.status in (discord.EventStatus.scheduled, discord.EventStatus.active)
+        }

@@ -31,6 +31,15 @@ def spoilers_line(days: int) -> str:
     return f"Plots and other spoilers are hidden until {days} day{plural} after each premiere (and always in search results)."
 
 
+def events_held_line(held: int) -> str:
+    """Why some premieres have no Discord event, and what to do about it, in one sentence."""
+    premieres = "premiere has" if held == 1 else "premieres have"
+    return (
+        f"**Held back:** {held} {premieres} no event because this server has 100 scheduled events, Discord's "
+        "limit; delete or end some events to free room, and the soonest premieres get theirs first."
+    )
+
+
 class AnnounceGroup(app_commands.Group):
     def __init__(self, cog: Announce) -> None:
         super().__init__(
@@ -192,6 +201,9 @@ class Announce(commands.Cog):
             f"**Change updates:** {'on' if settings.updates else 'off'} · **Premiere events:** {'on' if settings.events else 'off'}",
             f"**Spoilers:** {spoilers_line(settings.spoiler_days)}",
         ]
+        held = await self.announcements.events_held_back(settings.guild_id) if settings.events else 0
+        if held:
+            rows.append(events_held_line(held))
         if settings.paused_at:
             rows.append(
                 f"**Paused** after repeated failures: {settings.problem} Pick a channel again to resume."

@@ -18,7 +18,7 @@ from bot.canon import load_canon
 from bot.client import CitadelBot
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.facts import Fact, fact_key
+from bot.facts import Entry, Fact, fact_key
 from bot.portable import export_canon
 from bot.render import (
     DESCRIPTION_LIMIT,
@@ -29,6 +29,7 @@ from bot.render import (
     CardField,
     Style,
     cut,
+    entry_card,
     fit,
     hidden_text,
     safe,
@@ -105,6 +106,15 @@ def test_a_fitted_card_keeps_every_limit_and_every_spoiler_closed(
 def test_a_spoiler_cut_keeps_its_closing_markers() -> None:
     text = "Plot: " + hidden_text("Bunny recruits Honey in 1992, and years later " * 5, Style.DISCORD)
     assert cut(text, 40) == "Plot: ||Bunny recruits Honey in 1992,…||"
+
+
+def test_plain_text_shows_a_hidden_spoiler_but_calls_it_one() -> None:
+    facts = [Fact("plot", "A twist", "https://example.org/a", "2024-01-01", spoiler=True)]
+    now = datetime(2024, 1, 2, tzinfo=UTC)
+    assert entry_card(Entry("x", "X"), facts, now, Style.TEXT).description == "A twist (spoiler) [1]"
+    assert entry_card(Entry("x", "X"), facts, now, Style.DISCORD).description == "||A twist|| [1]"
+    shown = entry_card(Entry("x", "X"), facts, now, Style.DISCORD, hide_spoilers=False)
+    assert shown.description == "A twist [1]"
 
 
 # --- when they are lifted ---------------------------------------------------------------------------

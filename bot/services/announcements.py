@@ -50,6 +50,11 @@ class Announcements:
         """Keep spoilers hidden until `days` after each premiere (InputError outside 0..365)."""
         return await self.change(guild_id, spoiler_days=read_days(days))
 
+    async def events_held_back(self, guild_id: int) -> int:
+        """How many premieres have no event in the server because Discord's cap of 100 is reached."""
+        room = await self.store.outbox.event_room(guild_id)
+        return room.held_back if room else 0
+
     async def upcoming(
         self, settings: GuildSettings, now: datetime, count: int = 3
     ) -> list[tuple[datetime, Card]]:

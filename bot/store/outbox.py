@@ -339,6 +339,32 @@ class Outbox:
                 (guild_id, entry, event_id, premiere),
             )
 
+    async def event_room(self, guild_id: int) -> EventRoom | None:
+        """What the bot last counted of the server's scheduled events (None: never counted)."""
+        row = await self._db.fetchone(
+            "SELECT others, counted_at, held_back FROM guild_event_room WHERE guild_id = ?", (guild_id,)
+        )
+        return EventRoom(row[0], datetime.fromisoformat(row[1]), row[2]) if row else None
+
+    async def save_event_room(self, guild_id: int, room: EventRoom) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO guild_event_room (guild_id, others, counted_at, held_back) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (guild_id) DO UPDATE SET others = excluded.others, counted_at = excluded.counted_at, "
+                "held_back = excluded.held_back",
+                (guild_id, room.others, room.counted_at.isoformat(timespec="seconds"), room.held_back),
+            )
+
+
+@dataclass(frozen=True)
+class EventRoom:
+    """A server's scheduled events as the bot last counted them: how many uncompleted ones others made,
+    when it listed them, and how many premieres Discord's cap left without an event."""
+
+    others: int
+    counted_at: datetime
+    held_back: int = 0
+
 
 def summarize(revisions: Iterable[tuple[str, str, str | None, str | None]]) -> list[dict[str, Any]]:
     """Net changes per fact over a batch of revisions: the first old value and the last new one, each
