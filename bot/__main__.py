@@ -123,7 +123,7 @@ async def ask(settings: Settings, words: Sequence[str]) -> str:
         )
     store = await open_store(settings)
     try:
-        catalogue = Catalogue(store, utc_now)
+        catalogue = Catalogue(store, utc_now, default_time=settings.default_premiere_time)
         await catalogue.open()
         sub, rest = words[1], " ".join(words[2:])
         card: Card

@@ -25,6 +25,7 @@ from bot.render import (
     Style,
     confirmed_status,
     fit,
+    hidden_text,
     marked,
     premiere_text,
     safe,
@@ -171,9 +172,10 @@ def countdown_card(
 _SAID = {CONFIRMED: "confirmed", "reported": "reported", "rumour": "rumoured"}
 
 
-def _change_line(change: dict[str, Any], now: datetime) -> str:
+def _change_line(change: dict[str, Any], now: datetime, hide_spoilers: bool) -> str:
     """One change, old → new; a value not confirmed is marked, and a change of confidence alone says so.
-    Batches from before confidences were recorded have neither key: all their values were confirmed."""
+    Batches from before confidences were recorded have neither key: all their values were confirmed.
+    The values of a spoiler (either of them) are hidden while `hide_spoilers`."""
     field = change["field"]
     label = "Title" if field == "_entry" else field_label(field)
 
@@ -185,6 +187,8 @@ def _change_line(change: dict[str, Any], now: datetime) -> str:
             if field == "premiere"
             else safe(value, Style.DISCORD)
         )
+        if hide_spoilers and change.get("spoiler"):
+            text = hidden_text(text, Style.DISCORD)
         return marked(text, confidence, Style.DISCORD)
 
     old, new = change["old"], change["new"]
@@ -232,9 +236,16 @@ def update_title(title: str, changes: Sequence[dict[str, Any]]) -> str:
     return f"{title}: what changed"
 
 
-def update_card(entry: Entry, changes: Sequence[dict[str, Any]], now: datetime, mention: str) -> Card:
+def update_card(
+    entry: Entry,
+    changes: Sequence[dict[str, Any]],
+    now: datetime,
+    mention: str,
+    *,
+    hide_spoilers: bool = True,
+) -> Card:
     """One post per entry per batch: every change, old → new, with its source."""
-    lines = [_change_line(change, now) for change in changes]
+    lines = [_change_line(change, now, hide_spoilers) for change in changes]
     return fit(
         Card(update_title(entry.title, changes), "\n".join(lines) + f"\n\nEverything known: {mention}")
     )

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
@@ -27,7 +28,7 @@ from bot.presence import STALE
 from bot.reminders import dm_text
 from bot.render import to_embed
 from bot.store import Store
-from bot.store.outbox import Delivery
+from bot.store.outbox import Delivery, EventRoom
 from bot.store.reminders import Reminder, ReminderDelivery
 from bot.store.servers import GuildSettings, Shards
 
@@ -52,6 +53,11 @@ DM_RATE = 2.0
 DM_BATCH = 10
 CANNOT_DM = 50007  # Discord's code for "Cannot send messages to this user": their DMs are closed to the bot
 EVENT_LENGTH = timedelta(hours=2)
+EVENT_CAP = 100  # Discord's limit on a server's uncompleted scheduled events, whoever made them
+MAX_EVENTS_ERROR = 30038  # Discord's error code when that limit is reached
+# How old the bot's count of a server's events may be when it makes one: a server's events are listed
+# at most this often (and only when the bot has an event to make there).
+RECOUNT_AFTER = timedelta(hours=1)
 _ALWAYS = datetime.min.replace(tzinfo=UTC)  # the countdown start of a server that never recorded one
 
 
@@ -129,6 +135,12 @@ class Sender(Protocol):
     async def move_event(self, guild_id: int, event_id: int, event: PremiereEvent) -> None: ...
 
     async def cancel_event(self, guild_id: int, event_id: int) -> None: ...
+
+    async def delete_event(self, guild_id: int, event_id: int) -> None: ...
+
+    async def uncompleted_events(self, guild_id: int) -> set[int]:
+        """The ids of the server's scheduled and active events, whoever made them (one list request)."""
+        ...
 
 
 class Announcer:
@@ -266,8 +278,8 @@ class Announcer:
         premieres = await self.store.facts.premieres() if subscribed or reminders else []
         next_milestone = await self.plan_milestones(now, subscribed, premieres)
         await self.deliver(now, shards, {s.guild_id: s for s in subscribed})
-        await self.sync_events([s for s in subscribed if s.events], premieres)
-        candidates = [next_milestone, await self.outbox.next_delivery_due(shards)]
+        next_event_end = await self.sync_events([s for s in subscribed if s.events], premieres)
+        candidates = [next_milestone, next_event_end, await self.outbox.next_delivery_due(shards)]
         if dms:
             candidates.append(await self.plan_reminders(now, reminders, premieres))
             await self.deliver_reminders(now)
@@ -336,7 +348,7 @@ class Announcer:
             await self._skip(delivery, "announcements are off")
             return 0
         # Rendered now, as it is sent: a post held up (downtime, a rate limit, a crash) counts from now.
-        card = await self.posts.render(delivery, now, settings.milestones)
+        card = await self.posts.render(delivery, now, settings.milestones, settings.spoiler_days)
         if isinstance(card, Stale):
             await self._skip(delivery, card.reason)
             return 0
@@ -487,32 +499,53 @@ class Announcer:
 
     # --- Discord scheduled events ----------------------------------------------------------------
 
-    async def sync_events(self, servers: list[GuildSettings], premieres: list[tuple[str, str]]) -> None:
-        """For servers that turned events on: one external event per premiere known to the day and
-        still ahead; moved when the date moves, cancelled when it is no longer known."""
+    async def sync_events(
+        self, servers: list[GuildSettings], premieres: list[tuple[str, str]]
+    ) -> datetime | None:
+        """For servers that turned events on: one external event per premiere known to the day, for as
+        many of the soonest as Discord's cap leaves room for; moved when the date moves, cancelled when
+        it is no longer known, deleted once it has ended. Returns when the next of its events ends."""
         if not servers:
-            return
+            return None
         now = self.clock()
         wanted: dict[str, tuple[str, datetime]] = {}
         for slug, value in premieres:
             moment = premiere_moment(value, self.default_time)
-            if moment is not None and moment > now:
+            if moment is not None and moment + EVENT_LENGTH > now:
                 wanted[slug] = (value, moment)
+        ends: list[datetime] = []
         for settings in servers:
-            existing = await self.outbox.guild_events(settings.guild_id)
             try:
-                await self._sync_guild_events(settings.guild_id, wanted, existing)
+                ends += await self._sync_guild_events(settings.guild_id, wanted, now)
             except discord.HTTPException as exc:
                 log.warning("could not sync scheduled events in %d: %s", settings.guild_id, exc)
+        return min(ends, default=None)
 
     async def _sync_guild_events(
-        self, guild_id: int, wanted: dict[str, tuple[str, datetime]], existing: dict[str, tuple[int, str]]
-    ) -> None:
-        for slug, (event_id, _) in existing.items():
-            if slug not in wanted:
-                await self.sender.cancel_event(guild_id, event_id)
-                await self.outbox.save_guild_event(guild_id, slug, None)
-        for slug, (value, moment) in wanted.items():
+        self, guild_id: int, wanted: dict[str, tuple[str, datetime]], now: datetime
+    ) -> list[datetime]:
+        """One server's events brought in line with `wanted`; the ends of the events it keeps."""
+        existing = await self.outbox.guild_events(guild_id)
+        for slug, (event_id, value) in list(existing.items()):
+            moment = premiere_moment(value, self.default_time)
+            if moment is not None and moment + EVENT_LENGTH <= now:  # over: it no longer takes room
+                await self._forget_event(guild_id, slug, self.sender.delete_event(guild_id, event_id))
+                del existing[slug]
+        # The soonest premieres first; a premiere that has begun keeps its event, none is made for one.
+        candidates = sorted(
+            (moment, slug) for slug, (_, moment) in wanted.items() if slug in existing or moment > now
+        )
+        room = await self._event_room(guild_id, existing, [slug for _, slug in candidates], now)
+        kept = {slug for _, slug in candidates[:room]}
+        for slug, (event_id, _) in list(existing.items()):
+            if slug not in kept:  # no longer known to the day, or a sooner premiere needs its room
+                await self._forget_event(guild_id, slug, self.sender.cancel_event(guild_id, event_id))
+                del existing[slug]
+        held = len(candidates) - len(kept)
+        for moment, slug in candidates[:room]:
+            value = wanted[slug][0]
+            if slug in existing and existing[slug][1] == value:
+                continue
             entry = await self.store.entries.get(slug)
             if entry is None:
                 continue
@@ -523,9 +556,52 @@ class Announcer:
                 location="Prime Video",
                 description=f"Everything known: /citadel {slug}",
             )
-            if slug not in existing:
-                event_id = await self.sender.create_event(guild_id, event)
-                await self.outbox.save_guild_event(guild_id, slug, event_id, value)
-            elif existing[slug][1] != value:
+            if slug in existing:
                 await self.sender.move_event(guild_id, existing[slug][0], event)
                 await self.outbox.save_guild_event(guild_id, slug, existing[slug][0], value)
+                continue
+            try:
+                event_id = await self.sender.create_event(guild_id, event)
+            except discord.HTTPException as exc:
+                if exc.code != MAX_EVENTS_ERROR:
+                    raise
+                # Others made events since the bot counted: the server is full until it counts again.
+                held += sum(1 for _, later in candidates[:room] if later not in existing)
+                await self.outbox.save_event_room(guild_id, EventRoom(EVENT_CAP - len(existing), now, held))
+                log.info("scheduled events in %d: Discord's cap was reached before the bot's count", guild_id)
+                break
+            existing[slug] = (event_id, value)
+            await self.outbox.save_guild_event(guild_id, slug, event_id, value)
+        else:
+            await self._held_back(guild_id, held)
+        return [moment + EVENT_LENGTH for moment, slug in candidates if slug in existing]
+
+    async def _forget_event(self, guild_id: int, slug: str, change: Awaitable[None]) -> None:
+        """Cancel or delete one of the bot's events and forget it; one already gone is forgotten too."""
+        with contextlib.suppress(discord.NotFound):
+            await change
+        await self.outbox.save_guild_event(guild_id, slug, None)
+
+    async def _event_room(
+        self, guild_id: int, existing: dict[str, tuple[int, str]], candidates: list[str], now: datetime
+    ) -> int:
+        """How many premieres the bot may have events for in the server. Discord is asked (one list of
+        the server's events) only when an event is to be made and the last count is RECOUNT_AFTER old:
+        not every step, and not every server."""
+        saved = await self.outbox.event_room(guild_id)
+        if all(slug in existing for slug in candidates):
+            return len(candidates)  # nothing to make: the events the bot has are all it needs
+        if saved is None or now - saved.counted_at >= RECOUNT_AFTER:
+            ours = {event_id for event_id, _ in existing.values()}
+            others = len(await self.sender.uncompleted_events(guild_id) - ours)
+            saved = EventRoom(others, now, saved.held_back if saved else 0)
+            await self.outbox.save_event_room(guild_id, saved)
+        return max(EVENT_CAP - saved.others, 0)
+
+    async def _held_back(self, guild_id: int, held: int) -> None:
+        """Record how many premieres the cap holds back (for /announce status), when it changed."""
+        saved = await self.outbox.event_room(guild_id)
+        if saved is not None and saved.held_back != held:
+            await self.outbox.save_event_room(guild_id, replace(saved, held_back=held))
+        elif saved is None and held:
+            await self.outbox.save_event_room(guild_id, EventRoom(0, self.clock(), held))

@@ -11,7 +11,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.facts import CONFIDENCES, CONFIRMED, FIELDS, Entry, Fact, Kind, fact_key, format_person, parse_value
+from bot.facts import (
+    CONFIDENCES,
+    CONFIRMED,
+    FIELDS,
+    SPOILABLE,
+    Entry,
+    Fact,
+    Kind,
+    fact_key,
+    format_person,
+    parse_value,
+)
 from bot.store import Store, canon_fact_content, put_fact, remove_fact, upsert_entry
 
 log = logging.getLogger(__name__)
@@ -113,6 +124,11 @@ def _read_fact(where: str, data: Any, sources: dict[str, Source], position: int)
     confidence = data.get("confidence", CONFIRMED)
     if confidence not in CONFIDENCES:
         raise CanonError(f"{where}: confidence must be one of {', '.join(CONFIDENCES)}, not {confidence!r}")
+    spoiler = data.get("spoiler", False)
+    if not isinstance(spoiler, bool):
+        raise CanonError(f"{where}: spoiler must be true or false, not {spoiler!r}")
+    if spoiler and not FIELDS[name].spoilable:
+        raise CanonError(f"{where}: only {', '.join(SPOILABLE)} facts can be spoilers, not {name}")
     notes = [str(data["note"]).strip()] if data.get("note") else []
     if "conflict" in data:
         notes.append(_conflict_note(where, data["conflict"], sources))
@@ -126,6 +142,7 @@ def _read_fact(where: str, data: Any, sources: dict[str, Source], position: int)
         added_by=CANON_AUTHOR,
         position=position,
         confidence=confidence,
+        spoiler=spoiler,
     )
 
 

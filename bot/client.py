@@ -126,7 +126,7 @@ class CitadelBot(commands.AutoShardedBot):
         self.sync_finished = asyncio.Event()  # set once this start's sync succeeded, failed or was not needed
         self._syncing: asyncio.Task[None] | None = None
         # The services: cogs receive them from here and never find each other.
-        self.catalogue = Catalogue(store, self.clock)
+        self.catalogue = Catalogue(store, self.clock, default_time=settings.default_premiere_time)
         self.curation = Curation(store, self.catalogue, self.clock)
         posts = Posts(store, settings.default_premiere_time)
         # This process in the store's register: its name is on every delivery it claims.
@@ -393,3 +393,13 @@ class DiscordSender:
 
     async def cancel_event(self, guild_id: int, event_id: int) -> None:
         await (await self._event(guild_id, event_id)).cancel()
+
+    async def delete_event(self, guild_id: int, event_id: int) -> None:
+        await (await self._event(guild_id, event_id)).delete()
+
+    async def uncompleted_events(self, guild_id: int) -> set[int]:
+        guild = await self._guild(guild_id)
+        events = await guild.fetch_scheduled_events(with_counts=False)
+        return {
+            e.id for e in events if e.status in (discord.EventStatus.scheduled, discord.EventStatus.active)
+        }

@@ -53,6 +53,8 @@ class FieldSpec:
     multi: bool = False
     limit: int = 300  # longest value accepted, in characters
     inline: bool = True
+    # Whether a fact of it may be marked as a spoiler: what it tells can give the story away.
+    spoilable: bool = False
 
 
 # Order here is the order of the embed's fields.
@@ -76,14 +78,18 @@ FIELD_SPECS: tuple[FieldSpec, ...] = (
     FieldSpec("setting", "Setting", Kind.TEXT, inline=False),
     FieldSpec("filming_location", "Filmed in", Kind.TEXT, multi=True, limit=80, inline=False),
     FieldSpec("filming", "Filming", Kind.TEXT, inline=False),
-    FieldSpec("plot", "Plot", Kind.TEXT, limit=1000, inline=False),
+    FieldSpec("plot", "Plot", Kind.TEXT, limit=1000, inline=False, spoilable=True),
     FieldSpec("first_look", "First look", Kind.TEXT, inline=False),
     FieldSpec("trailer", "Trailer", Kind.URL, inline=False),
     FieldSpec("relation", "Related series", Kind.TEXT, multi=True, inline=False),
     FieldSpec("reception", "Reception", Kind.TEXT, multi=True, inline=False),
-    FieldSpec("notes", "Notes", Kind.TEXT, multi=True, limit=500, inline=False),
+    # There is no field of its own for an episode or the ending: a note on one is where it goes.
+    FieldSpec("notes", "Notes", Kind.TEXT, multi=True, limit=500, inline=False, spoilable=True),
 )
 FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in FIELD_SPECS}
+SPOILABLE: tuple[str, ...] = tuple(spec.name for spec in FIELD_SPECS if spec.spoilable)
+# How many days after a premiere its spoilers stay hidden where a server has not chosen (and in DMs).
+SPOILER_DAYS = 14
 
 
 def field_label(field: str) -> str:
@@ -126,6 +132,7 @@ class Fact:
     position: int = 0
     revision_id: int | None = None  # the revision that set it, once stored
     confidence: str = CONFIRMED
+    spoiler: bool = False  # hidden behind Discord's spoiler markers until a while after the premiere
 
 
 def one_line(text: str, limit: int = 60) -> str:

@@ -16,6 +16,7 @@ from bot.facts import (
     CONFIDENCES,
     CONFIRMED,
     FIELDS,
+    SPOILABLE,
     Fact,
     FieldSpec,
     Kind,
@@ -131,6 +132,16 @@ def read_confidence(raw: str | None, default: str = CONFIRMED) -> str:
     return confidence
 
 
+def read_spoiler(field: str, spoiler: bool) -> bool:
+    """Whether a fact is a spoiler: only a field that can tell the story (SPOILABLE) may be one."""
+    if spoiler and not require_field(field).spoilable:
+        raise InputError(
+            f"Only {' and '.join(FIELDS[name].label.lower() for name in SPOILABLE)} facts can be marked as "
+            f"spoilers, not {FIELDS[field].label.lower()}; leave spoiler out for this one."
+        )
+    return spoiler
+
+
 def read_fact(
     field: str,
     value: str,
@@ -140,6 +151,7 @@ def read_fact(
     confidence: str | None = None,
     *,
     default_confidence: str = CONFIRMED,
+    spoiler: bool = False,
 ) -> Fact:
     """Everything a new fact needs, read and checked."""
     canonical = read_value(field, value)
@@ -150,6 +162,7 @@ def read_fact(
         source_date=read_source_date(source_date, today),
         key=fact_key(field, canonical),
         confidence=read_confidence(confidence, default_confidence),
+        spoiler=read_spoiler(field, spoiler),
     )
 
 

@@ -45,8 +45,9 @@ from bot.store import Store, migrations, sql_statements
 FORMAT = "citadel-bot export"
 FORMAT_VERSION = 1
 
-# Not state: the running bot processes and their heartbeats (migration 0008), rebuilt by every start.
-RUNTIME_TABLES = frozenset({"processes"})
+# Not state: the running bot processes and their heartbeats (migration 0008), rebuilt by every start;
+# what the bot last counted of each server's scheduled events (migration 0009), counted again when needed.
+RUNTIME_TABLES = frozenset({"processes", "guild_event_room"})
 # Runtime leases on deliveries (migration 0008) and on members' DM reminders (0012): which process is
 # sending one, and until when.
 RUNTIME_COLUMNS: Mapping[str, frozenset[str]] = {
@@ -491,8 +492,8 @@ _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n"
 
 
 def _toml_value(value: str | int | tuple[str, ...] | list[str]) -> str:
-    if isinstance(value, bool):
-        raise TypeError("no booleans in the canon")
+    if isinstance(value, bool):  # before int: a bool is one
+        return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
@@ -558,6 +559,7 @@ def render_canon(entries: list[Entry], facts: Mapping[str, list[Fact]]) -> Canon
             pairs += [
                 ("source", code),
                 ("confidence", fact.confidence if fact.confidence != CONFIRMED else None),
+                ("spoiler", True if fact.spoiler else None),
             ]
             pairs.append(("note", fact.note or None))
             lines += ["", "[[facts]]", *_toml_pairs(pairs)]
@@ -578,9 +580,11 @@ async def _entries_and_facts(store: Store) -> tuple[list[Entry], dict[str, list[
     return entries, {entry.slug: await store.facts.for_entry(entry.slug) for entry in entries}
 
 
-def _said(facts: list[Fact]) -> list[tuple[str, ...]]:
+def _said(facts: list[Fact]) -> list[tuple[str | bool, ...]]:
     """What the answers show of a list of facts (not who stored them, when, or their position numbers)."""
-    return [(f.field, f.key, f.value, f.note, f.source, f.source_date, f.confidence) for f in facts]
+    return [
+        (f.field, f.key, f.value, f.note, f.source, f.source_date, f.confidence, f.spoiler) for f in facts
+    ]
 
 
 def export_canon(database_path: Path, directory: Path) -> Canon:

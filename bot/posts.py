@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 
+from bot import spoilers
 from bot.announcements import (
     command_mention,
     countdown_card,
@@ -15,7 +16,7 @@ from bot.announcements import (
     upcoming_milestones,
     update_card,
 )
-from bot.facts import Entry
+from bot.facts import SPOILER_DAYS, Entry
 from bot.render import Card
 from bot.store import Store
 from bot.store.outbox import Delivery
@@ -49,10 +50,17 @@ class Posts:
                 return followers
         return settings.role_id
 
-    async def render(self, delivery: Delivery, now: datetime, milestones: Sequence[int] = ()) -> Card | Stale:
+    async def render(
+        self,
+        delivery: Delivery,
+        now: datetime,
+        milestones: Sequence[int] = (),
+        spoiler_days: int = SPOILER_DAYS,
+    ) -> Card | Stale:
         """The post as it reads at `now`, when it is sent (not when it was planned), or why it no longer
         goes out. A countdown is stale when its premiere moved or passed, or when a later milestone of
-        the server's `milestones` has passed too (that one is posted instead: one count, not two)."""
+        the server's `milestones` has passed too (that one is posted instead: one count, not two).
+        Spoilers are hidden until `spoiler_days` after the entry's premiere."""
         slug = delivery.entry_slug
         entry = await self.store.entries.get(slug) if slug else None
         if entry is None:
@@ -61,7 +69,10 @@ class Posts:
             batch = await self.store.outbox.batch(delivery.batch_id or 0)
             if batch is None:
                 return Stale("the update's changes are gone")
-            return update_card(entry, batch.changes, now, await self.mention(entry.slug))
+            facts = await self.store.facts.for_entry(entry.slug)
+            premiere = next((f.value for f in facts if f.field == "premiere"), None)
+            hide = spoilers.hidden(premiere, spoiler_days, now, self.default_time)
+            return update_card(entry, batch.changes, now, await self.mention(entry.slug), hide_spoilers=hide)
         if delivery.milestone is None:
             return Stale("not a milestone")
         return await self.countdown(entry, delivery.milestone, delivery.premiere, now, milestones)
@@ -92,7 +103,7 @@ class Posts:
         found: list[tuple[datetime, Card]] = []
         for delivery in await self.store.outbox.deliveries(settings.guild_id, status="pending"):
             when = max(datetime.fromisoformat(delivery.due_at), now)
-            card = await self.render(delivery, when, settings.milestones)
+            card = await self.render(delivery, when, settings.milestones, settings.spoiler_days)
             if isinstance(card, Card):
                 found.append((when, card))
         for slug, value in await self.store.facts.premieres():

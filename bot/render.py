@@ -47,6 +47,7 @@ FOOTER_LIMIT = 2048
 FIELD_COUNT_LIMIT = 25
 EMBED_TOTAL_LIMIT = 6000
 ELLIPSIS = "…"
+SPOILER = "||"  # Discord's marker, on both sides of hidden text
 COLOUR = 0xB3202A  # Citadel red
 RELEASED_STATUSES = ("released", "renewed", "ended")
 NOT_RELEASED = "not released yet"
@@ -85,18 +86,55 @@ class Card:
 
 
 def cut(text: str, limit: int) -> str:
-    """`text` if it fits, else cut at a word boundary with '…' so the result has at most `limit` chars."""
+    """`text` if it fits, else cut at a word boundary with '…' so the result has at most `limit` chars.
+
+    A cut inside a spoiler keeps it closed ("||The plot…||"), the markers counted in `limit`: the rest
+    of a hidden text never shows, and a marker is never split in two."""
     if len(text) <= limit:
         return text
     if limit <= len(ELLIPSIS):
         return ELLIPSIS[:limit]
-    head = text[: limit - len(ELLIPSIS)]
+    marks = spoiler_marks(text)
+    head, inside = _head(text, limit - len(ELLIPSIS), marks)
+    if not inside:
+        return head + ELLIPSIS
+    head, inside = _head(text, max(limit - len(ELLIPSIS) - len(SPOILER), 0), marks)  # room to close it
+    return head + ELLIPSIS + (SPOILER if inside else "")
+
+
+def _head(text: str, size: int, marks: list[int]) -> tuple[str, bool]:
+    """The start of `text` (longer than `size`) cut to at most `size` characters at a word boundary, and
+    whether it ends inside a spoiler. It never ends within a marker, nor just after one that opens."""
+    head = text[:size]
     space = max(head.rfind(" "), head.rfind("\n"))
-    if text[len(head)].isspace():  # the cut falls between words already
-        space = len(head)
-    if space >= len(head) // 2:  # a word boundary not too far back; else cut the long word itself
+    if text[size].isspace():  # the cut falls between words already
+        space = size
+    if space >= size // 2:  # a word boundary not too far back; else cut the long word itself
         head = head[:space]
-    return head.rstrip() + ELLIPSIS
+    head = head.rstrip()
+    while True:
+        complete = [m for m in marks if m + len(SPOILER) <= len(head)]
+        split = next((m for m in marks if m < len(head) < m + len(SPOILER)), None)
+        if split is not None:
+            head = head[:split].rstrip()
+        elif len(complete) % 2 and complete[-1] + len(SPOILER) == len(head):
+            head = head[: complete[-1]].rstrip()  # nothing hidden after the opening marker yet
+        else:
+            return head, len(complete) % 2 == 1
+
+
+def spoiler_marks(text: str) -> list[int]:
+    """Where Discord's spoiler markers (`||`, not escaped with a backslash) start in `text`."""
+    marks, i = [], 0
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text.startswith(SPOILER, i):
+            marks.append(i)
+            i += len(SPOILER)
+        else:
+            i += 1
+    return marks
 
 
 def fit(card: Card) -> Card:
@@ -192,6 +230,12 @@ def premiere_text(value: str, status: str | None, now: datetime, style: Style) -
     return when.label()
 
 
+def hidden_text(text: str, style: Style) -> str:
+    """A spoiler while it is hidden: behind Discord's markers (a click shows it); in plain text, where
+    nothing can be clicked, it is shown but called a spoiler."""
+    return f"{SPOILER}{text}{SPOILER}" if style is Style.DISCORD else f"{text} (spoiler)"
+
+
 def marked(text: str, confidence: str, style: Style) -> str:
     """A value followed by how sure it is, when it is not confirmed: "Q2 2026 (reported, not confirmed)"."""
     mark = confidence_mark(confidence)
@@ -239,7 +283,9 @@ class SourceIndex:
 # --- entries ------------------------------------------------------------------------------------
 
 
-def _fact_line(fact: Fact, status: str | None, now: datetime, style: Style, sources: SourceIndex) -> str:
+def _fact_line(
+    fact: Fact, status: str | None, now: datetime, style: Style, sources: SourceIndex, hide_spoilers: bool
+) -> str:
     spec = FIELDS[fact.field]
     if spec.kind is Kind.DATE:
         text = premiere_text(fact.value, status, now, style)
@@ -252,9 +298,14 @@ def _fact_line(fact: Fact, status: str | None, now: datetime, style: Style, sour
         text = link_text(fact.value, fact.source_date, style)
     else:
         text = safe(fact.value, style)
+    hide = fact.spoiler and hide_spoilers
+    if hide:
+        text = hidden_text(text, style)
     line = f"{marked(text, fact.confidence, style)} {sources.cite(fact)}"
     if fact.note:
         note = safe(fact.note, style)
+        if hide and style is Style.DISCORD:  # a note on a spoiler may tell as much as the value
+            note = hidden_text(note, style)
         line += f"\n↳ *{note}*" if style is Style.DISCORD else f"\n  ({fact.note})"
     return line
 
@@ -275,8 +326,16 @@ def unreleased(status: str | None, premiere: str | None, now: datetime) -> bool:
     return status in ("announced", "in production", "on hold")
 
 
-def entry_card(entry: Entry, facts: Sequence[Fact], now: datetime, style: Style = Style.DISCORD) -> Card:
-    """Everything known about one entry, every value citing its source, sources and dates in the footer."""
+def entry_card(
+    entry: Entry,
+    facts: Sequence[Fact],
+    now: datetime,
+    style: Style = Style.DISCORD,
+    *,
+    hide_spoilers: bool = True,
+) -> Card:
+    """Everything known about one entry, every value citing its source, sources and dates in the footer;
+    spoilers hidden unless `hide_spoilers` is False (bot/spoilers.py decides when)."""
     by_field: dict[str, list[Fact]] = {}
     for fact in sorted(facts, key=lambda f: f.position):
         if fact.field in FIELDS:
@@ -287,7 +346,9 @@ def entry_card(entry: Entry, facts: Sequence[Fact], now: datetime, style: Style 
     sources = SourceIndex()
     description = ""
     if "plot" in by_field:
-        description = "\n".join(_fact_line(f, status, now, style, sources) for f in by_field["plot"])
+        description = "\n".join(
+            _fact_line(f, status, now, style, sources, hide_spoilers) for f in by_field["plot"]
+        )
     fields: list[CardField] = []
     for spec in FIELDS.values():
         if spec.name == "trailer" and spec.name not in by_field and unreleased(said_status, premiere, now):
@@ -295,7 +356,7 @@ def entry_card(entry: Entry, facts: Sequence[Fact], now: datetime, style: Style 
             continue
         if spec.name == "plot" or spec.name not in by_field:
             continue  # a field with nothing known is left out
-        lines = [_fact_line(f, status, now, style, sources) for f in by_field[spec.name]]
+        lines = [_fact_line(f, status, now, style, sources, hide_spoilers) for f in by_field[spec.name]]
         label = spec.label if len(lines) == 1 or spec.name != "director" else "Directors"
         fields.append(CardField(label, "\n".join(lines), spec.inline and all("\n" not in ln for ln in lines)))
     if not fields and not description:
@@ -304,12 +365,17 @@ def entry_card(entry: Entry, facts: Sequence[Fact], now: datetime, style: Style 
 
 
 def search_card(query: str, hits: Sequence[SearchHit], style: Style = Style.DISCORD) -> Card:
-    """Each hit under its entry and field, with its source and date."""
+    """Each hit under its entry and field, with its source and date. A spoiler is always hidden here:
+    a search finds words anywhere, and shows them to whoever searched for something else."""
+
+    def value(hit: SearchHit) -> str:
+        text = safe(hit.value, style)
+        return hidden_text(text, style) if hit.spoiler else text
+
     fields = tuple(
         CardField(
             f"{hit.entry_title} · {field_label(hit.field)}",
-            f"{marked(safe(hit.value, style), hit.confidence, style)} "
-            f"({source_label(hit.source)}, {hit.source_date})",
+            f"{marked(value(hit), hit.confidence, style)} ({source_label(hit.source)}, {hit.source_date})",
         )
         for hit in hits
     )

@@ -23,6 +23,23 @@ NEEDED = (
 )
 
 
+def spoilers_line(days: int) -> str:
+    """What the server's spoiler setting does, in one sentence."""
+    if days == 0:
+        return "Plots and other spoilers are hidden until a premiere begins (and always in search results)."
+    plural = "s" if days != 1 else ""
+    return f"Plots and other spoilers are hidden until {days} day{plural} after each premiere (and always in search results)."
+
+
+def events_held_line(held: int) -> str:
+    """Why some premieres have no Discord event, and what to do about it, in one sentence."""
+    premieres = "premiere has" if held == 1 else "premieres have"
+    return (
+        f"**Held back:** {held} {premieres} no event because this server has 100 scheduled events, Discord's "
+        "limit; delete or end some events to free room, and the soonest premieres get theirs first."
+    )
+
+
 class AnnounceGroup(app_commands.Group):
     def __init__(self, cog: Announce) -> None:
         super().__init__(
@@ -121,6 +138,16 @@ class AnnounceGroup(app_commands.Group):
             return
         await self.cog.save(interaction, f"Premiere events are {state}.", events=state == "on")
 
+    @app_commands.command(
+        name="spoilers",
+        description="How many days after a premiere plot spoilers stay hidden",
+        extras=writes(),
+    )
+    @app_commands.describe(days="0 to 365 (default 14); 0 shows everything once the premiere begins")
+    async def spoilers(self, interaction: discord.Interaction, days: app_commands.Range[int, 0, 365]) -> None:
+        settings = await self.cog.announcements.spoilers(self.cog.guild_id(interaction), days)
+        await self.cog.show_status(interaction, settings, spoilers_line(settings.spoiler_days))
+
     @app_commands.command(name="off", description="Stop all countdowns and updates in this server")
     async def off(self, interaction: discord.Interaction) -> None:
         await self.cog.save(interaction, "Announcements are off.", channel_id=None)
@@ -214,7 +241,11 @@ class Announce(commands.Cog):
             f"**Milestones:** {', '.join(map(str, settings.milestones))} days before a premiere",
             f"**Ping:** {await self.ping(settings)}",
             f"**Change updates:** {'on' if settings.updates else 'off'} · **Premiere events:** {'on' if settings.events else 'off'}",
+            f"**Spoilers:** {spoilers_line(settings.spoiler_days)}",
         ]
+        held = await self.announcements.events_held_back(settings.guild_id) if settings.events else 0
+        if held:
+            rows.append(events_held_line(held))
         if settings.paused_at:
             rows.append(
                 f"**Paused** after repeated failures: {settings.problem} Pick a channel again to resume."

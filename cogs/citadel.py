@@ -86,14 +86,16 @@ class CitadelGroup(app_commands.Group):
 
     async def answer_entry(self, interaction: discord.Interaction, entry: Entry) -> None:
         now = self.bot.clock()
-        # Kept by the entry meant ("Italy", "diana" and "Diana" share one answer) and by the date, since
-        # "expected …, not confirmed" turns with it.
+        days = await self.catalogue.spoiler_days(interaction.guild_id)
+        hidden = await self.catalogue.spoilers_hidden(entry, now, days)
+        # Kept by the entry meant ("Italy", "diana" and "Diana" share one answer), by the date, since
+        # "expected …, not confirmed" turns with it, and by whether its spoilers are hidden here and now.
         # Its Follow button in a server only: the followers' roles are per server.
         view = follow_view(entry.slug) if interaction.guild_id is not None else discord.utils.MISSING
         await self.answer(
             interaction,
-            lambda: self.catalogue.entry_card(entry, now),
-            ("entry", entry.slug, now.date()),
+            lambda: self.catalogue.entry_card(entry, now, spoiler_days=days),
+            ("entry", entry.slug, now.date(), hidden),
             view,
         )
 

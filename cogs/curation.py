@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot.client import CitadelBot, bot_of
 from bot.facts import CONFIRMED, FIELDS, Entry, Fact, field_label
-from bot.inputs import read_aliases, read_description, read_slug, read_source, read_title
+from bot.inputs import read_aliases, read_description, read_slug, read_source, read_spoiler, read_title
 from bot.options import CONFIDENCE_DESCRIBE, ConfidenceArg, EntryArg, FieldArg, item_choices
 from bot.render import Card, cut, source_label, to_embed, watch_card
 from bot.services.curation import EntryChange
@@ -28,7 +28,7 @@ REFUSED = writes()
 
 async def show_stored(interaction: discord.Interaction, slug: str, line: str) -> None:
     """Answer with what was stored, rendered exactly as fans will see it."""
-    card = await bot_of(interaction).curation.stored_card(slug)
+    card = await bot_of(interaction).curation.stored_card(slug, interaction.guild_id)
     kwargs: dict[str, Any] = {
         "content": line,
         "embed": to_embed(card),
@@ -79,11 +79,13 @@ class FactModal(Form):
         source: str = "",
         source_date: str = "",
         confidence: str = CONFIRMED,
+        spoiler: bool = False,
     ) -> None:
         spec = FIELDS[field]
         super().__init__(title=cut(f"{'Edit' if fact else 'Add'} {spec.label}", 45), timeout=900)
         self.entry, self.field, self.key = entry, field, key
         self.expected_revision = fact.revision_id if fact else None
+        self.spoiler = fact.spoiler if fact else spoiler  # kept as it is: the command's option sets it
         self.value: discord.ui.TextInput[FactModal] = discord.ui.TextInput(
             label=cut(spec.label, 45),
             custom_id="value",
@@ -118,7 +120,12 @@ class FactModal(Form):
         editor_check(interaction)  # permissions may have changed while the form was open
         curation = bot_of(interaction).curation
         fact = curation.read_fact(
-            self.field, self.value.value, self.source.value, self.source_date.value, self.confidence.value
+            self.field,
+            self.value.value,
+            self.source.value,
+            self.source_date.value,
+            self.confidence.value,
+            spoiler=self.spoiler,
         )
         if self.key is None:
             await add_fact(interaction, self.entry, fact)
@@ -187,6 +194,13 @@ def describe_field(revision: Revision) -> str:
     return f"{label} ({revision.key})" if revision.key else label
 
 
+def spoiler_mark(content: dict[str, Any] | None) -> str | None:
+    """ "yes" or "no" for a fact's spoiler mark (revisions from before it: no); None for no fact."""
+    if content is None or "title" in content:  # an entry's own revision has no spoiler mark
+        return None
+    return "yes" if content.get("spoiler") else "no"
+
+
 def describe_revision(revision: Revision) -> str:
     def value(content: dict[str, Any] | None) -> str:
         if content is None:
@@ -206,6 +220,11 @@ def describe_revision(revision: Revision) -> str:
         lines.append(f"confidence: {old_confidence} → {new_confidence}")
     elif (new_confidence or old_confidence or CONFIRMED) != CONFIRMED:
         lines.append(f"confidence: {new_confidence or old_confidence}")
+    old_spoiler, new_spoiler = spoiler_mark(revision.old), spoiler_mark(revision.new)
+    if old_spoiler is not None and new_spoiler is not None and old_spoiler != new_spoiler:
+        lines.append(f"spoiler: {old_spoiler} → {new_spoiler}")
+    elif "yes" in (new_spoiler, old_spoiler):
+        lines.append("spoiler: yes")
     latest = revision.new or revision.old or {}
     if latest.get("source"):
         lines.append(f"source: {source_label(latest['source'])}, {latest.get('source_date', '')}")
@@ -259,6 +278,7 @@ class EditorGroup(app_commands.Group):
 ENTRY_DESCRIBE = "The entry: a title, a country or a lead actor"
 FIELD_DESCRIBE = "Which fact: premiere, cast, director, status…"
 ITEM_DESCRIBE = "For fields with several items (cast, filmed in…): which one"
+SPOILER_DESCRIBE = "A plot or note that gives the story away: hidden until a while after the premiere"
 
 
 class FactGroup(EditorGroup):
@@ -273,6 +293,7 @@ class FactGroup(EditorGroup):
         source="A link (https://…) or the publication",
         source_date="When the source said it: 2024-10-10, October 2024 or 2024 (default today)",
         confidence=CONFIDENCE_DESCRIBE,
+        spoiler=SPOILER_DESCRIBE + " (default: no)",
     )
     async def add(
         self,
@@ -283,9 +304,11 @@ class FactGroup(EditorGroup):
         value: app_commands.Range[str, 1, 1000] | None = None,
         source_date: app_commands.Range[str, 1, 40] | None = None,
         confidence: ConfidenceArg | None = None,
+        spoiler: bool = False,
     ) -> None:
         if value is None:  # too long for a slash option: a form instead
             read_source(source)
+            read_spoiler(field, spoiler)
             modal = FactModal(
                 entry=entry,
                 field=field,
@@ -294,10 +317,11 @@ class FactGroup(EditorGroup):
                 source=source,
                 source_date=source_date or "",
                 confidence=confidence or CONFIRMED,
+                spoiler=spoiler,
             )
             await interaction.response.send_modal(modal)
             return
-        fact = self.curation.read_fact(field, value, source, source_date, confidence)
+        fact = self.curation.read_fact(field, value, source, source_date, confidence, spoiler=spoiler)
         await add_fact(interaction, entry, fact)
 
     @app_commands.command(
@@ -311,6 +335,7 @@ class FactGroup(EditorGroup):
         source="Where the new value comes from: a link or the publication (default: the current source)",
         source_date="When the source said it (default: the current source's date, or today for a new one)",
         confidence=CONFIDENCE_DESCRIBE + " (default: as it is)",
+        spoiler=SPOILER_DESCRIBE + " (default: as it is)",
     )
     @app_commands.autocomplete(item=item_choices)
     async def edit(
@@ -323,14 +348,21 @@ class FactGroup(EditorGroup):
         source: app_commands.Range[str, 1, 300] | None = None,
         source_date: app_commands.Range[str, 1, 40] | None = None,
         confidence: ConfidenceArg | None = None,
+        spoiler: bool | None = None,
     ) -> None:
         current = await self.curation.target(entry, field, item)
-        if value is None and source is None and source_date is None and confidence is None:
+        if (
+            value is None
+            and source is None
+            and source_date is None
+            and confidence is None
+            and spoiler is None
+        ):
             await interaction.response.send_modal(
                 FactModal(entry=entry, field=field, key=current.key, fact=current)
             )
             return
-        fact = self.curation.revised(current, value, source, source_date, confidence)
+        fact = self.curation.revised(current, value, source, source_date, confidence, spoiler)
         # Picked from autocomplete, `item` is the revision the moderator saw: edit only if it still is.
         seen = current.revision_id if item == str(current.revision_id) else None
         await edit_fact(interaction, entry, current.key, fact, seen)

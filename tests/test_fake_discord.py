@@ -1064,6 +1064,41 @@ async def test_scheduled_events_round_trip_without_dispatches_the_bot_did_not_as
     with pytest.raises(discord.NotFound) as deleted:
         await guild.fetch_scheduled_event(cancelled.id)
     assert deleted.value.code == 10070 and list(fake.scheduled_events[guild.id]) == [event.id]
+
+
+@pytest.mark.asyncio
+async def test_a_server_holds_at_most_100_uncompleted_events_whoever_made_them(bot: Bot) -> None:
+    fake, client = bot.fake, bot.client
+    guild = client.get_guild(fake.guild_ids[0])
+    assert guild is not None
+    start = (discord.utils.utcnow() + dt.timedelta(days=3)).replace(microsecond=0)
+    organiser = fake.make_user(4242, "organiser")
+    made = [
+        await fake.add_scheduled_event(guild.id, organiser, f"Watch party {n}", start) for n in range(100)
+    ]
+
+    async def create() -> discord.ScheduledEvent:
+        return await guild.create_scheduled_event(
+            name="Citadel: Diana premieres",
+            start_time=start,
+            end_time=start + dt.timedelta(hours=2),
+            entity_type=discord.EntityType.external,
+            location="Prime Video",
+            privacy_level=discord.PrivacyLevel.guild_only,
+        )
+
+    with pytest.raises(discord.HTTPException) as full:
+        await create()
+    assert (full.value.status, full.value.code, full.value.text) == (
+        400,
+        30038,
+        "Maximum number of uncompleted guild scheduled events reached (100)",
+    )
+    listed = await guild.fetch_scheduled_events()
+    assert len(listed) == 100 and {e.creator_id for e in listed} == {4242}
+    fake.scheduled_events[guild.id][int(made[0]["id"])]["status"] = 3  # a completed one does not count
+    assert (await create()).creator_id == fake.bot_user_id
+    assert fake.uncompleted_events(guild.id) == 100
     # The bot asked for no GUILD_SCHEDULED_EVENTS intent (1<<16), so Discord sent it none of this.
     assert not [e for e in fake.dispatch_counts if e.startswith("GUILD_SCHEDULED_EVENT")]
     assert list(guild.scheduled_events) == []

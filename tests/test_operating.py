@@ -124,6 +124,9 @@ def test_an_older_schema_still_migrates(canon_store: Path, tmp_path: Path) -> No
     with contextlib.closing(sqlite3.connect(canon_store, isolation_level=None)) as db:  # a version 7 store
         for table in ("reminders", "reminder_deliveries", "dm_recipients", "processes"):  # 0012's and 0008's
             db.execute(f"DROP TABLE {table}")
+        db.execute("DROP TABLE guild_event_room")  # 0009
+        db.execute("ALTER TABLE facts DROP COLUMN spoiler")
+        db.execute("ALTER TABLE guild_settings DROP COLUMN spoiler_days")
         db.execute("DROP INDEX deliveries_claimed")
         db.execute("ALTER TABLE deliveries DROP COLUMN claimed_by")
         db.execute("ALTER TABLE deliveries DROP COLUMN claim_expires")

@@ -28,5 +28,5 @@ async def test_a_canon_snapshot_is_what_the_file_said(store: Store) -> None:
     assert await store.canon.digests() == {"zeta.toml": "d2"}
     assert canon_fact_content(facts[0]) == {
         "value": "3", "note": "a note", "source": "https://example.org/z", "source_date": "2026-01-01",
-        "confidence": "confirmed",
+        "confidence": "confirmed", "spoiler": False,
     }  # fmt: skip

@@ -11,6 +11,7 @@ from typing import Any
 from bot.announcements import parse_milestones
 from bot.posts import Posts
 from bot.render import Card
+from bot.spoilers import read_days
 from bot.store import Store
 from bot.store.servers import GuildSettings
 
@@ -44,6 +45,15 @@ class Announcements:
 
     async def milestones(self, guild_id: int, days: str) -> GuildSettings:
         return await self.change(guild_id, milestones=parse_milestones(days))
+
+    async def spoilers(self, guild_id: int, days: int) -> GuildSettings:
+        """Keep spoilers hidden until `days` after each premiere (InputError outside 0..365)."""
+        return await self.change(guild_id, spoiler_days=read_days(days))
+
+    async def events_held_back(self, guild_id: int) -> int:
+        """How many premieres have no event in the server because Discord's cap of 100 is reached."""
+        room = await self.store.outbox.event_room(guild_id)
+        return room.held_back if room else 0
 
     async def upcoming(
         self, settings: GuildSettings, now: datetime, count: int = 3

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
 
+from bot import spoilers
 from bot.announcements import countdown_entry, countdown_overview
 from bot.clock import Clock
 from bot.errors import EmptySearch, NoSearchResults, UnknownEntry
-from bot.facts import Entry, EntryIndex, find_entry, match_entries, ranked_entries
+from bot.facts import SPOILER_DAYS, Entry, EntryIndex, find_entry, match_entries, ranked_entries
 from bot.i18n import reader
 from bot.render import Card, Style, about_card, cut, entry_card, search_card
 from bot.store import Store
@@ -32,10 +33,18 @@ class Catalogue:
     Kept answers are dropped after every commit of this process that changed a fact or an entry (the
     store calls `forget`), and within CHECK_EVERY of another process's commit (`notice_changes`)."""
 
-    def __init__(self, store: Store, clock: Clock, *, check_every: timedelta = CHECK_EVERY) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        check_every: timedelta = CHECK_EVERY,
+        default_time: time = time(0, tzinfo=UTC),
+    ) -> None:
         self.store = store
         self.clock = clock
         self.check_every = check_every
+        self.default_time = default_time  # of a premiere known to the day only (DEFAULT_PREMIERE_TIME)
         self.entries = EntryIndex(())
         self._answers: OrderedDict[Hashable, Any] = OrderedDict()
         # Answers being made: the same question asked meanwhile waits for this one rather than running
@@ -112,8 +121,28 @@ class Catalogue:
 
     # --- answers, as Cards (the slash commands and `python -m bot ask` render them) -----------------
 
-    async def entry_card(self, entry: Entry, now: datetime, style: Style = Style.DISCORD) -> Card:
-        return entry_card(entry, await self.store.facts.for_entry(entry.slug), now, style)
+    async def entry_card(
+        self, entry: Entry, now: datetime, style: Style = Style.DISCORD, *, spoiler_days: int = SPOILER_DAYS
+    ) -> Card:
+        """The entry as a server that hides spoilers `spoiler_days` after a premiere sees it at `now`."""
+        hide = await self.spoilers_hidden(entry, now, spoiler_days)
+        return entry_card(entry, await self.store.facts.for_entry(entry.slug), now, style, hide_spoilers=hide)
+
+    async def spoiler_days(self, guild_id: int | None) -> int:
+        """How long spoilers stay hidden in this server's answers (outside a server: the default)."""
+        return SPOILER_DAYS if guild_id is None else await self.store.servers.spoiler_days(guild_id)
+
+    async def spoilers_hidden(self, entry: Entry, now: datetime, days: int) -> bool:
+        """Whether `entry`'s spoilers are hidden at `now` where they stay hidden `days` after its premiere.
+        Its premiere is kept like an answer, until the facts change: a kept answer is keyed by this."""
+
+        async def premiere() -> str | None:
+            fact = await self.store.facts.get(entry.slug, "premiere", "")
+            return fact.value if fact else None
+
+        return spoilers.hidden(
+            await self.kept(("premiere", entry.slug), premiere), days, now, self.default_time
+        )
 
     async def search_card(self, query: str, style: Style = Style.DISCORD) -> Card:
         words = " ".join(query.split())

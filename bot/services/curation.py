@@ -45,10 +45,11 @@ class Curation:
     def today(self) -> date:
         return self.clock().date()
 
-    async def stored_card(self, slug: str) -> Card:
-        """An entry exactly as fans will see it now."""
+    async def stored_card(self, slug: str, guild_id: int | None = None) -> Card:
+        """An entry exactly as fans of the server `guild_id` (the moderators' own) will see it now."""
         entry = self.catalogue.entries.by_slug[slug]
-        return await self.catalogue.entry_card(entry, self.clock())
+        days = await self.catalogue.spoiler_days(guild_id)
+        return await self.catalogue.entry_card(entry, self.clock(), spoiler_days=days)
 
     # --- facts -----------------------------------------------------------------------------------
 
@@ -81,9 +82,17 @@ class Curation:
         confidence: str | None = None,
         *,
         default_confidence: str = CONFIRMED,
+        spoiler: bool = False,
     ) -> Fact:
         return read_fact(
-            field, value, source, source_date, self.today(), confidence, default_confidence=default_confidence
+            field,
+            value,
+            source,
+            source_date,
+            self.today(),
+            confidence,
+            default_confidence=default_confidence,
+            spoiler=spoiler,
         )
 
     def revised(
@@ -93,9 +102,10 @@ class Curation:
         source: str | None,
         source_date: str | None,
         confidence: str | None,
+        spoiler: bool | None = None,
     ) -> Fact:
         """The fact as an edit leaves it. A new value needs the source that says it (SourceNeeded);
-        what the edit does not give is kept, a new source's date defaulting to today."""
+        what the edit does not give is kept (the spoiler mark too), a new source's date defaulting to today."""
         new_value = read_value(current.field, value) if value is not None else current.value
         if new_value != current.value and source is None:
             raise SourceNeeded(current.field, new_value)
@@ -106,6 +116,7 @@ class Curation:
             source or current.source,
             source_date or (current.source_date if same_source else None),
             confidence or current.confidence,
+            spoiler=current.spoiler if spoiler is None else spoiler,
         )
         # A note belongs to the value it explains: kept while the value is.
         return replace(fact, note=current.note) if new_value == current.value else fact

@@ -24,10 +24,11 @@ class CanonSnapshots:
             for row in await self._db.fetchall("SELECT name, digest FROM canon_files")
         }
 
-    async def snapshot(self, tx: Transaction, name: str) -> dict[tuple[str, str], dict[str, str]]:
+    async def snapshot(self, tx: Transaction, name: str) -> dict[tuple[str, str], dict[str, str | bool]]:
         """(field, key) -> what the file `name` said of that fact when it was last loaded."""
         rows = await tx.fetchall("SELECT field, key, fact FROM canon_facts WHERE file = ?", (name,))
-        return {(row["field"], row["key"]): json.loads(row["fact"]) for row in rows}
+        # Snapshots from before spoilers were recorded have no flag: none of those facts was one.
+        return {(row["field"], row["key"]): {"spoiler": False, **json.loads(row["fact"])} for row in rows}
 
     async def save_snapshot(
         self, tx: Transaction, name: str, digest: str, entry: Entry, facts: Iterable[Fact]

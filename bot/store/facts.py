@@ -14,16 +14,16 @@ from bot.store.revisions import FACT_CONTENT, fact_content, record_revision
 
 _FACT_FIELDS = (
     "field", "key", "value", "note", "source", "source_date", "confidence", "added_by", "added_at", "position",
-    "revision_id",
+    "revision_id", "spoiler",
 )  # fmt: skip
 
 # Two facts are the same when they say the same thing from the same source; who added it and when
 # are provenance of the current row, not a reason for a new revision.
-_COMPARED = ("value", "note", "source", "source_date", "confidence")
+_COMPARED = ("value", "note", "source", "source_date", "confidence", "spoiler")
 
 FOR_ENTRY_SQL = (
     "SELECT f.field, f.key, f.value, f.note, f.source, f.source_date, f.confidence, f.added_by, f.added_at, "
-    "f.position, f.revision_id FROM facts f JOIN entries e ON e.id = f.entry_id WHERE e.slug = ? "
+    "f.position, f.revision_id, f.spoiler FROM facts f JOIN entries e ON e.id = f.entry_id WHERE e.slug = ? "
     "ORDER BY f.field, f.position, f.id"
 )
 
@@ -33,7 +33,8 @@ PREMIERES_SQL = (
 )
 
 _SEARCH_SQL = (
-    "SELECT e.slug, e.title, f.field, f.value, f.note, f.source, f.source_date, f.confidence FROM facts_fts "
+    "SELECT e.slug, e.title, f.field, f.value, f.note, f.source, f.source_date, f.confidence, f.spoiler "
+    "FROM facts_fts "
     "JOIN facts f ON f.id = facts_fts.rowid JOIN entries e ON e.id = f.entry_id "
     "WHERE facts_fts MATCH ? ORDER BY bm25(facts_fts), e.position, f.id LIMIT ?"
 )
@@ -49,6 +50,14 @@ class SearchHit:
     source: str
     source_date: str
     confidence: str
+    spoiler: bool = False
+
+
+def search_hit(row: aiosqlite.Row) -> SearchHit:
+    return SearchHit(
+        row["slug"], row["title"], row["field"], row["value"], row["note"], row["source"], row["source_date"],
+        row["confidence"], spoiler=bool(row["spoiler"]),
+    )  # fmt: skip
 
 
 _FTS_WORD = re.compile(r"\w+", re.UNICODE)
@@ -64,13 +73,20 @@ def fts_query(text: str) -> str:
     return " ".join(quoted)
 
 
-def canon_fact_content(fact: Fact) -> dict[str, str]:
+def canon_fact_content(fact: Fact) -> dict[str, str | bool]:
     """What a fact says (not who stored it, nor where it sits): what the canon's snapshot compares."""
     return {name: getattr(fact, name) for name in _COMPARED}
 
 
 def fact_from_row(row: aiosqlite.Row) -> Fact:
-    return Fact(**{name: row[name] for name in _FACT_FIELDS})
+    return Fact(
+        **{name: row[name] for name in _FACT_FIELDS if name != "spoiler"}, spoiler=bool(row["spoiler"])
+    )
+
+
+def row_content(row: aiosqlite.Row) -> dict[str, str | bool]:
+    """What a revision records of a stored fact (the spoiler flag as a boolean, as in fact_content)."""
+    return {name: bool(row[name]) if name == "spoiler" else row[name] for name in FACT_CONTENT}
 
 
 def stamped(fact: Fact, who: str, at: str) -> Fact:
@@ -82,7 +98,7 @@ async def stored_fact(reader: Reads, entry: int, field: str, key: str) -> aiosql
     """The row of the fact at (field, key) of entry id `entry`, with its id."""
     return await reader.fetchone(
         "SELECT id, field, key, value, note, source, source_date, confidence, added_by, added_at, position, "
-        "revision_id "
+        "revision_id, spoiler "
         "FROM facts WHERE entry_id = ? AND field = ? AND key = ?",
         (entry, field, key),
     )
@@ -108,7 +124,7 @@ async def put_fact(
         raise StaleEdit(current=fact_from_row(row) if row is not None else None, field=fact.field)
     new = fact_content(fact)
     if row is not None:
-        old = {name: row[name] for name in FACT_CONTENT}
+        old = row_content(row)
         if all(old[k] == new[k] for k in _COMPARED):
             # Same statement from the same source: not a revision (order within a field is not content).
             await tx.execute("UPDATE facts SET position = ? WHERE id = ?", (fact.position, row["id"]))
@@ -116,14 +132,14 @@ async def put_fact(
         revision = await record_revision(tx, entry, fact.field, fact.key, "edit", old, new, who, reason)
         await tx.execute(
             "UPDATE facts SET value = ?, note = ?, source = ?, source_date = ?, confidence = ?, added_by = ?, "
-            "added_at = ?, position = ?, revision_id = ? WHERE id = ?",
+            "added_at = ?, spoiler = ?, position = ?, revision_id = ? WHERE id = ?",
             (*(new[k] for k in FACT_CONTENT), fact.position, revision, row["id"]),
         )
         return revision
     revision = await record_revision(tx, entry, fact.field, fact.key, "add", None, new, who, reason)
     await tx.execute(
         "INSERT INTO facts (entry_id, field, key, value, note, source, source_date, confidence, added_by, "
-        "added_at, position, revision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "added_at, spoiler, position, revision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (entry, fact.field, fact.key, *(new[k] for k in FACT_CONTENT), fact.position, revision),
     )
     return revision
@@ -138,7 +154,7 @@ async def remove_fact(
     if row is None:
         return None
     await tx.execute("DELETE FROM facts WHERE id = ?", (row["id"],))
-    old = {name: row[name] for name in FACT_CONTENT}
+    old = row_content(row)
     return await record_revision(tx, entry, field, key, "remove", old, None, who, reason)
 
 
@@ -170,7 +186,8 @@ class Facts:
         match = fts_query(query)
         if not match:
             return []
-        return [SearchHit(*row) for row in await self._db.fetchall(_SEARCH_SQL, (match, limit))]
+        rows = await self._db.fetchall(_SEARCH_SQL, (match, limit))
+        return [search_hit(row) for row in rows]
 
     async def count(self) -> int:
         """How many facts the store holds."""

@@ -59,7 +59,7 @@ async def _revert_fact(tx: Transaction, target: Revision, who: str, reason: str)
     old = target.old
     restored = Fact(
         target.field, old["value"], old["source"], old["source_date"], key=target.key, note=old["note"],
-        confidence=old.get("confidence", CONFIRMED),
+        confidence=old.get("confidence", CONFIRMED), spoiler=bool(old.get("spoiler", False)),
     )  # fmt: skip
     current = await stored_fact(tx, await entry_id(tx, target.entry_slug), target.field, target.key)
     if current is not None:

@@ -357,14 +357,42 @@ class Outbox:
                 (guild_id, entry, event_id, premiere),
             )
 
+    async def event_room(self, guild_id: int) -> EventRoom | None:
+        """What the bot last counted of the server's scheduled events (None: never counted)."""
+        row = await self._db.fetchone(
+            "SELECT others, counted_at, held_back FROM guild_event_room WHERE guild_id = ?", (guild_id,)
+        )
+        return EventRoom(row[0], datetime.fromisoformat(row[1]), row[2]) if row else None
+
+    async def save_event_room(self, guild_id: int, room: EventRoom) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO guild_event_room (guild_id, others, counted_at, held_back) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (guild_id) DO UPDATE SET others = excluded.others, counted_at = excluded.counted_at, "
+                "held_back = excluded.held_back",
+                (guild_id, room.others, room.counted_at.isoformat(timespec="seconds"), room.held_back),
+            )
+
+
+@dataclass(frozen=True)
+class EventRoom:
+    """A server's scheduled events as the bot last counted them: how many uncompleted ones others made,
+    when it listed them, and how many premieres Discord's cap left without an event."""
+
+    others: int
+    counted_at: datetime
+    held_back: int = 0
+
 
 def summarize(revisions: Iterable[tuple[str, str, str | None, str | None]]) -> list[dict[str, Any]]:
     """Net changes per fact over a batch of revisions: the first old value and the last new one, each
     with its confidence ("confidence": the new fact's, or the old one's if it was removed;
-    "old_confidence": the old fact's, None if it was added). Revisions from before confidences were
-    recorded have none: those facts were confirmed.
+    "old_confidence": the old fact's, None if it was added) and whether either value is a spoiler
+    ("spoiler"). Revisions from before confidences and spoilers were recorded have neither: those facts
+    were confirmed, and no spoilers.
 
-    A fact changed and changed back within the batch is not a change; a change of confidence alone is."""
+    A fact changed and changed back within the batch is not a change; a change of confidence alone is,
+    but a change of the spoiler mark alone is not news."""
     net: dict[tuple[str, str], dict[str, Any]] = {}
     for field, key, old, new in revisions:
         old_data, new_data = (json.loads(x) if x else None for x in (old, new))
@@ -386,6 +414,8 @@ def summarize(revisions: Iterable[tuple[str, str, str | None, str | None]]) -> l
                 "source_date": latest.get("source_date", ""),
                 "confidence": _confidence(latest),
                 "old_confidence": _confidence(old) if old is not None else None,
+                # Either value was a spoiler: both are hidden in the post while the server hides them.
+                "spoiler": any(bool(c.get("spoiler")) for c in (old, new) if c is not None),
             }
         )
     return changes

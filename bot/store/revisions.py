@@ -14,7 +14,9 @@ from bot.store.database import Transaction, entry_id
 ENTRY_FIELD = "_entry"  # the revisions of an entry's own attributes use this field name
 
 # What a revision records about a fact: its content and provenance, not its row bookkeeping.
-FACT_CONTENT = ("value", "note", "source", "source_date", "confidence", "added_by", "added_at")
+# The order is that of the columns put_fact writes. Revisions from before a key was added lack it: read
+# them with .get() (confidence: confirmed; spoiler: False).
+FACT_CONTENT = ("value", "note", "source", "source_date", "confidence", "added_by", "added_at", "spoiler")
 
 REVISION_SQL = (
     "SELECT r.id, e.slug, r.field, r.key, r.action, r.old, r.new, r.who, r.at, r.reason "
@@ -41,7 +43,7 @@ def revision_from_row(row: aiosqlite.Row) -> Revision:
     return Revision(row[0], row[1], row[2], row[3], row[4], old, new, row[7], row[8], row[9])
 
 
-def fact_content(fact: Fact) -> dict[str, str]:
+def fact_content(fact: Fact) -> dict[str, str | bool]:
     data = asdict(fact)
     return {name: data[name] for name in FACT_CONTENT}
 

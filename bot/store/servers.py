@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 import aiosqlite
 
+from bot.facts import SPOILER_DAYS
 from bot.store.database import Database
 
 DEFAULT_MILESTONES = (30, 14, 7, 3, 1, 0)
@@ -42,6 +43,8 @@ class GuildSettings:
     countdown_since: str | None = None
     # Per-title followers' roles (/citadel follow); off: posts ping the opt-in role, as before.
     follow_roles: bool = True
+    # How many days after a premiere spoilers stay hidden in this server's answers and posts.
+    spoiler_days: int = SPOILER_DAYS
 
     @property
     def active(self) -> bool:
@@ -66,7 +69,15 @@ def settings_from_row(row: aiosqlite.Row) -> GuildSettings:
         paused_at=row["paused_at"],
         countdown_since=row["countdown_since"],
         follow_roles=bool(row["follow_roles"]),
+        spoiler_days=row["spoiler_days"],
     )
+
+
+def stored_row(settings: GuildSettings) -> dict[str, object]:
+    """A server's settings as its guild_settings row holds them (the inverse of settings_from_row)."""
+    values = {f.name: getattr(settings, f.name) for f in fields(settings)}
+    values["milestones"] = ",".join(map(str, settings.milestones))
+    return {name: int(value) if isinstance(value, bool) else value for name, value in values.items()}
 
 
 class Servers:
@@ -80,32 +91,24 @@ class Servers:
         return settings_from_row(row) if row else GuildSettings(guild_id)
 
     async def save(self, settings: GuildSettings) -> GuildSettings:
+        row = stored_row(settings)
+        columns = [*row, "updated_at"]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "guild_id")
         async with self._db.transaction() as tx:
             await tx.execute(
-                "INSERT INTO guild_settings (guild_id, channel_id, milestones, role_id, updates, events, failures, "
-                "problem, paused_at, countdown_since, follow_roles, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, "
-                "milestones = excluded.milestones, role_id = excluded.role_id, updates = excluded.updates, "
-                "events = excluded.events, failures = excluded.failures, problem = excluded.problem, "
-                "paused_at = excluded.paused_at, countdown_since = excluded.countdown_since, "
-                "follow_roles = excluded.follow_roles, updated_at = excluded.updated_at",
-                (
-                    settings.guild_id,
-                    settings.channel_id,
-                    ",".join(map(str, settings.milestones)),
-                    settings.role_id,
-                    int(settings.updates),
-                    int(settings.events),
-                    settings.failures,
-                    settings.problem,
-                    settings.paused_at,
-                    settings.countdown_since,
-                    int(settings.follow_roles),
-                    tx.now(),
-                ),
+                f"INSERT INTO guild_settings ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+                f"ON CONFLICT (guild_id) DO UPDATE SET {updates}",
+                (*row.values(), tx.now()),
             )
         return settings
+
+    async def spoiler_days(self, guild_id: int) -> int:
+        """How long this server keeps spoilers hidden after a premiere (one row by its key: every answer
+        in a server asks)."""
+        row = await self._db.fetchone(
+            "SELECT spoiler_days FROM guild_settings WHERE guild_id = ?", (guild_id,)
+        )
+        return int(row[0]) if row else GuildSettings(guild_id).spoiler_days
 
     async def subscribed(self, shards: Shards | None, *, updates_only: bool = False) -> list[GuildSettings]:
         """Servers with a channel set and not paused (in the given shards)."""

@@ -1057,11 +1057,21 @@ async def list_scheduled_events(api: RestAPI, call: RestCall) -> web.StreamRespo
     return json_response(list(api.fake.scheduled_events.get(guild_id, {}).values()))
 
 
+# Discord's cap on a server's uncompleted (scheduled or active) events, whoever made them.
+MAX_UNCOMPLETED_EVENTS = 100
+
+
 @route("POST", "/guilds/{guild_id}/scheduled-events")
 async def create_scheduled_event(api: RestAPI, call: RestCall) -> web.StreamResponse:
     fake = api.fake
     guild_id = _guild_id(api, call)
     _may_manage_event(api, guild_id, None)
+    if fake.uncompleted_events(guild_id) >= MAX_UNCOMPLETED_EVENTS:
+        raise DiscordError(
+            400,
+            30038,
+            f"Maximum number of uncompleted guild scheduled events reached ({MAX_UNCOMPLETED_EVENTS})",
+        )
     event = scheduled_event_payload(
         event_id=fake.snowflake(), guild_id=guild_id, creator=fake.bot_user_public, body=call.body
     )

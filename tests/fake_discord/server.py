@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 import socket
@@ -40,6 +41,9 @@ from .payloads import (
     DEFAULT_BOT_USER_ID,
     DEFAULT_OWNER_ID,
     DEFAULT_TESTER_ID,
+    EVENT_ACTIVE,
+    EVENT_EXTERNAL,
+    EVENT_SCHEDULED,
     EVERYONE_PERMISSIONS,
     FLAG_EPHEMERAL,
     GuildSpec,
@@ -53,6 +57,7 @@ from .payloads import (
     member_payload,
     message_payload,
     role_payload,
+    scheduled_event_payload,
     shard_for_guild,
     text_channel_payload,
     user_payload,
@@ -723,6 +728,32 @@ class FakeDiscord:
             return False
         await session.dispatch(event, data)
         return True
+
+    def uncompleted_events(self, guild_id: int) -> int:
+        """How many of the server's scheduled events are scheduled or active (what Discord caps at 100)."""
+        return sum(
+            1
+            for e in self.scheduled_events.get(guild_id, {}).values()
+            if e["status"] in (EVENT_SCHEDULED, EVENT_ACTIVE)
+        )
+
+    async def add_scheduled_event(
+        self, guild_id: int, creator: Mapping[str, Any], name: str, start: dt.datetime
+    ) -> dict[str, Any]:
+        """An external event someone other than the bot made in the server, as Discord stores it."""
+        body = {
+            "name": name,
+            "entity_type": EVENT_EXTERNAL,
+            "entity_metadata": {"location": "Somewhere"},
+            "scheduled_start_time": start.isoformat(),
+            "scheduled_end_time": (start + dt.timedelta(hours=1)).isoformat(),
+        }
+        event = scheduled_event_payload(
+            event_id=self.snowflake(), guild_id=guild_id, creator=creator, body=body
+        )
+        self.scheduled_events[guild_id][int(event["id"])] = event
+        await self.dispatch_scheduled_event("GUILD_SCHEDULED_EVENT_CREATE", event)
+        return event
 
     async def dispatch_scheduled_event(self, event: str, data: dict[str, Any]) -> bool:
         """GUILD_SCHEDULED_EVENT_* only to a session that asked for GUILD_SCHEDULED_EVENTS (1<<16)."""
