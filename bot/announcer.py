@@ -19,7 +19,7 @@ from typing import Protocol
 import aiohttp
 import discord
 
-from bot.announcements import due_milestone, milestone_at, premiere_moment, upcoming_milestones
+from bot.announcements import Premiere, due_milestone, milestone_times, premiere_moment, upcoming_milestones
 from bot.clock import Timer, stop_task
 from bot.pacing import Pacer
 from bot.posts import Posts, Stale
@@ -28,6 +28,7 @@ from bot.render import to_embed
 from bot.store import Store
 from bot.store.outbox import Delivery
 from bot.store.servers import GuildSettings, Shards
+from bot.zones import PostingTime
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,13 @@ def _countdown_start(settings: GuildSettings) -> datetime:
     return settings.since or _ALWAYS
 
 
+# What servers share to have the same milestone times: their milestones, zone and posting hour.
+_Timing = tuple[tuple[int, ...], PostingTime]
+
+
 @dataclass(frozen=True)
 class _Audience:
-    """The servers that share one milestone setting, in the order their countdowns started."""
+    """The servers that share one milestone setting, zone and hour, in the order their countdowns started."""
 
     starts: list[datetime]
     guilds: list[tuple[int, int]]  # (guild, channel), in the same order
@@ -138,7 +143,7 @@ class Announcer:
         self.sender = sender
         self.posts = posts
         self.settle = settle
-        self.default_time = posts.default_time
+        self.default_time = posts.default_time  # DEFAULT_PREMIERE_TIME: the start of a premiere event
         # Paces posts under Discord's limits (the bot's is fed by its HTTP trace); `rate` is a ceiling.
         self.pacer = pacer or Pacer(ceiling=rate)
         self.shards = shards
@@ -247,25 +252,27 @@ class Announcer:
     ) -> datetime | None:
         """Create the deliveries of every milestone due now; return when the next one falls due.
 
-        Servers are grouped by their milestones, so the arithmetic runs once per premiere and group; a
-        group is ordered by when each server's countdown started, so the servers a due milestone is
-        for (those subscribed by its time) are a prefix, found by bisection."""
-        audiences: dict[tuple[int, ...], _Audience] = {}
+        Servers are grouped by their milestones, zone and posting hour (most share a few), so the
+        arithmetic runs once per premiere and group; a group is ordered by when each server's countdown
+        started, so the servers a due milestone is for (those subscribed by its time) are a prefix,
+        found by bisection."""
+        audiences: dict[_Timing, _Audience] = {}
         for settings in sorted(subscribed, key=_countdown_start):
             assert settings.channel_id is not None
-            audience = audiences.setdefault(settings.milestones, _Audience([], []))
+            audience = audiences.setdefault((settings.milestones, settings.posting), _Audience([], []))
             audience.starts.append(_countdown_start(settings))
             audience.guilds.append((settings.guild_id, settings.channel_id))
         next_due: datetime | None = None
         for slug, value in premieres:
-            moment = premiere_moment(value, self.default_time)
-            if moment is None:
+            premiere = Premiere.read(value)
+            if premiere is None:
                 continue
-            for config, audience in audiences.items():
-                days = due_milestone(moment, config, now)
-                if days is not None and (guilds := audience.subscribed_by(milestone_at(moment, days))):
+            for (milestones, posting), audience in audiences.items():
+                times = milestone_times(premiere, milestones, posting)
+                days = due_milestone(times, now)
+                if days is not None and (guilds := audience.subscribed_by(times[days])):
                     await self.outbox.plan_milestone(slug, days, value, now, guilds)
-                ahead = upcoming_milestones(moment, config, now)
+                ahead = upcoming_milestones(times, now)
                 if ahead and (next_due is None or ahead[0][0] < next_due):
                     next_due = ahead[0][0]
         return next_due
@@ -302,7 +309,7 @@ class Announcer:
             await self._skip(delivery, "announcements are off")
             return 0
         # Rendered now, as it is sent: a post held up (downtime, a rate limit, a crash) counts from now.
-        card = await self.posts.render(delivery, now, settings.milestones)
+        card = await self.posts.render(delivery, now, settings)
         if isinstance(card, Stale):
             await self._skip(delivery, card.reason)
             return 0

@@ -3,15 +3,14 @@ read from the store at that moment (so every post is true when it is sent), or w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 
 from bot.announcements import (
+    Premiere,
     command_mention,
     countdown_card,
-    milestone_at,
-    premiere_moment,
+    milestone_times,
     upcoming_milestones,
     update_card,
 )
@@ -31,6 +30,9 @@ class Stale:
 
 
 class Posts:
+    """`default_time` (DEFAULT_PREMIERE_TIME) is not used for posts: a server's countdowns go out at its
+    own hour and zone (GuildSettings.posting); it is kept here for the scheduled events."""
+
     def __init__(self, store: Store, default_time: time) -> None:
         self.store = store
         self.default_time = default_time
@@ -39,10 +41,11 @@ class Posts:
         command_id = await self.store.meta.get(CITADEL_COMMAND_KEY)
         return command_mention(slug, int(command_id) if command_id else None)
 
-    async def render(self, delivery: Delivery, now: datetime, milestones: Sequence[int] = ()) -> Card | Stale:
-        """The post as it reads at `now`, when it is sent (not when it was planned), or why it no longer
-        goes out. A countdown is stale when its premiere moved or passed, or when a later milestone of
-        the server's `milestones` has passed too (that one is posted instead: one count, not two)."""
+    async def render(self, delivery: Delivery, now: datetime, settings: GuildSettings) -> Card | Stale:
+        """The post as it reads at `now`, when it is sent (not when it was planned), in the server's
+        zone, or why it no longer goes out. A countdown is stale when its premiere moved or passed, or
+        when a later milestone of the server's has passed too (that one is posted instead: one count,
+        not two)."""
         slug = delivery.entry_slug
         entry = await self.store.entries.get(slug) if slug else None
         if entry is None:
@@ -54,16 +57,18 @@ class Posts:
             return update_card(entry, batch.changes, now, await self.mention(entry.slug))
         facts = await self.store.facts.for_entry(entry.slug)
         premiere = next((f.value for f in facts if f.field == "premiere"), None)
-        moment = premiere_moment(premiere or "", self.default_time)
-        if premiere != delivery.premiere or moment is None:  # re-armed for the new date; this one is stale
+        dated = Premiere.read(premiere or "")
+        if premiere != delivery.premiere or dated is None:  # re-armed for the new date; this one is stale
             return Stale("the premiere moved")
         days = delivery.milestone
         if days is None:
             return Stale("not a milestone")
-        card = countdown_card(entry, facts, moment, now, await self.mention(entry.slug), on_the_day=days == 0)
+        mention, posting = await self.mention(entry.slug), settings.posting
+        card = countdown_card(entry, facts, dated, now, posting.zone, mention, on_the_day=days == 0)
         if card is None:
             return Stale("the premiere has passed")
-        later = [m for m in milestones if m < days and milestone_at(moment, m) <= now]
+        times = milestone_times(dated, settings.milestones, posting)
+        later = [m for m, at in times.items() if m < days and at <= now]
         if later:
             return Stale(f"the {min(later)}-day milestone has passed too; it is posted instead")
         return card
@@ -75,17 +80,21 @@ class Posts:
         found: list[tuple[datetime, Card]] = []
         for delivery in await self.store.outbox.deliveries(settings.guild_id, status="pending"):
             when = max(datetime.fromisoformat(delivery.due_at), now)
-            card = await self.render(delivery, when, settings.milestones)
+            card = await self.render(delivery, when, settings)
             if isinstance(card, Card):
                 found.append((when, card))
+        posting = settings.posting
         for slug, value in await self.store.facts.premieres():
-            moment = premiere_moment(value, self.default_time)
+            premiere = Premiere.read(value)
             entry = await self.store.entries.get(slug)
-            if moment is None or entry is None:
+            if premiere is None or entry is None:
                 continue
             facts, mention = await self.store.facts.for_entry(slug), await self.mention(slug)
-            for when, days in upcoming_milestones(moment, settings.milestones, now)[:count]:
-                ahead = countdown_card(entry, facts, moment, when, mention, on_the_day=days == 0)
+            times = milestone_times(premiere, settings.milestones, posting)
+            for when, days in upcoming_milestones(times, now)[:count]:
+                ahead = countdown_card(
+                    entry, facts, premiere, when, posting.zone, mention, on_the_day=days == 0
+                )
                 if ahead is not None:
                     found.append((when, ahead))
         found.sort(key=lambda pair: pair[0])

@@ -8,6 +8,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.store.database import Database
+from bot.zones import DEFAULT_HOUR, DEFAULT_ZONE, PostingTime
 
 DEFAULT_MILESTONES = (30, 14, 7, 3, 1, 0)
 
@@ -40,6 +41,13 @@ class GuildSettings:
     # When its countdown started (it picked its channel): milestones that passed before are never its.
     # None: not known (saved without /announce channel), every milestone counts.
     countdown_since: str | None = None
+    # When its countdowns go out: `post_hour`:00 on a milestone's day in its IANA zone `timezone`.
+    timezone: str = DEFAULT_ZONE
+    post_hour: int = DEFAULT_HOUR
+
+    @property
+    def posting(self) -> PostingTime:
+        return PostingTime(self.timezone, self.post_hour)
 
     @property
     def active(self) -> bool:
@@ -63,6 +71,8 @@ def settings_from_row(row: aiosqlite.Row) -> GuildSettings:
         problem=row["problem"],
         paused_at=row["paused_at"],
         countdown_since=row["countdown_since"],
+        timezone=row["timezone"],
+        post_hour=row["post_hour"],
     )
 
 
@@ -80,11 +90,13 @@ class Servers:
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO guild_settings (guild_id, channel_id, milestones, role_id, updates, events, failures, "
-                "problem, paused_at, countdown_since, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "problem, paused_at, countdown_since, timezone, post_hour, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, "
                 "milestones = excluded.milestones, role_id = excluded.role_id, updates = excluded.updates, "
                 "events = excluded.events, failures = excluded.failures, problem = excluded.problem, "
                 "paused_at = excluded.paused_at, countdown_since = excluded.countdown_since, "
+                "timezone = excluded.timezone, post_hour = excluded.post_hour, "
                 "updated_at = excluded.updated_at",
                 (
                     settings.guild_id,
@@ -97,6 +109,8 @@ class Servers:
                     settings.problem,
                     settings.paused_at,
                     settings.countdown_since,
+                    settings.timezone,
+                    settings.post_hour,
                     tx.now(),
                 ),
             )

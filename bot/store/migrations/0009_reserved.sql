@@ -1,0 +1,3 @@
+-- A placeholder on the fans-timezones branch only: the number is another part of issue #13's (spoilers
+-- and events). Migrations must run without gaps, so this empty one lets 0010 apply here; delete it when
+-- the branch that brings the real 0009 is merged.
