@@ -42,8 +42,8 @@ def _searchable() -> tuple[tuple[str, str, str], ...]:
 
 
 def zone_choices(typed: str, limit: int = CHOICES) -> list[str]:
-    """The zones matching what was typed, best first: the city itself, a city starting with it, a word of
-    the name starting with it, then anywhere in the name; alphabetical within each."""
+    """The zones matching what was typed, best first: the whole name, the city, a city starting with it, a
+    word of the name starting with it, then anywhere in the name; alphabetical within each."""
     query = normalize(typed)
     if not query:
         return [n for n in _SUGGESTED if n in zone_names()][:limit]
@@ -51,14 +51,16 @@ def zone_choices(typed: str, limit: int = CHOICES) -> list[str]:
     for name, folded, city in _searchable():
         if query not in folded:
             continue
-        if city == query or folded == query:
+        if folded == query:
             rank = 0
-        elif city.startswith(query):
+        elif city == query:
             rank = 1
-        elif f" {query}" in f" {folded}":
+        elif city.startswith(query):
             rank = 2
-        else:
+        elif f" {query}" in f" {folded}":
             rank = 3
+        else:
+            rank = 4
         ranked.append((rank, name))
     ranked.sort()
     return [name for _, name in ranked[:limit]]
