@@ -24,6 +24,7 @@ from bot.__main__ import open_store
 from bot.announcer import CLAIM_BATCH, CONCURRENCY
 from bot.config import Settings
 from bot.facts import Fact
+from bot.store.database import latest_schema
 from bot.store.servers import GuildSettings
 from tests.fake_discord import FakeDiscord, InteractionRecord
 from tests.fake_discord.waiting import Changes
@@ -113,7 +114,7 @@ def test_a_database_from_a_newer_version_is_refused_untouched(canon_store: Path,
     assert_refused(
         result,
         canon_store,
-        "newer citadel-bot (schema 99; this version knows up to 8)",
+        f"newer citadel-bot (schema 99; this version knows up to {latest_schema()})",
         "run the newer version",
     )
     assert snapshot(canon_store) == before
@@ -125,11 +126,13 @@ def test_an_older_schema_still_migrates(canon_store: Path, tmp_path: Path) -> No
         db.execute("DROP INDEX deliveries_claimed")
         db.execute("ALTER TABLE deliveries DROP COLUMN claimed_by")
         db.execute("ALTER TABLE deliveries DROP COLUMN claim_expires")
+        db.execute("ALTER TABLE guild_settings DROP COLUMN timezone")  # what 0010 adds
+        db.execute("ALTER TABLE guild_settings DROP COLUMN post_hour")
         db.execute("PRAGMA user_version = 7")
     result = run_bot_once(canon_store, tmp_path)  # migrates, then fails to reach Discord (exit 1)
     assert result.returncode == 1 and "cannot reach Discord" in result.stderr
     with contextlib.closing(sqlite3.connect(canon_store)) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (8,)
+        assert db.execute("PRAGMA user_version").fetchone() == (latest_schema(),)
         assert db.execute("SELECT count(*) FROM processes").fetchone() == (0,)  # it left the register
 
 
