@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.errors import InputError
 from bot.facts import (
@@ -31,10 +33,10 @@ from bot.render import (
     safe,
     source_label,
 )
+from bot.zones import PostingTime, wall_clock_instant
 
 MILESTONES_MAX = 10
 MILESTONE_DAYS_MAX = 365
-DAY = timedelta(days=1)
 
 
 def parse_milestones(text: str) -> tuple[int, ...]:
@@ -54,41 +56,71 @@ def parse_milestones(text: str) -> tuple[int, ...]:
     return tuple(days)
 
 
+@dataclass(frozen=True)
+class Premiere:
+    """A premiere known to the day: the date the canon gives and, when it also gives a time (with its
+    offset), the exact instant."""
+
+    day: date
+    moment: datetime | None = None
+
+    @classmethod
+    def read(cls, value: str) -> Premiere | None:
+        """The premiere a stored value names, if it is known to the day; None otherwise."""
+        try:
+            when = ReleaseDate.parse(value)
+        except ValueError:
+            return None
+        if when.precision is not Precision.DAY:
+            return None
+        return cls(date(when.year, when.month, when.day), when.moment() if when.at else None)
+
+    def day_in(self, zone: ZoneInfo) -> date:
+        """Its date where a server is: the local date there of a known instant (a premiere at 00:00 UTC
+        is on the evening before in Mexico City); else the date itself, as a calendar date there."""
+        return self.moment.astimezone(zone).date() if self.moment else self.day
+
+    def shown_at(self, zone: ZoneInfo) -> datetime:
+        """The instant a server's posts show for it: its own, else the start of its day in the zone."""
+        return self.moment or wall_clock_instant(self.day, 0, zone)
+
+
 def premiere_moment(value: str, default_time: time) -> datetime | None:
-    """The instant of a premiere known to the day (its own time, else `default_time` in UTC); None otherwise."""
-    try:
-        when = ReleaseDate.parse(value)
-    except ValueError:
+    """The instant of a premiere known to the day (its own time, else `default_time` in UTC); None
+    otherwise. For what is not a server's countdown: /citadel countdown and the scheduled events."""
+    premiere = Premiere.read(value)
+    if premiere is None:
         return None
-    if when.precision is not Precision.DAY:
-        return None
-    if when.at is None:
-        when = ReleaseDate(when.year, when.precision, when.month, when.day, default_time)
-    return when.moment()
+    return premiere.moment or datetime.combine(premiere.day, default_time).astimezone(UTC)
 
 
-def milestone_at(moment: datetime, days: int) -> datetime:
-    return moment - timedelta(days=days)
+def milestone_times(
+    premiere: Premiere, milestones: Iterable[int], posting: PostingTime
+) -> dict[int, datetime]:
+    """When each milestone falls due for a server: the N-day milestone of a premiere on local date D is
+    at `posting.hour`:00 on D - N days in the server's zone (see wall_clock_instant for DST days)."""
+    zone = posting.zone
+    day = premiere.day_in(zone)
+    return {m: wall_clock_instant(day - timedelta(days=m), posting.hour, zone) for m in milestones}
 
 
-def due_milestone(moment: datetime, milestones: Sequence[int], now: datetime) -> int | None:
-    """The one milestone to post now, if any: the latest that has passed, and only while it is fresher
-    than its own length (a 7-day milestone missed by 2 days still posts, saying "in 5 days"; a 1-day
-    one missed by 2 does not; the premiere day's post is good for that day). Which servers it is for
-    (those whose countdown had started by its time) is the scheduler's business."""
-    passed = [m for m in milestones if milestone_at(moment, m) <= now]
+def due_milestone(times: Mapping[int, datetime], now: datetime) -> int | None:
+    """The one milestone to post now, if any, of those falling due at `times` (see milestone_times): the
+    latest that has passed, and only while it is fresher than its own length (a 7-day milestone missed
+    by 2 days still posts, saying "in 5 days"; a 1-day one missed by 2 does not; the premiere day's
+    post is good for a day). Which servers it is for (those whose countdown had started by its time) is
+    the scheduler's business."""
+    passed = [m for m, at in times.items() if at <= now]
     if not passed:
         return None
     latest = min(passed)
-    late = now - milestone_at(moment, latest)
+    late = now - times[latest]
     return latest if late < timedelta(days=max(latest, 1)) else None
 
 
-def upcoming_milestones(
-    moment: datetime, milestones: Sequence[int], now: datetime
-) -> list[tuple[datetime, int]]:
+def upcoming_milestones(times: Mapping[int, datetime], now: datetime) -> list[tuple[datetime, int]]:
     """(when, days) of the milestones still ahead, soonest first."""
-    return sorted((milestone_at(moment, m), m) for m in milestones if milestone_at(moment, m) > now)
+    return sorted((at, m) for m, at in times.items() if at > now)
 
 
 def command_mention(slug: str, command_id: int | None) -> str:
@@ -96,36 +128,41 @@ def command_mention(slug: str, command_id: int | None) -> str:
     return f"</citadel {slug}:{command_id}>" if command_id else f"`/citadel {slug}`"
 
 
-def days_until(moment: datetime, now: datetime) -> int:
-    """Whole days from `now` to `moment`, rounded up, as a fan counts them: 4.5 days left is "in 5 days"."""
-    whole, rest = divmod(moment - now, DAY)
-    return whole + (1 if rest else 0)
+def countdown_words(
+    premiere: Premiere, now: datetime, zone: ZoneInfo, *, on_the_day: bool = False
+) -> str | None:
+    """How far off the premiere is, said at `now` (when the post is sent, not when it was planned) in the
+    server's `zone`: "premieres today" on its local day, "premieres tomorrow" on the day before, else
+    "premieres in N days", N being calendar days there.
 
-
-def countdown_words(moment: datetime, now: datetime, *, on_the_day: bool = False) -> str | None:
-    """How far off the premiere at `moment` is, said at `now` (when the post is sent, not when it was
-    planned): "premieres in 5 days" (days_until, so always 2 or more), "premieres tomorrow" only when it
-    falls on the next calendar day and "premieres today" only on its own day (both in UTC).
-
-    None once the premiere has passed: a countdown that would go out after it says nothing true. Only
-    the premiere-day post (`on_the_day`, the 0-day milestone, due at the premiere itself) still goes
-    out later that day, as "premiered today", so a post held up a minute behind a rate limit is kept."""
-    today, day = now.astimezone(UTC).date(), moment.astimezone(UTC).date()
-    if moment < now:
+    None once the premiere has passed (its instant, or, for a date alone, its whole day there): a
+    countdown that would go out after it says nothing true. Only the premiere-day post (`on_the_day`,
+    the 0-day milestone) still goes out later on that day, as "premiered today", so a premiere at 05:30
+    still gets its post at 09:00, and a post held up a minute behind a rate limit is kept."""
+    today, day = now.astimezone(zone).date(), premiere.day_in(zone)
+    passed = premiere.moment < now if premiere.moment else day < today
+    if passed:
         return "premiered today" if on_the_day and day == today else None
-    if day == today:
+    left = (day - today).days
+    if left == 0:
         return "premieres today"
-    if day == today + DAY:
+    if left == 1:
         return "premieres tomorrow"
-    return f"premieres in {days_until(moment, now)} days"
+    return f"premieres in {left} days"
 
 
 def countdown_title(
-    title: str, moment: datetime, now: datetime, confidence: str = CONFIRMED, *, on_the_day: bool = False
+    title: str,
+    premiere: Premiere,
+    now: datetime,
+    zone: ZoneInfo,
+    confidence: str = CONFIRMED,
+    *,
+    on_the_day: bool = False,
 ) -> str | None:
     """A countdown's title, like "Citadel: Diana premieres in 5 days", and "(reported, not confirmed)"
     after it for a date not confirmed; None if nothing true is left to say (see countdown_words)."""
-    words = countdown_words(moment, now, on_the_day=on_the_day)
+    words = countdown_words(premiere, now, zone, on_the_day=on_the_day)
     return (
         None if words is None else marked(f"{title} {words}", confidence, Style.TEXT)
     )  # titles: no markdown
@@ -134,23 +171,24 @@ def countdown_title(
 def countdown_card(
     entry: Entry,
     facts: Sequence[Fact],
-    moment: datetime,
+    premiere: Premiere,
     now: datetime,
+    zone: ZoneInfo,
     mention: str,
     *,
     on_the_day: bool = False,
 ) -> Card | None:
-    """A milestone post as it reads at `now`: how far off the premiere is, the premiere as a timestamp
-    every reader sees in their own zone (and relative, which Discord keeps current), and key facts.
-    None if the premiere has passed (see countdown_words)."""
+    """A milestone post as it reads at `now` in a server in `zone`: how far off the premiere is, the
+    premiere as a timestamp every reader sees in their own zone (its date alone when no time is known,
+    and relative, which Discord keeps current), and key facts. None if the premiere has passed (see
+    countdown_words)."""
     sources = SourceIndex()
     by_field: dict[str, list[Fact]] = {}
     for fact in sorted(facts, key=lambda f: f.position):
         by_field.setdefault(fact.field, []).append(fact)
-    premiere = by_field.get("premiere", [])
-    title = countdown_title(
-        entry.title, moment, now, premiere[0].confidence if premiere else CONFIRMED, on_the_day=on_the_day
-    )
+    dated = by_field.get("premiere", [])
+    confidence = dated[0].confidence if dated else CONFIRMED
+    title = countdown_title(entry.title, premiere, now, zone, confidence, on_the_day=on_the_day)
     if title is None:
         return None
     fields = []
@@ -163,9 +201,9 @@ def countdown_card(
     if cast:
         names = ", ".join(f"{safe(split_person(f.value)[0], Style.DISCORD)} {sources.cite(f)}" for f in cast)
         fields.append(CardField("Starring", names, False))
-    cite = f" {sources.cite(premiere[0])}" if premiere else ""
-    stamp = int(moment.timestamp())
-    description = f"Premiere: <t:{stamp}:F> (<t:{stamp}:R>){cite}\nEverything known: {mention}"
+    cite = f" {sources.cite(dated[0])}" if dated else ""
+    stamp, style = int(premiere.shown_at(zone).timestamp()), "F" if premiere.moment else "D"
+    description = f"Premiere: <t:{stamp}:{style}> (<t:{stamp}:R>){cite}\nEverything known: {mention}"
     return fit(Card(title, description, tuple(fields), sources.footer()))
 
 

@@ -20,17 +20,18 @@ from typing import Generic, Protocol, TypeVar
 import aiohttp
 import discord
 
-from bot.announcements import due_milestone, milestone_at, premiere_moment, upcoming_milestones
+from bot.announcements import Premiere, due_milestone, milestone_times, premiere_moment, upcoming_milestones
 from bot.clock import Timer, stop_task
 from bot.pacing import Pacer, Spacing
 from bot.posts import Posts, Stale
 from bot.presence import STALE
-from bot.reminders import dm_text
+from bot.reminders import REMINDER_POSTING, dm_text
 from bot.render import to_embed
 from bot.store import Store
 from bot.store.outbox import Delivery, EventRoom
 from bot.store.reminders import Reminder, ReminderDelivery
 from bot.store.servers import GuildSettings, Shards
+from bot.zones import PostingTime
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,10 +72,14 @@ def _countdown_start(settings: GuildSettings) -> datetime:
     return settings.since or _ALWAYS
 
 
+# What servers share to have the same milestone times: their milestones, zone and posting hour.
+_Timing = tuple[tuple[int, ...], PostingTime]
+
+
 @dataclass(frozen=True)
 class _Audience(Generic[T]):
-    """The servers that share one milestone setting (or the members who share one reminder), in the
-    order their countdowns started."""
+    """The servers that share one milestone setting, zone and hour (or the members who share one
+    reminder), in the order their countdowns started."""
 
     starts: list[datetime]
     members: list[T]  # (guild, channel) or a member's id, in the same order
@@ -174,7 +179,7 @@ class Announcer:
         self.sender = sender
         self.posts = posts
         self.settle = settle
-        self.default_time = posts.default_time
+        self.default_time = posts.default_time  # DEFAULT_PREMIERE_TIME: the start of a premiere event
         # Paces posts under Discord's limits (the bot's is fed by its HTTP trace); `rate` is a ceiling.
         self.pacer = pacer or Pacer(ceiling=rate)
         self.dm_spacing = dm_spacing or Spacing(
@@ -293,25 +298,27 @@ class Announcer:
     ) -> datetime | None:
         """Create the deliveries of every milestone due now; return when the next one falls due.
 
-        Servers are grouped by their milestones, so the arithmetic runs once per premiere and group; a
-        group is ordered by when each server's countdown started, so the servers a due milestone is
-        for (those subscribed by its time) are a prefix, found by bisection."""
-        audiences: dict[tuple[int, ...], _Audience[tuple[int, int]]] = {}
+        Servers are grouped by their milestones, zone and posting hour (most share a few), so the
+        arithmetic runs once per premiere and group; a group is ordered by when each server's countdown
+        started, so the servers a due milestone is for (those subscribed by its time) are a prefix,
+        found by bisection."""
+        audiences: dict[_Timing, _Audience[tuple[int, int]]] = {}
         for settings in sorted(subscribed, key=_countdown_start):
             assert settings.channel_id is not None
-            audience = audiences.setdefault(settings.milestones, _Audience([], []))
+            audience = audiences.setdefault((settings.milestones, settings.posting), _Audience([], []))
             audience.starts.append(_countdown_start(settings))
             audience.members.append((settings.guild_id, settings.channel_id))
         next_due: datetime | None = None
         for slug, value in premieres:
-            moment = premiere_moment(value, self.default_time)
-            if moment is None:
+            premiere = Premiere.read(value)
+            if premiere is None:
                 continue
-            for config, audience in audiences.items():
-                days = due_milestone(moment, config, now)
-                if days is not None and (guilds := audience.subscribed_by(milestone_at(moment, days))):
+            for (milestones, posting), audience in audiences.items():
+                times = milestone_times(premiere, milestones, posting)
+                days = due_milestone(times, now)
+                if days is not None and (guilds := audience.subscribed_by(times[days])):
                     await self.outbox.plan_milestone(slug, days, value, now, guilds)
-                ahead = upcoming_milestones(moment, config, now)
+                ahead = upcoming_milestones(times, now)
                 if ahead and (next_due is None or ahead[0][0] < next_due):
                     next_due = ahead[0][0]
         return next_due
@@ -348,7 +355,7 @@ class Announcer:
             await self._skip(delivery, "announcements are off")
             return 0
         # Rendered now, as it is sent: a post held up (downtime, a rate limit, a crash) counts from now.
-        card = await self.posts.render(delivery, now, settings.milestones, settings.spoiler_days)
+        card = await self.posts.render(delivery, now, settings)
         if isinstance(card, Stale):
             await self._skip(delivery, card.reason)
             return 0
@@ -422,13 +429,14 @@ class Announcer:
         next_due: datetime | None = None
         for (slug, milestones), audience in audiences.items():
             value = values.get(slug)
-            moment = premiere_moment(value, self.default_time) if value else None
-            if value is None or moment is None:
+            premiere = Premiere.read(value) if value else None
+            if value is None or premiere is None:
                 continue
-            days = due_milestone(moment, milestones, now)
-            if days is not None and (users := audience.subscribed_by(milestone_at(moment, days))):
+            times = milestone_times(premiere, milestones, REMINDER_POSTING)
+            days = due_milestone(times, now)
+            if days is not None and (users := audience.subscribed_by(times[days])):
                 await self.store.reminders.plan(slug, days, value, now, users)
-            ahead = upcoming_milestones(moment, milestones, now)
+            ahead = upcoming_milestones(times, now)
             if ahead and (next_due is None or ahead[0][0] < next_due):
                 next_due = ahead[0][0]
         return next_due
@@ -460,7 +468,7 @@ class Announcer:
             await self.store.reminders.skip(delivery, "the reminder was cancelled")
             return 0
         card = await self.posts.countdown(
-            entry, delivery.milestone, delivery.premiere, now, reminder.milestones
+            entry, delivery.milestone, delivery.premiere, now, reminder.milestones, REMINDER_POSTING
         )
         if isinstance(card, Stale):
             await self.store.reminders.skip(delivery, card.reason)

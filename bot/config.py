@@ -57,7 +57,8 @@ class Settings:
     log_level: str = "INFO"
     # Announcements: edits within this many seconds are merged into one update post per entry.
     update_settle_seconds: int = 120
-    # The time of day (UTC) of a premiere known only to the day.
+    # The time of day (UTC) of a premiere known only to the day, in /citadel countdown and for the start of
+    # premiere events. Countdown posts go out at each server's own hour and zone (GuildSettings.posting).
     default_premiere_time: time = time(0, 0, tzinfo=UTC)
     # A ceiling on posts a second; None: as many as Discord's global limit (50 requests a second) leaves,
     # which the announcer learns from Discord's answers (bot/pacing.py).

@@ -9,18 +9,19 @@ from datetime import datetime, time
 
 from bot import spoilers
 from bot.announcements import (
+    Premiere,
     command_mention,
     countdown_card,
-    milestone_at,
-    premiere_moment,
+    milestone_times,
     upcoming_milestones,
     update_card,
 )
-from bot.facts import SPOILER_DAYS, Entry
+from bot.facts import Entry
 from bot.render import Card
 from bot.store import Store
 from bot.store.outbox import Delivery
 from bot.store.servers import GuildSettings
+from bot.zones import PostingTime
 
 CITADEL_COMMAND_KEY = "citadel_command_id"  # meta: the synced /citadel's id, for clickable mentions
 
@@ -33,6 +34,9 @@ class Stale:
 
 
 class Posts:
+    """`default_time` (DEFAULT_PREMIERE_TIME) is not used for posts: a server's countdowns go out at its
+    own hour and zone (GuildSettings.posting); it is kept here for the scheduled events."""
+
     def __init__(self, store: Store, default_time: time) -> None:
         self.store = store
         self.default_time = default_time
@@ -50,17 +54,10 @@ class Posts:
                 return followers
         return settings.role_id
 
-    async def render(
-        self,
-        delivery: Delivery,
-        now: datetime,
-        milestones: Sequence[int] = (),
-        spoiler_days: int = SPOILER_DAYS,
-    ) -> Card | Stale:
-        """The post as it reads at `now`, when it is sent (not when it was planned), or why it no longer
-        goes out. A countdown is stale when its premiere moved or passed, or when a later milestone of
-        the server's `milestones` has passed too (that one is posted instead: one count, not two).
-        Spoilers are hidden until `spoiler_days` after the entry's premiere."""
+    async def render(self, delivery: Delivery, now: datetime, settings: GuildSettings) -> Card | Stale:
+        """The post as it reads at `now`, when it is sent (not when it was planned), in the server's
+        zone and with its spoilers hidden as the server chose, or why it no longer goes out (see
+        `countdown`)."""
         slug = delivery.entry_slug
         entry = await self.store.entries.get(slug) if slug else None
         if entry is None:
@@ -71,27 +68,38 @@ class Posts:
                 return Stale("the update's changes are gone")
             facts = await self.store.facts.for_entry(entry.slug)
             premiere = next((f.value for f in facts if f.field == "premiere"), None)
-            hide = spoilers.hidden(premiere, spoiler_days, now, self.default_time)
+            hide = spoilers.hidden(premiere, settings.spoiler_days, now, self.default_time)
             return update_card(entry, batch.changes, now, await self.mention(entry.slug), hide_spoilers=hide)
         if delivery.milestone is None:
             return Stale("not a milestone")
-        return await self.countdown(entry, delivery.milestone, delivery.premiere, now, milestones)
+        return await self.countdown(
+            entry, delivery.milestone, delivery.premiere, now, settings.milestones, settings.posting
+        )
 
     async def countdown(
-        self, entry: Entry, days: int, planned_for: str | None, now: datetime, milestones: Sequence[int]
+        self,
+        entry: Entry,
+        days: int,
+        planned_for: str | None,
+        now: datetime,
+        milestones: Sequence[int],
+        posting: PostingTime,
     ) -> Card | Stale:
-        """The `days` milestone's countdown to the premiere `planned_for`, as it reads at `now` (a server's
-        post or a member's DM), or why it no longer goes out: the premiere moved or passed, or a later
-        milestone of `milestones` has passed too (that one goes out instead: one count, not two)."""
+        """The `days` milestone's countdown to the premiere `planned_for`, as it reads at `now` in the
+        zone of `posting` (a server's post or a member's DM), or why it no longer goes out: the premiere
+        moved or passed, or a later milestone of `milestones` has passed too (that one goes out instead:
+        one count, not two)."""
         facts = await self.store.facts.for_entry(entry.slug)
         premiere = next((f.value for f in facts if f.field == "premiere"), None)
-        moment = premiere_moment(premiere or "", self.default_time)
-        if premiere != planned_for or moment is None:  # re-armed for the new date; this one is stale
+        dated = Premiere.read(premiere or "")
+        if premiere != planned_for or dated is None:  # re-armed for the new date; this one is stale
             return Stale("the premiere moved")
-        card = countdown_card(entry, facts, moment, now, await self.mention(entry.slug), on_the_day=days == 0)
+        mention = await self.mention(entry.slug)
+        card = countdown_card(entry, facts, dated, now, posting.zone, mention, on_the_day=days == 0)
         if card is None:
             return Stale("the premiere has passed")
-        later = [m for m in milestones if m < days and milestone_at(moment, m) <= now]
+        times = milestone_times(dated, milestones, posting)
+        later = [m for m, at in times.items() if m < days and at <= now]
         if later:
             return Stale(f"the {min(later)}-day milestone has passed too; it is posted instead")
         return card
@@ -103,17 +111,21 @@ class Posts:
         found: list[tuple[datetime, Card]] = []
         for delivery in await self.store.outbox.deliveries(settings.guild_id, status="pending"):
             when = max(datetime.fromisoformat(delivery.due_at), now)
-            card = await self.render(delivery, when, settings.milestones, settings.spoiler_days)
+            card = await self.render(delivery, when, settings)
             if isinstance(card, Card):
                 found.append((when, card))
+        posting = settings.posting
         for slug, value in await self.store.facts.premieres():
-            moment = premiere_moment(value, self.default_time)
+            premiere = Premiere.read(value)
             entry = await self.store.entries.get(slug)
-            if moment is None or entry is None:
+            if premiere is None or entry is None:
                 continue
             facts, mention = await self.store.facts.for_entry(slug), await self.mention(slug)
-            for when, days in upcoming_milestones(moment, settings.milestones, now)[:count]:
-                ahead = countdown_card(entry, facts, moment, when, mention, on_the_day=days == 0)
+            times = milestone_times(premiere, settings.milestones, posting)
+            for when, days in upcoming_milestones(times, now)[:count]:
+                ahead = countdown_card(
+                    entry, facts, premiere, when, posting.zone, mention, on_the_day=days == 0
+                )
                 if ahead is not None:
                     found.append((when, ahead))
         found.sort(key=lambda pair: pair[0])

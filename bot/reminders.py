@@ -8,13 +8,17 @@ from datetime import datetime, time
 
 import discord
 
-from bot.announcements import premiere_moment, upcoming_milestones
+from bot.announcements import Premiere, milestone_times, premiere_moment, upcoming_milestones
 from bot.facts import ReleaseDate
 from bot.render import RELEASED_STATUSES, Style, premiere_text, safe
+from bot.zones import DEFAULT_HOUR, DEFAULT_ZONE, PostingTime
 
 # A week ahead to plan the watch, the eve, and the day itself. Three DMs per premiere, not the six
 # server posts of DEFAULT_MILESTONES: a DM lands in a member's own inbox, so fewer and more useful.
 DEFAULT_REMINDER_DAYS = (7, 1, 0)
+# A member has no time zone the bot knows: their DMs go out at the servers' default posting time
+# (09:00 UTC), each on its milestone's day there.
+REMINDER_POSTING = PostingTime(DEFAULT_ZONE, DEFAULT_HOUR)
 # Discord shows at most 25 buttons on a message (5 rows of 5): one Cancel button per reminder.
 LISTED_MAX = 25
 
@@ -55,10 +59,11 @@ def next_reminder(
 ) -> datetime | None:
     """When the member's next DM is due: the first of their milestones still ahead and after they asked;
     None if the premiere is not known to the day, or none is left."""
-    moment = premiere_moment(premiere or "", default_time)
-    if moment is None:
+    dated = Premiere.read(premiere or "")
+    if dated is None:
         return None
-    return next((when for when, _ in upcoming_milestones(moment, milestones, now) if when >= since), None)
+    ahead = upcoming_milestones(milestone_times(dated, milestones, REMINDER_POSTING), now)
+    return next((when for when, _ in ahead if when >= since), None)
 
 
 def _stamp(moment: datetime) -> str:
@@ -85,12 +90,13 @@ def confirmation(
     """The one line that says what a member who just asked will get, and when (Discord timestamps)."""
     title = safe(title, Style.DISCORD)
     moment = premiere_moment(premiere or "", default_time)
-    if moment is None:
+    dated = Premiere.read(premiere or "")
+    if moment is None or dated is None:
         return (
             f"{_not_dated(title, premiere, status, now)}: I'll DM you {milestones_said(milestones)} "
             "once it has one."
         )
-    ahead = upcoming_milestones(moment, milestones, now)
+    ahead = upcoming_milestones(milestone_times(dated, milestones, REMINDER_POSTING), now)
     if not ahead:
         return (
             f"Every reminder you chose for {title} has passed (it premieres {_stamp(moment)}); "

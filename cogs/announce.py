@@ -13,6 +13,7 @@ from bot.client import CitadelBot
 from bot.render import to_embed
 from bot.store.servers import GuildSettings
 from bot.tree import admin_check, reply_ephemeral, writes
+from bot.zones import local_label, zone_choices
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,11 @@ def events_held_line(held: int) -> str:
         f"**Held back:** {held} {premieres} no event because this server has 100 scheduled events, Discord's "
         "limit; delete or end some events to free room, and the soonest premieres get theirs first."
     )
+
+
+async def zone_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    """IANA zones matching what was typed (a city, a region, part of a name), from a list kept in memory."""
+    return [app_commands.Choice(name=name, value=name) for name in zone_choices(current)]
 
 
 class AnnounceGroup(app_commands.Group):
@@ -83,6 +89,29 @@ class AnnounceGroup(app_commands.Group):
             f"Countdowns will be posted {', '.join(map(str, settings.milestones))} days before each premiere."
         )
         await self.cog.show_status(interaction, settings, line)
+
+    @app_commands.command(
+        name="timezone",
+        description="The server's time zone: countdowns go out at its posting hour there",
+        extras=writes(),
+    )
+    @app_commands.describe(
+        zone="An IANA time zone such as Europe/Rome or Asia/Kolkata; type a city to search"
+    )
+    @app_commands.autocomplete(zone=zone_autocomplete)
+    async def timezone(self, interaction: discord.Interaction, zone: app_commands.Range[str, 1, 60]) -> None:
+        await self.cog.set_posting(interaction, zone=zone)
+
+    @app_commands.command(
+        name="time",
+        description="The hour of the day countdowns are posted, in the server's time zone",
+        extras=writes(),
+    )
+    @app_commands.describe(hour="0 to 23; default 9 (09:00)")
+    async def posting_time(
+        self, interaction: discord.Interaction, hour: app_commands.Range[int, 0, 23]
+    ) -> None:
+        await self.cog.set_posting(interaction, hour=hour)
 
     @app_commands.command(
         name="role", description="Ping an opt-in role with each post; leave empty to stop pinging"
@@ -163,8 +192,10 @@ class AnnounceGroup(app_commands.Group):
         if not upcoming:
             await reply_ephemeral(interaction, "Nothing is planned: no premiere known to the day is ahead.")
             return
+        zone = settings.timezone
         lines = [
-            f"{i}. {discord.utils.format_dt(when, 'F')}" for i, (when, _) in enumerate(upcoming, start=1)
+            f"{i}. {local_label(when, zone)} ({discord.utils.format_dt(when, 'F')})"
+            for i, (when, _) in enumerate(upcoming, start=1)
         ]
         ping = f" Each will ping <@&{settings.role_id}>." if settings.role_id else ""
         await interaction.response.send_message(
@@ -198,6 +229,12 @@ class Announce(commands.Cog):
     async def save(self, interaction: discord.Interaction, line: str, **changes: Any) -> None:
         settings = await self.announcements.change(self.guild_id(interaction), **changes)
         await self.show_status(interaction, settings, line)
+
+    async def set_posting(
+        self, interaction: discord.Interaction, *, zone: str | None = None, hour: int | None = None
+    ) -> None:
+        settings = await self.announcements.posting(self.guild_id(interaction), zone=zone, hour=hour)
+        await self.show_status(interaction, settings, f"Countdowns will be posted at {settings.posting}.")
 
     async def bot_member(self, guild: discord.Guild) -> discord.Member:
         # Fetched, not taken from the cache: without the privileged members intent the bot never
@@ -239,6 +276,7 @@ class Announce(commands.Cog):
         rows = [
             f"**Channel:** {where}",
             f"**Milestones:** {', '.join(map(str, settings.milestones))} days before a premiere",
+            f"**Posting time:** {settings.post_hour:02d}:00 · **Time zone:** {settings.timezone}",
             f"**Ping:** {await self.ping(settings)}",
             f"**Change updates:** {'on' if settings.updates else 'off'} · **Premiere events:** {'on' if settings.events else 'off'}",
             f"**Spoilers:** {spoilers_line(settings.spoiler_days)}",
@@ -255,7 +293,8 @@ class Announce(commands.Cog):
         if settings.channel_id:
             upcoming = await self.announcements.upcoming(settings, now)
             rows.append("**Next posts:**")
-            rows += [f"{discord.utils.format_dt(when, 'F')} ({discord.utils.format_dt(when, 'R')}): {card.title}"
+            rows += [f"{local_label(when, settings.timezone)} · {discord.utils.format_dt(when, 'F')} "
+                     f"({discord.utils.format_dt(when, 'R')}): {card.title}"
                      for when, card in upcoming] or ["nothing planned yet"]  # fmt: skip
         embed = discord.Embed(
             title="Announcements in this server", description="\n".join(rows), colour=0xB3202A

@@ -278,7 +278,7 @@ class EditorGroup(app_commands.Group):
 ENTRY_DESCRIBE = "The entry: a title, a country or a lead actor"
 FIELD_DESCRIBE = "Which fact: premiere, cast, director, status…"
 ITEM_DESCRIBE = "For fields with several items (cast, filmed in…): which one"
-SPOILER_DESCRIBE = "A plot or note that gives the story away: hidden until a while after the premiere"
+SPOILER_DESCRIBE = "A plot or note that gives the story away, hidden for a while after the premiere"
 
 
 class FactGroup(EditorGroup):

@@ -33,7 +33,12 @@ START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 PREMIERE = "2026-12-24"  # 29.5 days after START
 PREMIERE_AT = datetime(2026, 12, 24, tzinfo=UTC)
 SOURCE = "https://example.org/season-2-date"
-A_DAY_EARLY = START - timedelta(days=1)  # before the 30-day milestone (24 November, 00:00)
+A_DAY_EARLY = START - timedelta(days=1)  # before the 30-day milestone (24 November, 09:00)
+
+
+def milestone(days: int) -> datetime:
+    """When PREMIERE's milestone falls due for a server with the default posting time: 09:00 UTC."""
+    return PREMIERE_AT - timedelta(days=days) + timedelta(hours=9)
 
 
 @pytest.fixture
@@ -116,24 +121,24 @@ async def test_every_milestone_posts_once_at_its_time(
 ) -> None:
     await subscribe_a_day_early(bot, fake)
     await set_premiere(bot, PREMIERE)
-    # The 30-day milestone passed 12 hours ago and is fresh: it posts now (29.5 days left, counted up to
-    # 30). The change posts after settling.
+    # The 30-day milestone passed 3 hours ago (09:00 UTC) and is fresh: it posts now (24 November to 24
+    # December: 30 days). The change posts after settling.
     assert await posts(bot, fake, 1) == ["Citadel season 2 premieres in 30 days"]
     await advance(bot, clock, START + timedelta(seconds=120))
     assert (await posts(bot, fake, 2))[1] == "Premiere date confirmed: Citadel season 2"
 
     expected = ["in 14 days", "in 7 days", "in 3 days", "tomorrow", "today"]
     for n, (days, words) in enumerate(zip((14, 7, 3, 1, 0), expected, strict=True), start=3):
-        await advance(bot, clock, PREMIERE_AT - timedelta(days=days) - timedelta(seconds=1))
+        await advance(bot, clock, milestone(days) - timedelta(seconds=1))
         assert len(fake.messages[HOME.channel_id]) == n - 1  # not a second early
-        await advance(bot, clock, PREMIERE_AT - timedelta(days=days))
+        await advance(bot, clock, milestone(days))
         assert (await posts(bot, fake, n))[-1] == f"Citadel season 2 premieres {words}"
 
     await advance(bot, clock, PREMIERE_AT + timedelta(days=40))
     assert len(await posts(bot, fake, 7)) == 7
     post = fake.messages[HOME.channel_id][2]
-    stamp = int(PREMIERE_AT.timestamp())
-    assert post["embeds"][0]["description"].startswith(f"Premiere: <t:{stamp}:F> (<t:{stamp}:R>)")
+    stamp = int(PREMIERE_AT.timestamp())  # a date alone: shown as its date (the day's start in UTC)
+    assert post["embeds"][0]["description"].startswith(f"Premiere: <t:{stamp}:D> (<t:{stamp}:R>)")
     assert post["content"] == ""
     sent = posted_bodies(fake)
     assert len(sent) == 7 and all(b["allowed_mentions"] == {"parse": []} for b in sent)
@@ -149,7 +154,7 @@ async def test_a_restart_between_milestones_posts_nothing_twice(
     async with running_bot(settings, fake, clock) as bot:
         await bot.announcer.settled()
         assert len(fake.messages[HOME.channel_id]) == 2
-        await advance(bot, clock, PREMIERE_AT - timedelta(days=14))
+        await advance(bot, clock, milestone(14))
         assert (await posts(bot, fake, 3))[-1] == "Citadel season 2 premieres in 14 days"
 
 
@@ -160,12 +165,12 @@ async def test_downtime_across_three_milestones_posts_only_the_latest(
         await first_two_posts(bot, fake, clock)
     # Down while the 14-, 7- and 3-day milestones pass; back 1 day after the 3-day one, which posts
     # with the days actually left.
-    clock.set(PREMIERE_AT - timedelta(days=2))
+    clock.set(milestone(3) + timedelta(days=1))
     async with running_bot(settings, fake, clock) as bot:
         assert (await posts(bot, fake, 3))[-1] == "Citadel season 2 premieres in 2 days"
     # Down again across the 1-day milestone and the premiere day, back 2 days after the 1-day one:
     # both are older than their own length, so nothing posts.
-    clock.set(PREMIERE_AT + timedelta(days=1, hours=1))
+    clock.set(milestone(1) + timedelta(days=2))
     async with running_bot(settings, fake, clock) as bot:
         await bot.announcer.settled()
         assert len(fake.messages[HOME.channel_id]) == 3
@@ -185,10 +190,10 @@ async def test_a_date_change_re_arms_the_milestones(
         f"**Premiere**: <t:{old}:D> (<t:{old}:R>) → <t:{new}:D> (<t:{new}:R>) (example.org, 2026-11-20)"
         in change
     )
-    # The old date's 14-day milestone (10 December) no longer posts; the new date's 30-day one does.
-    await advance(bot, clock, datetime(2026, 12, 10, 1, tzinfo=UTC))
+    # The old date's 14-day milestone (10 December, 09:00) no longer posts; the new date's 30-day one does.
+    await advance(bot, clock, milestone(14) + timedelta(hours=1))
     assert len(fake.messages[HOME.channel_id]) == 3
-    await advance(bot, clock, datetime(2026, 12, 21, tzinfo=UTC))
+    await advance(bot, clock, datetime(2026, 12, 21, 9, tzinfo=UTC))
     assert (await posts(bot, fake, 4))[-1] == "Citadel season 2 premieres in 30 days"
 
 
@@ -250,11 +255,14 @@ async def test_status_and_preview_show_the_next_three_posts(
     assert (
         f"**Channel:** <#{HOME.channel_id}>" in status and "**Milestones:** 30, 14, 7, 3, 1, 0 days" in status
     )
+    assert "**Posting time:** 09:00 · **Time zone:** UTC" in status
     lines = status.split("**Next posts:**\n")[1].splitlines()
     expected = []
-    for days in (14, 7, 3):
-        stamp = int((PREMIERE_AT - timedelta(days=days)).timestamp())
-        expected.append(f"<t:{stamp}:F> (<t:{stamp}:R>): Citadel season 2 premieres in {days} days")
+    for days, local in ((14, "Thu 10 Dec"), (7, "Thu 17 Dec"), (3, "Mon 21 Dec")):
+        stamp = int(milestone(days).timestamp())
+        expected.append(
+            f"{local}, 09:00 UTC · <t:{stamp}:F> (<t:{stamp}:R>): Citadel season 2 premieres in {days} days"
+        )
     assert lines == expected
 
     record = await fake.invoke_command(
@@ -457,7 +465,8 @@ async def test_a_sigkill_after_the_send_and_before_its_mark_posts_nothing_twice(
     but not yet answered; the restarted bot sends the same nonce and Discord hands back the first."""
     store = await open_store(settings)
     await store.servers.save(GuildSettings(HOME.id, channel_id=HOME.channel_id))
-    in_a_week = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()  # the 7-day milestone is due now
+    # A milestone is due now, saying "in 7 days": the 7-day one after 09:00 UTC, else the 14-day one.
+    in_a_week = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
     await store.facts.edit(
         "season-2", "premiere", "", Fact("premiere", in_a_week, SOURCE, "2026-11-20"), "mod (1)"
     )
@@ -500,10 +509,10 @@ async def test_a_countdown_sent_late_counts_the_days_actually_left(
 ) -> None:
     async with running_bot(settings, fake, clock) as bot:
         await first_two_posts(bot, fake, clock)
-        await advance(bot, clock, PREMIERE_AT - timedelta(days=14))
+        await advance(bot, clock, milestone(14))
         assert (await posts(bot, fake, 3))[-1] == "Citadel season 2 premieres in 14 days"
     # Down when the 7-day milestone passes (17 December); back 2 days later, when 5 days are left.
-    clock.set(PREMIERE_AT - timedelta(days=5))
+    clock.set(milestone(7) + timedelta(days=2))
     async with running_bot(settings, fake, clock) as bot:
         assert (await posts(bot, fake, 4))[-1] == "Citadel season 2 premieres in 5 days"
         (late,) = [d for d in await bot.store.outbox.deliveries(HOME.id) if d.milestone == 7]
@@ -514,12 +523,12 @@ async def test_a_day_before_milestone_sent_on_the_premiere_day_says_today(
     settings: Settings, fake: FakeDiscord, clock: ManualClock
 ) -> None:
     async with running_bot(settings, fake, clock) as bot:
-        await subscribe_a_day_early(bot, fake)
+        await subscribe(fake)  # at START, after the 30-day milestone (24 November, 09:00): not this server's
         await set_premiere(bot, "2026-12-24 20:00 +00:00")  # 20:00 UTC on 24 December
         await advance(bot, clock, START + timedelta(seconds=150))
         assert await posts(bot, fake, 1) == ["Premiere date confirmed: Citadel season 2"]
-    # Down from before the 30-day milestone (24 November, 20:00) until 06:00 on the premiere day, 10
-    # hours after the 1-day milestone: only that one posts, and the premiere is today, not tomorrow.
+    # Down until 06:00 on the premiere day, 21 hours after the 1-day milestone (23 December, 09:00):
+    # only that one posts, and the premiere is today, not tomorrow.
     clock.set(datetime(2026, 12, 24, 6, tzinfo=UTC))
     async with running_bot(settings, fake, clock) as bot:
         assert (await posts(bot, fake, 2))[-1] == "Citadel season 2 premieres today"
@@ -538,7 +547,7 @@ async def test_a_countdown_whose_premiere_passed_before_it_was_sent_is_skipped(
     store = await open_store(settings, clock)
     assert await store.outbox.plan_milestone("season-2", 1, PREMIERE, clock(), [(HOME.id, HOME.channel_id)])
     await store.close()
-    clock.set(PREMIERE_AT + timedelta(days=1, hours=1))
+    clock.set(milestone(0) + timedelta(days=1, hours=1))  # the premiere day's own post is stale by then
     async with running_bot(settings, fake, clock) as bot:
         await bot.announcer.settled()
         assert len(fake.messages[HOME.channel_id]) == 2  # nothing more
@@ -552,7 +561,7 @@ async def test_a_server_that_picks_its_channel_after_a_milestone_gets_the_next_o
     await set_premiere(bot, PREMIERE)
     await advance(bot, clock, START + timedelta(seconds=150))  # the change is announced to nobody yet
     # Two days after the 7-day milestone (still fresh by its own length), the server picks its channel.
-    await advance(bot, clock, PREMIERE_AT - timedelta(days=5))
+    await advance(bot, clock, milestone(7) + timedelta(days=2))
     await subscribe(fake)
     await bot.announcer.settled()
     assert fake.messages.get(HOME.channel_id, []) == []
@@ -566,16 +575,21 @@ async def test_a_server_that_picks_its_channel_after_a_milestone_gets_the_next_o
         "Citadel season 2 premieres in 3 days", "Citadel season 2 premieres tomorrow",
         "Citadel season 2 premieres today",
     ]  # fmt: skip
-    stamp = int((PREMIERE_AT - timedelta(days=3)).timestamp())
-    assert preview["content"].startswith(f"The next posts, in order:\n1. <t:{stamp}:F>\n")
+    stamp = int(milestone(3).timestamp())
+    assert preview["content"].startswith(
+        f"The next posts, in order:\n1. Mon 21 Dec, 09:00 UTC (<t:{stamp}:F>)\n"
+    )
     record = await fake.invoke_command(
         "announce", subcommand="status", guild_id=HOME.id, permissions=MANAGE_GUILD
     )
     status = (await record.wait_response())["data"]["embeds"][0]["description"]
     next_line = status.split("**Next posts:**\n")[1].splitlines()[0]
-    assert next_line == f"<t:{stamp}:F> (<t:{stamp}:R>): Citadel season 2 premieres in 3 days"
+    assert (
+        next_line
+        == f"Mon 21 Dec, 09:00 UTC · <t:{stamp}:F> (<t:{stamp}:R>): Citadel season 2 premieres in 3 days"
+    )
 
-    await advance(bot, clock, PREMIERE_AT - timedelta(days=3))
+    await advance(bot, clock, milestone(3))
     assert await posts(bot, fake, 1) == ["Citadel season 2 premieres in 3 days"]
 
 
@@ -601,7 +615,7 @@ async def test_a_reported_date_is_counted_down_as_reported_until_it_is_confirmed
     assert description(fake, 2).startswith(
         f"**Premiere**: {day} — now confirmed (was reported) (example.org, 2026-11-20)\n"
     )
-    await advance(bot, clock, PREMIERE_AT - timedelta(days=14))
+    await advance(bot, clock, milestone(14))
     assert (await posts(bot, fake, 4))[-1] == "Citadel season 2 premieres in 14 days"
 
 
@@ -638,8 +652,8 @@ async def test_each_server_is_planned_only_the_milestones_after_its_countdown_st
 ) -> None:
     """One scheduler step over servers of two milestone settings and different starts: the 7-day
     milestone (passed 2 days ago) is planned only for servers subscribed by then."""
-    clock = ManualClock(PREMIERE_AT - timedelta(days=5))
-    seven = PREMIERE_AT - timedelta(days=7)
+    seven = milestone(7)
+    clock = ManualClock(seven + timedelta(days=2))
     store = await Store.open(tmp_path / "bot.sqlite3", clock)
     try:
         await load_canon(store, canon_dir)
@@ -663,9 +677,9 @@ async def test_each_server_is_planned_only_the_milestones_after_its_countdown_st
         next_due = await announcer.plan_milestones(clock(), subscribed, await store.facts.premieres())
         planned = sorted((d.guild_id >> 22, d.milestone) for d in await store.outbox.deliveries())
         assert planned == [(1, 7), (2, 7), (3, 7), (5, 7)]
-        assert next_due == PREMIERE_AT - timedelta(days=3)  # the default setting's next; (7, 0)'s is later
+        assert next_due == milestone(3)  # the default setting's next; (7, 0)'s is later
         # Server 4's preview begins with its first milestone, the 3-day one.
         (when, card), *_ = await posts.upcoming(await store.servers.get(4 << 22), clock())
-        assert (when, card.title) == (PREMIERE_AT - timedelta(days=3), "Citadel season 2 premieres in 3 days")
+        assert (when, card.title) == (milestone(3), "Citadel season 2 premieres in 3 days")
     finally:
         await store.close()

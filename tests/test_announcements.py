@@ -6,17 +6,18 @@ test_store_servers.py."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.announcements import (
+    Premiere,
     countdown_card,
     countdown_entry,
     countdown_title,
     countdown_words,
-    days_until,
     due_milestone,
     parse_milestones,
     premiere_moment,
@@ -28,6 +29,7 @@ from bot.errors import InputError
 from bot.facts import Entry, Fact
 
 PREMIERE = datetime(2026, 12, 24, tzinfo=UTC)
+ZULU = ZoneInfo("UTC")
 DEFAULT = (30, 14, 7, 3, 1, 0)
 # Hypothesis takes naive bounds and gives aware datetimes in the zones it is given.
 EARLIEST, LATEST = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 12, 31, tzinfo=UTC)
@@ -58,7 +60,7 @@ def test_at_most_one_milestone_is_due_and_it_is_never_in_the_future(case: tuple[
     and an `upcoming` that lists a passed milestone, leaves one out, or is out of order."""
     now, days = case
     at = {d: PREMIERE - timedelta(days=d) for d in days}
-    due = due_milestone(PREMIERE, sorted(days, reverse=True), now)
+    due = due_milestone(at, now)
     passed = [d for d in days if at[d] <= now]
     if due is not None:
         assert at[due] <= now  # never early
@@ -67,7 +69,7 @@ def test_at_most_one_milestone_is_due_and_it_is_never_in_the_future(case: tuple[
     elif passed:  # nothing due although one passed: only because the latest passed is stale
         latest = min(passed)
         assert now - at[latest] >= timedelta(days=max(latest, 1))
-    ahead = upcoming_milestones(PREMIERE, sorted(days), now)
+    ahead = upcoming_milestones(at, now)
     assert ahead == sorted((at[d], d) for d in days if at[d] > now)  # every one still ahead, soonest first
 
 
@@ -110,13 +112,9 @@ EVENING = datetime(2026, 12, 24, 20, tzinfo=UTC)  # a premiere at 20:00 UTC
 DAY = timedelta(days=1)
 
 
-@pytest.mark.parametrize(
-    ("left", "days"),
-    [(7 * DAY, 7), (6.5 * DAY, 7), (7 * DAY + timedelta(microseconds=1), 8), (timedelta(microseconds=1), 1),
-     (5 * DAY, 5), (4 * DAY + timedelta(hours=23), 5)],
-)  # fmt: skip
-def test_days_left_are_whole_days_rounded_up(left: timedelta, days: int) -> None:
-    assert days_until(PREMIERE, PREMIERE - left) == days
+def timed(moment: datetime) -> Premiere:
+    """A premiere whose time the canon gives (in UTC here)."""
+    return Premiere(moment.date(), moment)
 
 
 @pytest.mark.parametrize(
@@ -140,35 +138,69 @@ def test_days_left_are_whole_days_rounded_up(left: timedelta, days: int) -> None
 def test_a_countdown_says_what_is_true_when_it_is_sent(
     moment: datetime, now: datetime, words: str | None
 ) -> None:
-    assert countdown_words(moment, now) == words
+    assert countdown_words(timed(moment), now, ZULU) == words
+
+
+KOLKATA, MEXICO_CITY = ZoneInfo("Asia/Kolkata"), ZoneInfo("America/Mexico_City")
+
+
+@pytest.mark.parametrize(
+    ("premiere", "zone", "now", "on_the_day", "words"),
+    [
+        # 00:00 UTC on 24 December is 18:00 on the 23rd in Mexico City and 05:30 on the 24th in Kolkata.
+        (timed(PREMIERE), MEXICO_CITY, datetime(2026, 12, 23, 15, tzinfo=UTC), True, "premieres today"),
+        (timed(PREMIERE), MEXICO_CITY, datetime(2026, 12, 16, 15, tzinfo=UTC), False, "premieres in 7 days"),
+        (timed(PREMIERE), KOLKATA, datetime(2026, 12, 23, 3, 30, tzinfo=UTC), False, "premieres tomorrow"),
+        (timed(PREMIERE), KOLKATA, datetime(2026, 12, 24, 3, 30, tzinfo=UTC), True, "premiered today"),
+        (timed(PREMIERE), KOLKATA, datetime(2026, 12, 24, 3, 30, tzinfo=UTC), False, None),
+        # A date alone is that calendar date where the server is: its whole day, and no time.
+        (Premiere(PREMIERE.date()), KOLKATA, datetime(2026, 12, 17, 3, 30, tzinfo=UTC), False, "premieres in 7 days"),
+        (Premiere(PREMIERE.date()), KOLKATA, datetime(2026, 12, 24, 18, 29, tzinfo=UTC), True, "premieres today"),
+        (Premiere(PREMIERE.date()), KOLKATA, datetime(2026, 12, 24, 18, 30, tzinfo=UTC), True, None),  # 25th there
+        (Premiere(PREMIERE.date()), MEXICO_CITY, datetime(2026, 12, 24, 5, 59, tzinfo=UTC), False, "premieres tomorrow"),
+        (Premiere(PREMIERE.date()), MEXICO_CITY, datetime(2026, 12, 25, 5, 59, tzinfo=UTC), True, "premieres today"),
+    ],
+)  # fmt: skip
+def test_today_and_tomorrow_are_said_in_the_servers_zone(
+    premiere: Premiere, zone: ZoneInfo, now: datetime, on_the_day: bool, words: str | None
+) -> None:
+    assert countdown_words(premiere, now, zone, on_the_day=on_the_day) == words
 
 
 def test_only_the_premiere_day_post_goes_out_after_the_premiere_and_only_that_day() -> None:
     """Held up a minute behind a rate limit, the premiere-day post still goes out (and says what
     happened); any other countdown is dropped, and so is the premiere-day post once the day is over."""
-    assert countdown_words(PREMIERE, PREMIERE + timedelta(minutes=1), on_the_day=True) == "premiered today"
-    assert countdown_words(PREMIERE, PREMIERE + timedelta(minutes=1)) is None
+    midnight, evening = timed(PREMIERE), timed(EVENING)
     assert (
-        countdown_words(EVENING, EVENING + timedelta(hours=3, minutes=59), on_the_day=True)
+        countdown_words(midnight, PREMIERE + timedelta(minutes=1), ZULU, on_the_day=True) == "premiered today"
+    )
+    assert countdown_words(midnight, PREMIERE + timedelta(minutes=1), ZULU) is None
+    assert (
+        countdown_words(evening, EVENING + timedelta(hours=3, minutes=59), ZULU, on_the_day=True)
         == "premiered today"
     )
-    assert countdown_words(EVENING, EVENING + timedelta(hours=4), on_the_day=True) is None
+    assert countdown_words(evening, EVENING + timedelta(hours=4), ZULU, on_the_day=True) is None
 
 
 @given(
     st.datetimes(EARLIEST.replace(tzinfo=None), LATEST.replace(tzinfo=None), timezones=st.just(UTC)),
     st.timedeltas(-3 * DAY, timedelta(days=40)),
     st.booleans(),
+    st.timezone_keys(),
+    st.booleans(),
 )
 def test_countdown_words_never_say_tomorrow_or_today_unless_they_are(
-    moment: datetime, left: timedelta, on_the_day: bool
+    moment: datetime, left: timedelta, on_the_day: bool, zone_name: str, has_time: bool
 ) -> None:
-    """Catches "tomorrow" on the premiere day, "today" on the day before, a count that is not the days
-    left rounded up, or a countdown after the premiere."""
-    now = moment - left
-    words = countdown_words(moment, now, on_the_day=on_the_day)
-    day, today = moment.date(), now.date()
-    if moment < now:
+    """In any zone, for a premiere with a time or a date alone: catches "tomorrow" on the premiere day,
+    "today" on the day before, "in N days" when the premiere is not N calendar days ahead where the
+    server is, or a countdown after the premiere."""
+    zone, now = ZoneInfo(zone_name), moment - left
+    premiere = timed(moment) if has_time else Premiere(moment.date())
+    words = countdown_words(premiere, now, zone, on_the_day=on_the_day)
+    day = moment.astimezone(zone).date() if has_time else moment.date()  # the premiere's date there
+    today = now.astimezone(zone).date()
+    if (moment < now) if has_time else (day < today):
         assert words == ("premiered today" if on_the_day and day == today else None)
     elif day == today:
         assert words == "premieres today"
@@ -177,19 +209,19 @@ def test_countdown_words_never_say_tomorrow_or_today_unless_they_are(
     else:
         assert words is not None
         n = int(words.removeprefix("premieres in ").removesuffix(" days"))
-        assert n >= 2 and (n - 1) * DAY < left <= n * DAY
+        assert n >= 2 and today + n * DAY == day
 
 
 def test_a_premiere_not_confirmed_says_so_in_its_countdown() -> None:
-    now = PREMIERE - 5 * DAY
-    assert countdown_title("Citadel: Diana", PREMIERE, now, "reported") == (
+    now, premiere = PREMIERE - 5 * DAY, timed(PREMIERE)
+    assert countdown_title("Citadel: Diana", premiere, now, ZULU, "reported") == (
         "Citadel: Diana premieres in 5 days (reported, not confirmed)"
     )
-    assert countdown_title("Citadel: Diana", PREMIERE, now, "rumour") == (
+    assert countdown_title("Citadel: Diana", premiere, now, ZULU, "rumour") == (
         "Citadel: Diana premieres in 5 days (rumour, not confirmed)"
     )
-    assert countdown_title("Citadel: Diana", PREMIERE, now) == "Citadel: Diana premieres in 5 days"
-    assert countdown_title("Citadel: Diana", PREMIERE, PREMIERE + DAY, "reported") is None
+    assert countdown_title("Citadel: Diana", premiere, now, ZULU) == "Citadel: Diana premieres in 5 days"
+    assert countdown_title("Citadel: Diana", premiere, PREMIERE + DAY, ZULU, "reported") is None
 
 
 ENTRY = Entry("diana", "Citadel: Diana")
@@ -202,16 +234,30 @@ def premiere_fact(value: str = "2026-12-24", confidence: str = "confirmed") -> F
 
 def test_a_countdown_card_reads_as_at_its_sending() -> None:
     facts = [premiere_fact(confidence="reported"), Fact("network", "Prime Video", SOURCE, "2026-11-20")]
-    late = countdown_card(ENTRY, facts, PREMIERE, PREMIERE - 5 * DAY, "`/citadel diana`")
+    premiere = timed(PREMIERE)
+    late = countdown_card(ENTRY, facts, premiere, PREMIERE - 5 * DAY, ZULU, "`/citadel diana`")
     assert late is not None
     assert late.title == "Citadel: Diana premieres in 5 days (reported, not confirmed)"
     stamp = int(PREMIERE.timestamp())
     assert (
         late.description == f"Premiere: <t:{stamp}:F> (<t:{stamp}:R>) [1]\nEverything known: `/citadel diana`"
     )
-    assert countdown_card(ENTRY, facts, PREMIERE, PREMIERE + timedelta(seconds=1), "") is None
-    on_the_day = countdown_card(ENTRY, facts, PREMIERE, PREMIERE + timedelta(seconds=1), "", on_the_day=True)
+    assert countdown_card(ENTRY, facts, premiere, PREMIERE + timedelta(seconds=1), ZULU, "") is None
+    on_the_day = countdown_card(
+        ENTRY, facts, premiere, PREMIERE + timedelta(seconds=1), ZULU, "", on_the_day=True
+    )
     assert on_the_day is not None and on_the_day.title.startswith("Citadel: Diana premiered today")
+
+
+def test_a_date_alone_is_shown_as_its_date_where_the_server_is() -> None:
+    """No time is known, so none is shown: the post's timestamp is the date (`:D`), taken at the start
+    of that day in the server's zone, so its members read the date the countdown counts to."""
+    card = countdown_card(
+        ENTRY, [premiere_fact()], Premiere(PREMIERE.date()), PREMIERE - 5 * DAY, KOLKATA, "M"
+    )
+    assert card is not None and card.title == "Citadel: Diana premieres in 5 days"
+    stamp = int(datetime(2026, 12, 23, 18, 30, tzinfo=UTC).timestamp())  # 24 December, 00:00 in Kolkata
+    assert card.description == f"Premiere: <t:{stamp}:D> (<t:{stamp}:R>) [1]\nEverything known: M"
 
 
 def test_countdown_on_demand_marks_a_date_not_confirmed() -> None:

@@ -27,7 +27,15 @@ from tests.fake_discord.payloads import (
     MENTION_EVERYONE,
 )
 from tests.harness import EDITOR_ROLE_ID, HOME, MANAGE_GUILD, assert_ephemeral_line, running_bot
-from tests.test_announce import START, advance, posted_bodies, posts, set_premiere, subscribe_a_day_early
+from tests.test_announce import (
+    START,
+    advance,
+    milestone,
+    posted_bodies,
+    posts,
+    set_premiere,
+    subscribe_a_day_early,
+)
 
 TESTER = DEFAULT_TESTER_ID
 DIANA_ROLE = "Citadel: Diana — followers"
@@ -203,7 +211,7 @@ async def test_posts_ping_the_followers_role_only_else_the_opt_in_role(
 
     # Follow roles off: the next post about season 2 falls back to the opt-in role.
     assert (await follow_roles(fake, "off"))["content"].startswith("Follow roles are off")
-    await advance(bot, clock, START + timedelta(days=15, hours=12))  # the 14-day milestone
+    await advance(bot, clock, milestone(14))
     assert (await posts(bot, fake, 4))[3] == "Citadel season 2 premieres in 14 days"
     assert posted_bodies(fake)[3]["content"] == f"<@&{EDITOR_ROLE_ID}>"
     assert fake.member_role_ids(HOME.id, TESTER) == [followers]  # roles already given stay

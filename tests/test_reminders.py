@@ -26,10 +26,15 @@ from bot.reminders import CLOSED_NOTE, dm_text
 from bot.store.reminders import CLOSED
 from tests.fake_discord import FakeDiscord
 from tests.harness import HOME, assert_ephemeral_line, bot_process, running_bot
-from tests.test_announce import PREMIERE, PREMIERE_AT, SOURCE, START, advance, set_premiere
+from tests.test_announce import PREMIERE, PREMIERE_AT, SOURCE, START, advance, milestone, set_premiere
 from tests.test_backup import rows
 
 MOVED_AT = datetime(2027, 1, 20, tzinfo=UTC)
+
+
+def moved(days: int) -> datetime:
+    """When the moved premiere's milestone is due: 09:00 UTC, as members' DMs go out."""
+    return MOVED_AT - timedelta(days=days) + timedelta(hours=9)
 
 
 @pytest.fixture
@@ -81,24 +86,24 @@ async def test_a_members_reminders_arrive_once_each_at_their_milestones(
             "1 day before and on the day once it has one."
         )
         await set_premiere(bot, PREMIERE)
-        await advance(bot, clock, PREMIERE_AT - timedelta(days=7, seconds=1))
+        await advance(bot, clock, milestone(7) - timedelta(seconds=1))
         assert dm_titles(fake) == []  # not a second early
-        await advance(bot, clock, PREMIERE_AT - timedelta(days=7))
+        await advance(bot, clock, milestone(7))
         assert dm_titles(fake) == ["Citadel season 2 premieres in 7 days"]
         (dm,) = fake.messages[dm_channel(fake)]
         assert dm["content"] == dm_text("Citadel season 2")
-        assert dm["embeds"][0]["description"].startswith(f"Premiere: {stamp(PREMIERE_AT)}")
+        assert dm["embeds"][0]["description"].startswith(f"Premiere: {stamp(PREMIERE_AT, 'D')} (")
 
         await set_premiere(bot, MOVED_AT.date().isoformat())  # moved: the old date's 1-day DM never comes
-        await advance(bot, clock, PREMIERE_AT - timedelta(hours=23))
+        await advance(bot, clock, milestone(1) + timedelta(hours=1))
         assert len(dm_titles(fake)) == 1
     # Down across the new date's 7-day milestone; back a day after it, when 6 days are left.
     clock.set(MOVED_AT - timedelta(days=6))
     async with running_bot(settings, fake, clock) as bot:
         await bot.announcer.settled()
         assert dm_titles(fake)[1:] == ["Citadel season 2 premieres in 6 days"]
-        await advance(bot, clock, MOVED_AT - timedelta(days=1))
-        await advance(bot, clock, MOVED_AT)
+        await advance(bot, clock, moved(1))
+        await advance(bot, clock, moved(0))
         await advance(bot, clock, MOVED_AT + timedelta(days=40))
         assert dm_titles(fake)[2:] == [
             "Citadel season 2 premieres tomorrow",
@@ -142,10 +147,7 @@ async def test_bad_days_and_a_past_premiere_are_refused_with_nothing_stored(
     await set_premiere(bot, PREMIERE)
     assert_ephemeral_line(await remind(fake, "season 2", "7,1,0", guild_id=None), "I'll DM you about")
     line = assert_ephemeral_line(await remind(fake, "season 2", "3", guild_id=None))
-    assert (
-        line
-        == f"I'll DM you about Citadel season 2 3 days before ({stamp(PREMIERE_AT - timedelta(days=3))})."
-    )
+    assert line == f"I'll DM you about Citadel season 2 3 days before ({stamp(milestone(3))})."
     (reminder,) = await bot.store.reminders.of_member(tester)
     assert (reminder.entry_slug, reminder.milestones) == ("season-2", (3,))
 
@@ -159,10 +161,10 @@ async def test_closed_dms_are_refused_once_and_stop_the_members_reminders(
     await bot.store.facts.add("spain", Fact("premiere", PREMIERE, SOURCE, "2026-11-20"), "mod (1)")
     for slug in ("season-2", "spain"):  # two reminders due at the same moment
         assert_ephemeral_line(await remind(fake, slug), "I'll DM you about")
-    await advance(bot, clock, PREMIERE_AT - timedelta(days=7))
+    await advance(bot, clock, milestone(7))
     (refused,) = dm_sends(fake)
     assert refused.status == 403 and fake.messages.get(dm_channel(fake), []) == []
-    await advance(bot, clock, PREMIERE_AT - timedelta(days=1))
+    await advance(bot, clock, milestone(1))
     await advance(bot, clock, PREMIERE_AT + timedelta(days=1))
     # One refusal, then no more attempts: not the other reminder's, not the later milestones'.
     assert len(dm_sends(fake)) == 1 and len(requests(fake, "POST", "/users/@me/channels")) == 1
@@ -185,10 +187,10 @@ async def test_closed_dms_are_refused_once_and_stop_the_members_reminders(
     line = assert_ephemeral_line(await remind(fake, "season 2", "0"))
     assert (
         line
-        == f"{CLOSED_NOTE} I'll DM you about Citadel season 2 on the day ({stamp(datetime(2027, 3, 1, tzinfo=UTC))})."
+        == f"{CLOSED_NOTE} I'll DM you about Citadel season 2 on the day ({stamp(datetime(2027, 3, 1, 9, tzinfo=UTC))})."
     )
     assert (await bot.store.reminders.recipient(tester)).closed_at is None
-    await advance(bot, clock, datetime(2027, 3, 1, tzinfo=UTC))
+    await advance(bot, clock, datetime(2027, 3, 1, 9, tzinfo=UTC))
     assert dm_titles(fake) == ["Citadel season 2 premieres today"]
 
 
@@ -202,7 +204,7 @@ async def test_the_list_and_its_cancel_button_work_after_a_restart(
         assert_ephemeral_line(await remind(fake, "spain", "1"))  # no premiere yet
         record = await fake.invoke_command("citadel", subcommand="following", guild_id=None)
         answer = (await record.wait_response())["data"]
-    seven = PREMIERE_AT - timedelta(days=7)
+    seven = milestone(7)
     assert answer["flags"] & 64 and answer["allowed_mentions"] == {"parse": []}
     assert answer["content"] == (
         "Your DM reminders:\n"
@@ -245,7 +247,7 @@ async def test_dms_to_many_members_are_paced_under_the_dm_ceiling(
     await set_premiere(bot, PREMIERE)
     for member in members:
         assert_ephemeral_line(await remind(fake, "season 2", "7", user=member), "I'll DM you about")
-    await advance(bot, clock, PREMIERE_AT - timedelta(days=7))
+    await advance(bot, clock, milestone(7))
     assert [len(dm_sends(fake, m)) for m in members] == [1] * 5
     times = sorted(r.time for r in fake.requests if r.method == "POST" and r.path.endswith("/messages"))
     gaps = [b - a for a, b in itertools.pairwise(times)]

@@ -14,6 +14,7 @@ from bot.render import Card
 from bot.spoilers import read_days
 from bot.store import Store
 from bot.store.servers import GuildSettings
+from bot.zones import check_hour, find_zone
 
 
 class Announcements:
@@ -54,6 +55,18 @@ class Announcements:
         """How many premieres have no event in the server because Discord's cap of 100 is reached."""
         room = await self.store.outbox.event_room(guild_id)
         return room.held_back if room else 0
+
+    async def posting(
+        self, guild_id: int, *, zone: str | None = None, hour: int | None = None
+    ) -> GuildSettings:
+        """Post countdowns in this IANA zone (a name in any case, or a city only one zone has) and at
+        this hour (0-23) there. InputError, and nothing saved, for a zone or an hour that is neither."""
+        changes: dict[str, Any] = {}
+        if zone is not None:
+            changes["timezone"] = find_zone(zone)
+        if hour is not None:
+            changes["post_hour"] = check_hour(hour)
+        return await self.change(guild_id, **changes)
 
     async def upcoming(
         self, settings: GuildSettings, now: datetime, count: int = 3

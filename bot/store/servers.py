@@ -9,6 +9,7 @@ import aiosqlite
 
 from bot.facts import SPOILER_DAYS
 from bot.store.database import Database
+from bot.zones import DEFAULT_HOUR, DEFAULT_ZONE, PostingTime
 
 DEFAULT_MILESTONES = (30, 14, 7, 3, 1, 0)
 
@@ -45,6 +46,13 @@ class GuildSettings:
     follow_roles: bool = True
     # How many days after a premiere spoilers stay hidden in this server's answers and posts.
     spoiler_days: int = SPOILER_DAYS
+    # When its countdowns go out: `post_hour`:00 on a milestone's day in its IANA zone `timezone`.
+    timezone: str = DEFAULT_ZONE
+    post_hour: int = DEFAULT_HOUR
+
+    @property
+    def posting(self) -> PostingTime:
+        return PostingTime(self.timezone, self.post_hour)
 
     @property
     def active(self) -> bool:
@@ -70,6 +78,8 @@ def settings_from_row(row: aiosqlite.Row) -> GuildSettings:
         countdown_since=row["countdown_since"],
         follow_roles=bool(row["follow_roles"]),
         spoiler_days=row["spoiler_days"],
+        timezone=row["timezone"],
+        post_hour=row["post_hour"],
     )
 
 

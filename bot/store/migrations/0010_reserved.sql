@@ -1,2 +1,0 @@
--- Reserved for another part of issue #13, developed on its own branch at the same time (migrations
--- must run without gaps). When that branch merges, its own 0010 migration replaces this file.
