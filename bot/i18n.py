@@ -15,10 +15,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 
 import discord
+from babel.dates import format_date, format_skeleton
+from babel.lists import format_list
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -152,6 +155,35 @@ def trn(singular: str, plural: str, count: int, /, **values: object) -> str:
         else (singular if count == 1 else plural)
     )
     return chosen.format(count=count, **values)
+
+
+# --- dates, numbers and lists in the reader's words (Babel's CLDR data) --------------------------------
+# English is British English's forms ("10 October 2024", "a, b and c"), as the bot has always written.
+
+
+def babel_locale() -> str:
+    """The reader's language as Babel names it ("it", "es_419"; English: "en_GB")."""
+    return LANGUAGES.get(_reader.get() or "", "en_GB")
+
+
+def day_words(day: date) -> str:
+    """A day in full: "10 October 2024", "10 ottobre 2024", "10 de octubre de 2024"."""
+    return format_date(day, "long", locale=babel_locale())
+
+
+def month_words(year: int, month: int) -> str:
+    """A month of a year: "October 2024", "ottobre 2024", "Oktober 2024"."""
+    return format_skeleton("yMMMM", date(year, month, 1), locale=babel_locale())
+
+
+def short_day_words(day: date) -> str:
+    """A day in short, with its weekday: "Thu 10 Oct", "gio 10 ott"."""
+    return format_skeleton("MMMEd", day, locale=babel_locale())
+
+
+def listed(items: Sequence[str]) -> str:
+    """Items as a sentence lists them: "a, b and c", "a, b e c", "a, b und c"."""
+    return format_list(list(items), locale=babel_locale())
 
 
 def N_(text: str) -> str:
