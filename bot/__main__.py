@@ -22,6 +22,7 @@ from bot.clock import Clock, SystemClock, utc_now
 from bot.config import ConfigError, Settings, configure_logging, load_settings
 from bot.errors import CitadelError
 from bot.facts import field_label
+from bot.i18n import LANGUAGES, reading
 from bot.operations import add_commands, run_command
 from bot.presence import Presence
 from bot.refusals import refusal
@@ -114,9 +115,31 @@ class UsageError(Exception):
     """`python -m bot ask` was asked something it does not answer."""
 
 
-async def ask(settings: Settings, words: Sequence[str]) -> str:
+# What `ask --locale` takes: Discord's own names for the bot's languages, and its English ones.
+ENGLISH_LOCALES = ("en-GB", "en-US")
+
+
+def ask_locale(locale: str | None) -> str | None:
+    """The Discord locale `ask --locale` answers in (None: English), or UsageError naming the choices."""
+    if locale is None or locale in ENGLISH_LOCALES:
+        return None
+    if locale not in LANGUAGES:
+        raise UsageError(
+            f"ask does not speak {locale!r}; use --locale with one of {', '.join(LANGUAGES)} "
+            "(without it, English)."
+        )
+    return locale
+
+
+async def ask(settings: Settings, words: Sequence[str], locale: str | None = None) -> str:
     """Answer `citadel <entry>`, `citadel show <entry>`, `citadel search <query>` or `citadel about` as text,
-    through the same catalogue the slash commands use."""
+    through the same catalogue the slash commands use, in the language of Discord's `locale` (None:
+    English), as a member with that locale would read it."""
+    with reading(ask_locale(locale)):
+        return await _ask(settings, words)
+
+
+async def _ask(settings: Settings, words: Sequence[str]) -> str:
     if not words or words[0] != "citadel" or len(words) < 2:
         raise UsageError(
             "Ask like this: ask citadel diana | ask citadel show <entry> | ask citadel search <words> | ask citadel about"
@@ -176,7 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="run the bot (the default)")
     commands.add_parser("sync", help="sync the slash commands with Discord now, then exit")
-    ask_parser = commands.add_parser("ask", help="answer a command offline, e.g. `ask citadel diana`")
+    ask_parser = commands.add_parser(
+        "ask", help="answer a command offline, e.g. `ask citadel diana` or `ask --locale it citadel diana`"
+    )
+    ask_parser.add_argument(
+        "--locale", help=f"answer in this Discord locale: {', '.join(LANGUAGES)} (default: English)"
+    )
     ask_parser.add_argument("words", nargs="*")
     commands.add_parser(
         "watch",
@@ -196,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if (code := run_command(args, settings)) is not None:
             return code
         if args.command == "ask":
-            print(asyncio.run(ask(settings, args.words)))
+            print(asyncio.run(ask(settings, args.words, args.locale)))
         elif args.command == "watch":
             report, complete = asyncio.run(watch(settings))
             print(report)

@@ -1,6 +1,8 @@
 """The pure domain: entries, fields, fact values, release dates with precision, and entry matching.
 
-Nothing here does I/O or knows about Discord, so every rule is testable with plain values.
+Nothing here does I/O or knows about Discord, so every rule is testable with plain values. The words a
+reader sees (field labels, statuses, how sure a fact is, dates) are said in the reader's language
+(bot/i18n.py); the values themselves stay as written.
 """
 
 from __future__ import annotations
@@ -18,20 +20,40 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import overload
 from urllib.parse import urlsplit
 
+from bot.i18n import N_, day_words, month_words, quarter_words, tr
+
 STATUSES: tuple[str, ...] = (
     "announced", "in production", "released", "renewed", "on hold", "cancelled", "ended",
 )  # fmt: skip
+# A status as fans read it: one of a fixed set, so it is translated (the store keeps the English word).
+_STATUS_WORDS = {
+    "announced": N_("Announced"),
+    "in production": N_("In production"),
+    "released": N_("Released"),
+    "renewed": N_("Renewed"),
+    "on hold": N_("On hold"),
+    "cancelled": N_("Cancelled"),
+    "ended": N_("Ended"),
+}
+
+
+def status_words(status: str) -> str:
+    """A status as fans read it ("Cancelled", "Cancellata"); one outside the set capitalized, as written."""
+    words = _STATUS_WORDS.get(status)
+    return tr(words) if words else status.capitalize()
+
 
 # How sure a fact is: `confirmed` (the network, the studio or the people themselves said it),
 # `reported` (the press, citing sources) or `rumour`.
 CONFIRMED = "confirmed"
 CONFIDENCES: tuple[str, ...] = (CONFIRMED, "reported", "rumour")
-_CONFIDENCE_MARKS = {"reported": "reported, not confirmed", "rumour": "rumour, not confirmed"}
+_CONFIDENCE_MARKS = {"reported": N_("reported, not confirmed"), "rumour": N_("rumour, not confirmed")}
 
 
 def confidence_mark(confidence: str) -> str:
     """What fans read beside a fact that is not confirmed ("reported, not confirmed"); '' if confirmed."""
-    return _CONFIDENCE_MARKS.get(confidence, "")
+    mark = _CONFIDENCE_MARKS.get(confidence)
+    return tr(mark) if mark else ""
 
 
 class Kind(enum.Enum):
@@ -48,7 +70,7 @@ class Kind(enum.Enum):
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
-    label: str
+    english: str  # its label in English, the catalogue's message id: see `label`
     kind: Kind
     multi: bool = False
     limit: int = 300  # longest value accepted, in characters
@@ -56,35 +78,40 @@ class FieldSpec:
     # Whether a fact of it may be marked as a spoiler: what it tells can give the story away.
     spoilable: bool = False
 
+    @property
+    def label(self) -> str:
+        """How the field is named to the reader: "Premiere", "Uscita", "प्रीमियर"."""
+        return tr(self.english)
+
 
 # Order here is the order of the embed's fields.
 FIELD_SPECS: tuple[FieldSpec, ...] = (
-    FieldSpec("status", "Status", Kind.STATUS, limit=20),
-    FieldSpec("premiere", "Premiere", Kind.DATE, limit=40),
-    FieldSpec("schedule", "Release schedule", Kind.TEXT, inline=False),
-    FieldSpec("network", "Network", Kind.TEXT, limit=60),
-    FieldSpec("country", "Country", Kind.TEXT, limit=60),
-    FieldSpec("language", "Language", Kind.TEXT, limit=60),
-    FieldSpec("episodes", "Episodes", Kind.NUMBER, limit=4),
-    FieldSpec("creator", "Created by", Kind.PERSON, multi=True, limit=120),
-    FieldSpec("developer", "Developed by", Kind.PERSON, multi=True, limit=120),
-    FieldSpec("showrunner", "Showrunner", Kind.PERSON, multi=True, limit=120),
-    FieldSpec("head_writer", "Head writer", Kind.PERSON, multi=True, limit=120),
-    FieldSpec("writer", "Written by", Kind.PERSON, multi=True, limit=120),
-    FieldSpec("director", "Directed by", Kind.PERSON, multi=True, limit=120),
-    FieldSpec("executive_producer", "Executive producers", Kind.PERSON, multi=True, limit=120),
-    FieldSpec("production", "Production", Kind.TEXT, multi=True, limit=120),
-    FieldSpec("cast", "Cast", Kind.PERSON, multi=True, limit=120, inline=False),
-    FieldSpec("setting", "Setting", Kind.TEXT, inline=False),
-    FieldSpec("filming_location", "Filmed in", Kind.TEXT, multi=True, limit=80, inline=False),
-    FieldSpec("filming", "Filming", Kind.TEXT, inline=False),
-    FieldSpec("plot", "Plot", Kind.TEXT, limit=1000, inline=False, spoilable=True),
-    FieldSpec("first_look", "First look", Kind.TEXT, inline=False),
-    FieldSpec("trailer", "Trailer", Kind.URL, inline=False),
-    FieldSpec("relation", "Related series", Kind.TEXT, multi=True, inline=False),
-    FieldSpec("reception", "Reception", Kind.TEXT, multi=True, inline=False),
+    FieldSpec("status", N_("Status"), Kind.STATUS, limit=20),
+    FieldSpec("premiere", N_("Premiere"), Kind.DATE, limit=40),
+    FieldSpec("schedule", N_("Release schedule"), Kind.TEXT, inline=False),
+    FieldSpec("network", N_("Network"), Kind.TEXT, limit=60),
+    FieldSpec("country", N_("Country"), Kind.TEXT, limit=60),
+    FieldSpec("language", N_("Language"), Kind.TEXT, limit=60),
+    FieldSpec("episodes", N_("Episodes"), Kind.NUMBER, limit=4),
+    FieldSpec("creator", N_("Created by"), Kind.PERSON, multi=True, limit=120),
+    FieldSpec("developer", N_("Developed by"), Kind.PERSON, multi=True, limit=120),
+    FieldSpec("showrunner", N_("Showrunner"), Kind.PERSON, multi=True, limit=120),
+    FieldSpec("head_writer", N_("Head writer"), Kind.PERSON, multi=True, limit=120),
+    FieldSpec("writer", N_("Written by"), Kind.PERSON, multi=True, limit=120),
+    FieldSpec("director", N_("Directed by"), Kind.PERSON, multi=True, limit=120),
+    FieldSpec("executive_producer", N_("Executive producers"), Kind.PERSON, multi=True, limit=120),
+    FieldSpec("production", N_("Production"), Kind.TEXT, multi=True, limit=120),
+    FieldSpec("cast", N_("Cast"), Kind.PERSON, multi=True, limit=120, inline=False),
+    FieldSpec("setting", N_("Setting"), Kind.TEXT, inline=False),
+    FieldSpec("filming_location", N_("Filmed in"), Kind.TEXT, multi=True, limit=80, inline=False),
+    FieldSpec("filming", N_("Filming"), Kind.TEXT, inline=False),
+    FieldSpec("plot", N_("Plot"), Kind.TEXT, limit=1000, inline=False, spoilable=True),
+    FieldSpec("first_look", N_("First look"), Kind.TEXT, inline=False),
+    FieldSpec("trailer", N_("Trailer"), Kind.URL, inline=False),
+    FieldSpec("relation", N_("Related series"), Kind.TEXT, multi=True, inline=False),
+    FieldSpec("reception", N_("Reception"), Kind.TEXT, multi=True, inline=False),
     # There is no field of its own for an episode or the ending: a note on one is where it goes.
-    FieldSpec("notes", "Notes", Kind.TEXT, multi=True, limit=500, inline=False, spoilable=True),
+    FieldSpec("notes", N_("Notes"), Kind.TEXT, multi=True, limit=500, inline=False, spoilable=True),
 )
 FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in FIELD_SPECS}
 SPOILABLE: tuple[str, ...] = tuple(spec.name for spec in FIELD_SPECS if spec.spoilable)
@@ -474,12 +501,15 @@ class ReleaseDate:
         return self.window()[1] < today
 
     def label(self) -> str:
-        """Human wording for a date not known to the day: '2024', 'Q2 2026', 'October 2024'."""
+        """The date in the reader's words, to its precision: '2024', 'Q2 2026', 'October 2024',
+        '10 October 2024' ('2º trimestre 2026', 'ottobre 2024', '10 ottobre 2024')."""
+        if self.precision is Precision.QUARTER:
+            return quarter_words(self.year, self.quarter)
         if self.precision is Precision.MONTH:
-            return f"{calendar.month_name[self.month]} {self.year}"
+            return month_words(self.year, self.month)
         if self.precision is Precision.DAY:
-            return f"{self.day} {calendar.month_name[self.month]} {self.year}"
-        return str(self)
+            return day_words(date(self.year, self.month, self.day))
+        return str(self.year)
 
 
 def parse_value(field_name: str, raw: str) -> str:

@@ -176,6 +176,14 @@ def month_words(year: int, month: int) -> str:
     return format_skeleton("yMMMM", date(year, month, 1), locale=babel_locale())
 
 
+def quarter_words(year: int, quarter: int) -> str:
+    """A quarter of a year: "Q2 2026" in English, as the bot has always written it; spelled out where the
+    abbreviation is less read ("2º trimestre 2026", "2. Quartal 2026", "दूसरी तिमाही 2026")."""
+    locale = babel_locale()
+    pattern = "QQQ y" if locale == "en_GB" else "QQQQ y"
+    return format_date(date(year, 3 * quarter - 2, 1), pattern, locale=locale)
+
+
 def short_day_words(day: date) -> str:
     """A day in short, with its weekday: "Thu 10 Oct", "gio 10 ott"."""
     return format_skeleton("MMMEd", day, locale=babel_locale())

@@ -10,7 +10,8 @@ from discord import app_commands
 
 from bot.client import bot_of
 from bot.errors import CitadelError
-from bot.facts import FIELDS, Entry, normalize
+from bot.facts import FIELDS, Entry, FieldSpec, Kind, normalize
+from bot.i18n import N_, tr
 from bot.inputs import require_field
 from bot.render import cut
 from bot.services import Catalogue
@@ -59,16 +60,34 @@ class EntryOption(TextOption):
 EntryArg = app_commands.Transform[Entry, EntryOption]
 
 
+# What kind of value a field takes, as its autocomplete choice says it.
+KIND_WORDS = {
+    Kind.TEXT: N_("text"),
+    Kind.PERSON: N_("person"),
+    Kind.DATE: N_("date"),
+    Kind.URL: N_("url"),
+    Kind.NUMBER: N_("number"),
+    Kind.STATUS: N_("status"),
+}
+
+
 def field_choices(current: str) -> list[app_commands.Choice[str]]:
-    """Fields matching what was typed, named so a user sees what kind of value each takes."""
+    """Fields matching what was typed (by name, or by label in English or the reader's language), named
+    so a user sees what kind of value each takes."""
     wanted = normalize(current)
     return [
-        app_commands.Choice(
-            name=f"{spec.label} ({spec.kind.value}{', several' if spec.multi else ''})", value=spec.name
-        )
+        app_commands.Choice(name=field_choice_name(spec), value=spec.name)
         for spec in FIELDS.values()
-        if wanted in normalize(spec.name) or wanted in normalize(spec.label)
+        if any(wanted in normalize(name) for name in (spec.name, spec.english, spec.label))
     ][:CHOICES]
+
+
+def field_choice_name(spec: FieldSpec) -> str:
+    """A field as its choice names it: "Premiere (date)", "Cast (person, several)", in the reader's language."""
+    kind = tr(KIND_WORDS[spec.kind])
+    if spec.multi:
+        return tr("{field} ({kind}, several)", field=spec.label, kind=kind)
+    return tr("{field} ({kind})", field=spec.label, kind=kind)
 
 
 class FieldOption(TextOption):

@@ -1,12 +1,14 @@
 """Pure rendering: an entry and its facts -> a Card, and a Card -> a discord.Embed or plain text.
 
-A Card is kept inside Discord's embed limits here, so the same answer fits everywhere it is shown.
+A Card is kept inside Discord's embed limits here, so the same answer fits everywhere it is shown. Its
+words are in the reader's language (bot/i18n.py), measured after they are translated; its facts as
+written.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
@@ -21,11 +23,14 @@ from bot.facts import (
     Entry,
     Fact,
     Kind,
+    Precision,
     ReleaseDate,
     confidence_mark,
     field_label,
     split_person,
+    status_words,
 )
+from bot.i18n import N_, tr, trn
 
 if TYPE_CHECKING:  # a type only: rendering is pure and reads no store
     from bot.store import SearchHit, SourceState
@@ -50,7 +55,7 @@ ELLIPSIS = "…"
 SPOILER = "||"  # Discord's marker, on both sides of hidden text
 COLOUR = 0xB3202A  # Citadel red
 RELEASED_STATUSES = ("released", "renewed", "ended")
-NOT_RELEASED = "not released yet"
+NOT_RELEASED = N_("not released yet")
 
 
 class Style(Enum):
@@ -201,17 +206,40 @@ def safe(text: str, style: Style) -> str:
 # --- dates --------------------------------------------------------------------------------------
 
 
+# How far a moment is, for each unit: (its length in seconds, said ahead, said ago). Whole sentences, since
+# each language puts the number, the unit and the direction in its own order ("2 anni fa", "2 साल पहले").
+_RELATIVE: tuple[tuple[float, Callable[[int], str], Callable[[int], str]], ...] = (
+    (
+        365.25 * 86400,
+        lambda n: trn("in {count} year", "in {count} years", n),
+        lambda n: trn("{count} year ago", "{count} years ago", n),
+    ),
+    (
+        30.44 * 86400,
+        lambda n: trn("in {count} month", "in {count} months", n),
+        lambda n: trn("{count} month ago", "{count} months ago", n),
+    ),
+    (
+        86400.0,
+        lambda n: trn("in {count} day", "in {count} days", n),
+        lambda n: trn("{count} day ago", "{count} days ago", n),
+    ),
+    (
+        3600.0,
+        lambda n: trn("in {count} hour", "in {count} hours", n),
+        lambda n: trn("{count} hour ago", "{count} hours ago", n),
+    ),
+)
+
+
 def relative(moment: datetime, now: datetime) -> str:
     """'in 3 days', '2 years ago': for plain text, where Discord's <t:…:R> is not available."""
     seconds = (moment - now).total_seconds()
     span = abs(seconds)
-    units = (("year", 365.25 * 86400), ("month", 30.44 * 86400), ("day", 86400.0), ("hour", 3600.0))
-    unit, size = next(((u, s) for u, s in units if span >= s), ("", 0.0))
-    if not unit:
-        return "now"
-    count = int(span // size)
-    words = f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"in {words}" if seconds > 0 else f"{words} ago"
+    for size, ahead, ago in _RELATIVE:
+        if span >= size:
+            return (ahead if seconds > 0 else ago)(int(span // size))
+    return tr("now")
 
 
 def premiere_text(value: str, status: str | None, now: datetime, style: Style) -> str:
@@ -226,14 +254,24 @@ def premiere_text(value: str, status: str | None, now: datetime, style: Style) -
             return f"{discord.utils.format_dt(moment, 'D')} ({discord.utils.format_dt(moment, 'R')})"
         return f"{when.label()} ({relative(moment, now)})"
     if when.has_passed(now.date()) and status not in RELEASED_STATUSES:
-        return f"expected {when.label()}, not confirmed"
+        return expected(when)
     return when.label()
+
+
+def expected(when: ReleaseDate) -> str:
+    """A past window no confirmed release closed: "expected Q2 2026, not confirmed". One sentence per
+    precision, since a language's preposition follows it ("nel 2026", "a ottobre 2026")."""
+    if when.precision is Precision.YEAR:
+        return tr("expected {year}, not confirmed", year=when.label())
+    if when.precision is Precision.QUARTER:
+        return tr("expected {quarter}, not confirmed", quarter=when.label())
+    return tr("expected {month}, not confirmed", month=when.label())
 
 
 def hidden_text(text: str, style: Style) -> str:
     """A spoiler while it is hidden: behind Discord's markers (a click shows it); in plain text, where
     nothing can be clicked, it is shown but called a spoiler."""
-    return f"{SPOILER}{text}{SPOILER}" if style is Style.DISCORD else f"{text} (spoiler)"
+    return f"{SPOILER}{text}{SPOILER}" if style is Style.DISCORD else tr("{text} (spoiler)", text=text)
 
 
 def marked(text: str, confidence: str, style: Style) -> str:
@@ -250,7 +288,8 @@ def link_text(url: str, source_date: str, style: Style) -> str:
         return f"{url} ({source_date})"
     # A link is stored only if it is https:// with no spaces; these characters would end the markdown early.
     shown = url.replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
-    return f"[Watch the trailer](<{shown}>) ({source_date})"
+    label = tr("Watch the trailer")
+    return f"[{label}](<{shown}>) ({source_date})"
 
 
 # --- sources ------------------------------------------------------------------------------------
@@ -277,7 +316,7 @@ class SourceIndex:
 
     def footer(self) -> str:
         parts = [f"[{n}] {source_label(src)}, {when}" for (src, when), n in self._numbers.items()]
-        return "Sources: " + " · ".join(parts) if parts else ""
+        return tr("Sources: {sources}", sources=" · ".join(parts)) if parts else ""
 
 
 # --- entries ------------------------------------------------------------------------------------
@@ -290,7 +329,7 @@ def _fact_line(
     if spec.kind is Kind.DATE:
         text = premiere_text(fact.value, status, now, style)
     elif spec.kind is Kind.STATUS:
-        text = fact.value.capitalize()
+        text = status_words(fact.value)
     elif spec.kind is Kind.PERSON:
         name, role = split_person(fact.value)
         text = safe(name, style) + (f" — {safe(role, style)}" if role else "")
@@ -352,15 +391,15 @@ def entry_card(
     fields: list[CardField] = []
     for spec in FIELDS.values():
         if spec.name == "trailer" and spec.name not in by_field and unreleased(said_status, premiere, now):
-            fields.append(CardField(spec.label, NOT_RELEASED, spec.inline))
+            fields.append(CardField(spec.label, tr(NOT_RELEASED), spec.inline))
             continue
         if spec.name == "plot" or spec.name not in by_field:
             continue  # a field with nothing known is left out
         lines = [_fact_line(f, status, now, style, sources, hide_spoilers) for f in by_field[spec.name]]
-        label = spec.label if len(lines) == 1 or spec.name != "director" else "Directors"
+        label = spec.label if len(lines) == 1 or spec.name != "director" else tr("Directors")
         fields.append(CardField(label, "\n".join(lines), spec.inline and all("\n" not in ln for ln in lines)))
     if not fields and not description:
-        description = "Nothing is known about this entry yet."
+        description = tr("Nothing is known about this entry yet.")
     return fit(Card(entry.title, description, tuple(fields), sources.footer()))
 
 
@@ -379,25 +418,43 @@ def search_card(query: str, hits: Sequence[SearchHit], style: Style = Style.DISC
         )
         for hit in hits
     )
-    count = f"{len(hits)} fact{'s' if len(hits) != 1 else ''}"
-    return fit(Card(f"Search: {query}", f"{count} found. Use `/citadel show` for the whole entry.", fields))
+    found = trn(
+        "{count} fact found. Use `/citadel show` for the whole entry.",
+        "{count} facts found. Use `/citadel show` for the whole entry.",
+        len(hits),
+    )
+    return fit(Card(tr("Search: {query}", query=query), found, fields))
 
 
 def about_card(entries: Sequence[Entry], fact_count: int) -> Card:
     names = ", ".join(e.title for e in entries)
-    description = (
-        "citadel-bot answers questions about Prime Video's spy franchise *Citadel*: the 2023 series and "
-        "its spin-offs. Every fact carries its source and the date the source said it; some facts are "
-        "older than today, so check the date.\n\n"
-        f"It knows {fact_count} facts about {len(entries)} entries: {names}.\n\n"
-        "Use `/citadel show` for any entry and `/citadel search` to find a fact. Know something newer? "
-        "`/citadel suggest` sends a fact with its source to the moderators of the bot's home server, and "
-        "the bot tells you (by DM, if yours are open) what they decide.\n\n"
-        "A reported or rumoured fact is marked as such. A watcher also reads public sources and proposes "
-        "what changed to the moderators: [TVmaze](<https://www.tvmaze.com>) (its data is CC BY-SA 4.0, "
-        "credited on every fact it gave) and [Wikidata](<https://www.wikidata.org>) (CC0)."
+    paragraphs = (
+        tr(
+            "citadel-bot answers questions about Prime Video's spy franchise *Citadel*: the 2023 series and "
+            "its spin-offs. Every fact carries its source and the date the source said it; some facts are "
+            "older than today, so check the date."
+        ),
+        trn(
+            "It knows {facts} about {count} entry: {names}.",
+            "It knows {facts} about {count} entries: {names}.",
+            len(entries),
+            facts=trn("{count} fact", "{count} facts", fact_count),
+            names=names,
+        ),
+        tr(
+            "Use `/citadel show` for any entry and `/citadel search` to find a fact. Know something newer? "
+            "`/citadel suggest` sends a fact with its source to the moderators of the bot's home server, and "
+            "the bot tells you (by DM, if yours are open) what they decide."
+        ),
+        tr(
+            "A reported or rumoured fact is marked as such. A watcher also reads public sources and proposes "
+            "what changed to the moderators: {tvmaze} (its data is CC BY-SA 4.0, credited on every fact it "
+            "gave) and {wikidata} (CC0).",
+            tvmaze="[TVmaze](<https://www.tvmaze.com>)",
+            wikidata="[Wikidata](<https://www.wikidata.org>)",
+        ),
     )
-    return fit(Card("About citadel-bot", description))
+    return fit(Card(tr("About citadel-bot"), "\n\n".join(paragraphs)))
 
 
 def watch_card(rounds: Sequence[WatchedSource], interval_hours: int) -> Card:
