@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from bot.errors import InputError
 from bot.facts import (
     CONFIRMED,
-    FIELDS,
     Entry,
     Fact,
     Precision,
@@ -20,7 +19,9 @@ from bot.facts import (
     field_label,
     split_person,
 )
+from bot.i18n import N_, tr, trn
 from bot.render import (
+    RELEASED_STATUSES,
     Card,
     CardField,
     SourceIndex,
@@ -44,15 +45,19 @@ def parse_milestones(text: str) -> tuple[int, ...]:
     parts = [p.strip() for p in text.replace(";", ",").replace(" ", ",").split(",") if p.strip()]
     if not parts:
         raise InputError(
-            "Give the days before a premiere to post on, like 30,14,7,3,1,0 (0 is the premiere day)."
+            tr("Give the days before a premiere to post on, like 30,14,7,3,1,0 (0 is the premiere day).")
         )
     if not all(p.isdigit() for p in parts):
-        raise InputError("Milestones are whole numbers of days separated by commas, like 30,14,7,3,1,0.")
+        raise InputError(tr("Milestones are whole numbers of days separated by commas, like 30,14,7,3,1,0."))
     days = sorted({int(p) for p in parts}, reverse=True)
     if days[0] > MILESTONE_DAYS_MAX:
-        raise InputError(f"A milestone can be at most {MILESTONE_DAYS_MAX} days before the premiere.")
+        raise InputError(
+            tr("A milestone can be at most {days} days before the premiere.", days=MILESTONE_DAYS_MAX)
+        )
     if len(days) > MILESTONES_MAX:
-        raise InputError(f"That is {len(days)} milestones; the limit is {MILESTONES_MAX}.")
+        raise InputError(
+            tr("That is {count} milestones; the limit is {limit}.", count=len(days), limit=MILESTONES_MAX)
+        )
     return tuple(days)
 
 
@@ -128,27 +133,49 @@ def command_mention(slug: str, command_id: int | None) -> str:
     return f"</citadel {slug}:{command_id}>" if command_id else f"`/citadel {slug}`"
 
 
-def countdown_words(
-    premiere: Premiere, now: datetime, zone: ZoneInfo, *, on_the_day: bool = False
-) -> str | None:
-    """How far off the premiere is, said at `now` (when the post is sent, not when it was planned) in the
-    server's `zone`: "premieres today" on its local day, "premieres tomorrow" on the day before, else
-    "premieres in N days", N being calendar days there.
+PREMIERED = -1  # days_left for the premiere-day post sent after the premiere began, that same day
+
+# How far off a premiere is, alone and as a countdown's title, for what days_left says (other counts:
+# the plural sentences in countdown_words and countdown_title).
+_WORDS = {
+    PREMIERED: N_("premiered today"),
+    0: N_("premieres today"),
+    1: N_("premieres tomorrow"),
+}
+_TITLES = {
+    PREMIERED: N_("{title} premiered today"),
+    0: N_("{title} premieres today"),
+    1: N_("{title} premieres tomorrow"),
+}
+
+
+def days_left(premiere: Premiere, now: datetime, zone: ZoneInfo, *, on_the_day: bool = False) -> int | None:
+    """How far off the premiere is at `now` (when the post is sent, not when it was planned) in the
+    server's `zone`: the calendar days left there (0 on its local day).
 
     None once the premiere has passed (its instant, or, for a date alone, its whole day there): a
     countdown that would go out after it says nothing true. Only the premiere-day post (`on_the_day`,
-    the 0-day milestone) still goes out later on that day, as "premiered today", so a premiere at 05:30
-    still gets its post at 09:00, and a post held up a minute behind a rate limit is kept."""
+    the 0-day milestone) still goes out later on that day, as PREMIERED ("premiered today"), so a
+    premiere at 05:30 still gets its post at 09:00, and a post held up a minute behind a rate limit is
+    kept."""
     today, day = now.astimezone(zone).date(), premiere.day_in(zone)
     passed = premiere.moment < now if premiere.moment else day < today
     if passed:
-        return "premiered today" if on_the_day and day == today else None
-    left = (day - today).days
-    if left == 0:
-        return "premieres today"
-    if left == 1:
-        return "premieres tomorrow"
-    return f"premieres in {left} days"
+        return PREMIERED if on_the_day and day == today else None
+    return (day - today).days
+
+
+def countdown_words(
+    premiere: Premiere, now: datetime, zone: ZoneInfo, *, on_the_day: bool = False
+) -> str | None:
+    """How far off the premiere is, in words (see days_left): "premieres today", "premieres tomorrow",
+    "premieres in N days", "premiered today"; None once it has passed."""
+    left = days_left(premiere, now, zone, on_the_day=on_the_day)
+    if left is None:
+        return None
+    if left in _WORDS:
+        return tr(_WORDS[left])
+    return trn("premieres in {count} day", "premieres in {count} days", left)
 
 
 def countdown_title(
@@ -161,11 +188,17 @@ def countdown_title(
     on_the_day: bool = False,
 ) -> str | None:
     """A countdown's title, like "Citadel: Diana premieres in 5 days", and "(reported, not confirmed)"
-    after it for a date not confirmed; None if nothing true is left to say (see countdown_words)."""
-    words = countdown_words(premiere, now, zone, on_the_day=on_the_day)
-    return (
-        None if words is None else marked(f"{title} {words}", confidence, Style.TEXT)
-    )  # titles: no markdown
+    after it for a date not confirmed; None if nothing true is left to say (see days_left). One whole
+    sentence per case, so that each language says it in its own order."""
+    left = days_left(premiere, now, zone, on_the_day=on_the_day)
+    if left is None:
+        return None
+    said = (
+        tr(_TITLES[left], title=title)
+        if left in _TITLES
+        else trn("{title} premieres in {count} day", "{title} premieres in {count} days", left, title=title)
+    )
+    return marked(said, confidence, Style.TEXT)  # titles: no markdown
 
 
 def countdown_card(
@@ -195,19 +228,41 @@ def countdown_card(
     for name in ("network", "episodes", "schedule"):
         for fact in by_field.get(name, [])[:1]:
             fields.append(
-                CardField(FIELDS[name].label, f"{safe(fact.value, Style.DISCORD)} {sources.cite(fact)}", True)
+                CardField(field_label(name), f"{safe(fact.value, Style.DISCORD)} {sources.cite(fact)}", True)
             )
     cast = by_field.get("cast", [])[:4]
     if cast:
         names = ", ".join(f"{safe(split_person(f.value)[0], Style.DISCORD)} {sources.cite(f)}" for f in cast)
-        fields.append(CardField("Starring", names, False))
+        fields.append(CardField(tr("Starring"), names, False))
     cite = f" {sources.cite(dated[0])}" if dated else ""
     stamp, style = int(premiere.shown_at(zone).timestamp()), "F" if premiere.moment else "D"
-    description = f"Premiere: <t:{stamp}:{style}> (<t:{stamp}:R>){cite}\nEverything known: {mention}"
+    premiere_line = tr("Premiere: {when}", when=f"<t:{stamp}:{style}> (<t:{stamp}:R>)") + cite
+    description = f"{premiere_line}\n{tr(EVERYTHING_KNOWN, command=mention)}"
     return fit(Card(title, description, tuple(fields), sources.footer()))
 
 
-_SAID = {CONFIRMED: "confirmed", "reported": "reported", "rumour": "rumoured"}
+EVERYTHING_KNOWN = N_("Everything known: {command}")  # the last line of every post
+
+# A change of confidence alone, for (now, before): "— now confirmed (was reported)".
+_RECONSIDERED = {
+    (CONFIRMED, "reported"): N_("**{field}**: {value} — now confirmed (was reported)"),
+    (CONFIRMED, "rumour"): N_("**{field}**: {value} — now confirmed (was a rumour)"),
+    ("reported", CONFIRMED): N_("**{field}**: {value} — now reported, not confirmed (was confirmed)"),
+    ("reported", "rumour"): N_("**{field}**: {value} — now reported, not confirmed (was a rumour)"),
+    ("rumour", CONFIRMED): N_("**{field}**: {value} — now rumour, not confirmed (was confirmed)"),
+    ("rumour", "reported"): N_("**{field}**: {value} — now rumour, not confirmed (was reported)"),
+}
+# An update's headline for a premiere now known to the day, by how sure the new date is.
+_DATED = {
+    CONFIRMED: N_("Premiere date confirmed: {title}"),
+    "reported": N_("Premiere date reported: {title}"),
+    "rumour": N_("Premiere date rumoured: {title}"),
+}
+_REDATED = {
+    CONFIRMED: N_("Premiere moved: {title}"),
+    "reported": N_("New premiere date reported: {title}"),
+    "rumour": N_("New premiere date rumoured: {title}"),
+}
 
 
 def _change_line(change: dict[str, Any], now: datetime, hide_spoilers: bool) -> str:
@@ -215,7 +270,7 @@ def _change_line(change: dict[str, Any], now: datetime, hide_spoilers: bool) -> 
     Batches from before confidences were recorded have neither key: all their values were confirmed.
     The values of a spoiler (either of them) are hidden while `hide_spoilers`."""
     field = change["field"]
-    label = "Title" if field == "_entry" else field_label(field)
+    label = tr("Title") if field == "_entry" else field_label(field)
 
     def shown(value: str | None, confidence: str = CONFIRMED) -> str:
         if value is None:
@@ -233,15 +288,18 @@ def _change_line(change: dict[str, Any], now: datetime, hide_spoilers: bool) -> 
     confidence = change.get("confidence") or CONFIRMED
     old_confidence = change.get("old_confidence") or confidence
     if old is None:
-        text = f"**{label}**: added {shown(new, confidence)}"
+        text = tr("**{field}**: added {value}", field=label, value=shown(new, confidence))
     elif new is None:
-        text = f"**{label}**: removed {shown(old, old_confidence)}"
-    elif old == new and old_confidence != confidence:
-        now_said = confidence_mark(confidence) or "confirmed"
-        was = "a rumour" if old_confidence == "rumour" else old_confidence
-        text = f"**{label}**: {shown(new)} — now {now_said} (was {was})"
+        text = tr("**{field}**: removed {value}", field=label, value=shown(old, old_confidence))
+    elif old == new and (confidence, old_confidence) in _RECONSIDERED:
+        text = tr(_RECONSIDERED[confidence, old_confidence], field=label, value=shown(new))
     else:
-        text = f"**{label}**: {shown(old, old_confidence)} → {shown(new, confidence)}"
+        text = tr(
+            "**{field}**: {old} → {new}",
+            field=label,
+            old=shown(old, old_confidence),
+            new=shown(new, confidence),
+        )
     if change.get("source"):
         text += f" ({source_label(change['source'])}, {change.get('source_date', '')})"
     return text
@@ -260,18 +318,15 @@ def update_title(title: str, changes: Sequence[dict[str, Any]]) -> str:
         if new.precision is not Precision.DAY:
             continue
         confidence = change.get("confidence") or CONFIRMED
-        said = _SAID.get(confidence, confidence)
+        if confidence not in _DATED:  # not a confidence the canon knows: said as a confirmed one
+            confidence = CONFIRMED
         if old.precision is not Precision.DAY:
-            return f"Premiere date {said}: {title}"
+            return tr(_DATED[confidence], title=title)
         if old != new:
-            return (
-                f"Premiere moved: {title}"
-                if confidence == CONFIRMED
-                else f"New premiere date {said}: {title}"
-            )
+            return tr(_REDATED[confidence], title=title)
         if confidence == CONFIRMED and (change.get("old_confidence") or CONFIRMED) != CONFIRMED:
-            return f"Premiere date confirmed: {title}"
-    return f"{title}: what changed"
+            return tr(_DATED[CONFIRMED], title=title)
+    return tr("{title}: what changed", title=title)
 
 
 def update_card(
@@ -284,9 +339,8 @@ def update_card(
 ) -> Card:
     """One post per entry per batch: every change, old → new, with its source."""
     lines = [_change_line(change, now, hide_spoilers) for change in changes]
-    return fit(
-        Card(update_title(entry.title, changes), "\n".join(lines) + f"\n\nEverything known: {mention}")
-    )
+    description = "\n".join(lines) + "\n\n" + tr(EVERYTHING_KNOWN, command=mention)
+    return fit(Card(update_title(entry.title, changes), description))
 
 
 def _when(value: str, status: str | None, now: datetime, default_time: time) -> tuple[datetime | None, str]:
@@ -295,24 +349,34 @@ def _when(value: str, status: str | None, now: datetime, default_time: time) -> 
     if moment is None:
         return None, premiere_text(value, status, now, Style.DISCORD)
     stamp = int(moment.timestamp())
-    verb = "premieres" if moment > now else "premiered"
-    return moment, f"{verb} <t:{stamp}:F> (<t:{stamp}:R>)"
+    when = f"<t:{stamp}:F> (<t:{stamp}:R>)"
+    return moment, tr("premieres {when}", when=when) if moment > now else tr("premiered {when}", when=when)
 
 
 def countdown_entry(entry: Entry, facts: Sequence[Fact], now: datetime, default_time: time) -> Card:
     """/citadel countdown entry: the premiere as a timestamp, or as much of it as is known."""
     premiere = next((f for f in facts if f.field == "premiere"), None)
     if premiere is None:
-        return Card(entry.title, "No premiere date is known yet.")
+        return Card(entry.title, tr("No premiere date is known yet."))
     status = confirmed_status(facts)  # a release only reported does not settle a past window
     sources = SourceIndex()
-    _, said = _when(premiere.value, status, now, default_time)
-    if premiere_moment(premiere.value, default_time) is None:
-        said = f"Premiere: {said}"
+    moment, said = _when(premiere.value, status, now, default_time)
+    if moment is None:
+        said = tr("Premiere: {when}", when=said)
     mark = confidence_mark(premiere.confidence)
-    if mark and not said.endswith("not confirmed"):  # "expected Q2 2026, not confirmed" says it already
+    if mark and not _expected(premiere.value, status, now):  # "expected Q2 2026, not confirmed" says it
         said += f" _({mark})_"
     return fit(Card(entry.title, f"{said} {sources.cite(premiere)}", (), sources.footer()))
+
+
+def _expected(value: str, status: str | None, now: datetime) -> bool:
+    """Whether premiere_text says the premiere as "expected Q2 2026, not confirmed" (a window that has
+    passed with no confirmed release): it says "not confirmed" itself, in the reader's language."""
+    try:
+        when = ReleaseDate.parse(value)
+    except ValueError:
+        return False
+    return when.moment() is None and when.has_passed(now.date()) and status not in RELEASED_STATUSES
 
 
 def countdown_overview(
@@ -332,8 +396,9 @@ def countdown_overview(
             ahead.append((start, titles.get(slug, slug), _when(value, None, now, default_time)[1]))
     if not ahead:
         return Card(
-            "Upcoming premieres", "No premiere is ahead right now. `/citadel show` has every entry's history."
+            tr("Upcoming premieres"),
+            tr("No premiere is ahead right now. `/citadel show` has every entry's history."),
         )
     ahead.sort()
     fields = tuple(CardField(title, said) for _, title, said in ahead)
-    return fit(Card("Upcoming premieres", "", fields))
+    return fit(Card(tr("Upcoming premieres"), "", fields))

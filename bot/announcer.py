@@ -20,10 +20,18 @@ from typing import Generic, Protocol, TypeVar
 import aiohttp
 import discord
 
-from bot.announcements import Premiere, due_milestone, milestone_times, premiere_moment, upcoming_milestones
+from bot.announcements import (
+    EVERYTHING_KNOWN,
+    Premiere,
+    due_milestone,
+    milestone_times,
+    premiere_moment,
+    upcoming_milestones,
+)
 from bot.clock import Timer, stop_task
+from bot.i18n import reading, tr
 from bot.pacing import Pacer, Spacing
-from bot.posts import Posts, Stale
+from bot.posts import Posts, Stale, post_language
 from bot.presence import STALE
 from bot.reminders import REMINDER_POSTING, dm_text
 from bot.render import to_embed
@@ -145,6 +153,11 @@ class Sender(Protocol):
 
     async def uncompleted_events(self, guild_id: int) -> set[int]:
         """The ids of the server's scheduled and active events, whoever made them (one list request)."""
+        ...
+
+    def server_locale(self, guild_id: int) -> str | None:
+        """The server's own language, as Discord gives it (the guild's `preferred_locale`); None if
+        not known."""
         ...
 
 
@@ -349,11 +362,20 @@ class Announcer:
     async def _pace(self) -> None:
         await self.pacer.slot()
 
+    def language(self, settings: GuildSettings) -> str | None:
+        """The language of a server's posts and events (see post_language)."""
+        return post_language(settings, self.sender.server_locale(settings.guild_id))
+
     async def send(self, delivery: Delivery, settings: GuildSettings | None, now: datetime) -> int:
         """Post one delivery; returns 1 if it was posted."""
         if settings is None or not settings.active:
             await self._skip(delivery, "announcements are off")
             return 0
+        # In the server's language: the post, and what /announce status shows if it cannot be sent.
+        with reading(self.language(settings)):
+            return await self._send(delivery, settings, now)
+
+    async def _send(self, delivery: Delivery, settings: GuildSettings, now: datetime) -> int:
         # Rendered now, as it is sent: a post held up (downtime, a rate limit, a crash) counts from now.
         card = await self.posts.render(delivery, now, settings)
         if isinstance(card, Stale):
@@ -376,17 +398,28 @@ class Announcer:
             finally:
                 self.sending -= 1
         except discord.Forbidden as exc:
-            problem = f"I can't post in <#{delivery.channel_id}>: {exc.text or 'Missing Permissions'} (Discord {exc.code})."
+            problem = tr(
+                "I can't post in {channel}: {reason} (Discord {code}).",
+                channel=f"<#{delivery.channel_id}>",
+                reason=exc.text or "Missing Permissions",
+                code=exc.code,
+            )
             await self._failed(delivery, problem)
             return 0
         except discord.NotFound as exc:
-            problem = f"The channel <#{delivery.channel_id}> no longer exists (Discord {exc.code})."
+            problem = tr(
+                "The channel {channel} no longer exists (Discord {code}).",
+                channel=f"<#{delivery.channel_id}>",
+                code=exc.code,
+            )
             await self._failed(delivery, problem)
             return 0
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
             retry_at = retry_time(delivery.attempts, now)
             if retry_at is None:
-                await self._failed(delivery, f"Posting failed {MAX_ATTEMPTS} times: {exc}")
+                await self._failed(
+                    delivery, tr("Posting failed {count} times: {error}", count=MAX_ATTEMPTS, error=exc)
+                )
             else:
                 await self.outbox.mark_failed(delivery, str(exc), retry_at=retry_at)
                 self._told("retried")
@@ -524,7 +557,8 @@ class Announcer:
         ends: list[datetime] = []
         for settings in servers:
             try:
-                ends += await self._sync_guild_events(settings.guild_id, wanted, now)
+                with reading(self.language(settings)):  # an event's name and description: the server's
+                    ends += await self._sync_guild_events(settings.guild_id, wanted, now)
             except discord.HTTPException as exc:
                 log.warning("could not sync scheduled events in %d: %s", settings.guild_id, exc)
         return min(ends, default=None)
@@ -558,11 +592,11 @@ class Announcer:
             if entry is None:
                 continue
             event = PremiereEvent(
-                name=f"{entry.title} premieres"[:100],
+                name=tr("{title} premieres", title=entry.title)[:100],
                 start=moment,
                 end=moment + EVENT_LENGTH,
                 location="Prime Video",
-                description=f"Everything known: /citadel {slug}",
+                description=tr(EVERYTHING_KNOWN, command=f"/citadel {slug}"),
             )
             if slug in existing:
                 await self.sender.move_event(guild_id, existing[slug][0], event)

@@ -397,6 +397,10 @@ class DiscordSender:
     async def delete_event(self, guild_id: int, event_id: int) -> None:
         await (await self._event(guild_id, event_id)).delete()
 
+    def server_locale(self, guild_id: int) -> str | None:
+        guild = self.bot.get_guild(guild_id)  # every server of the process's shards is cached
+        return guild.preferred_locale.value if guild else None
+
     async def uncompleted_events(self, guild_id: int) -> set[int]:
         guild = await self._guild(guild_id)
         events = await guild.fetch_scheduled_events(with_counts=False)

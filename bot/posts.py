@@ -16,7 +16,9 @@ from bot.announcements import (
     upcoming_milestones,
     update_card,
 )
-from bot.facts import Entry
+from bot.errors import InputError
+from bot.facts import Entry, one_line
+from bot.i18n import ENGLISH, LANGUAGES, reading, tr
 from bot.render import Card
 from bot.store import Store
 from bot.store.outbox import Delivery
@@ -24,6 +26,27 @@ from bot.store.servers import GuildSettings
 from bot.zones import PostingTime
 
 CITADEL_COMMAND_KEY = "citadel_command_id"  # meta: the synced /citadel's id, for clickable mentions
+SERVER_LANGUAGE = "server"  # /announce language's value for "the server's own language"
+POST_LANGUAGES = (*LANGUAGES, ENGLISH)  # the languages a server's posts can be in (Discord locales)
+
+
+def read_language(value: str) -> str | None:
+    """/announce language's value as GuildSettings.language keeps it: a Discord locale the bot speaks, or
+    None for the server's own (SERVER_LANGUAGE). InputError for anything else (Discord offers only the
+    choices, but a client can send any text)."""
+    if value == SERVER_LANGUAGE:
+        return None
+    if value in POST_LANGUAGES:
+        return value
+    raise InputError(
+        tr("“{value}” is not a language I post in; pick one from the list.", value=one_line(value, 40))
+    )
+
+
+def post_language(settings: GuildSettings, server_locale: str | None) -> str | None:
+    """The language a server's posts are in: the one it chose, else its own (the `preferred_locale`
+    Discord gives for it). `reading` says English for a locale the bot does not speak."""
+    return settings.language or server_locale
 
 
 @dataclass(frozen=True)
@@ -105,9 +128,16 @@ class Posts:
         return card
 
     async def upcoming(
-        self, settings: GuildSettings, now: datetime, count: int = 3
+        self, settings: GuildSettings, now: datetime, count: int = 3, server_locale: str | None = None
     ) -> list[tuple[datetime, Card]]:
-        """The next posts this server will get, with their times, as they will read then."""
+        """The next posts this server will get, with their times, as they will read then (in its
+        language: the one it chose, else `server_locale`, its own)."""
+        with reading(post_language(settings, server_locale)):
+            return await self._upcoming(settings, now, count)
+
+    async def _upcoming(
+        self, settings: GuildSettings, now: datetime, count: int
+    ) -> list[tuple[datetime, Card]]:
         found: list[tuple[datetime, Card]] = []
         for delivery in await self.store.outbox.deliveries(settings.guild_id, status="pending"):
             when = max(datetime.fromisoformat(delivery.due_at), now)

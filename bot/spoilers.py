@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from bot.announcements import premiere_moment
 from bot.errors import InputError
 from bot.facts import SPOILER_DAYS, ReleaseDate
+from bot.i18n import tr
 
 MAX_DAYS = 365
 
@@ -38,7 +39,12 @@ def read_days(days: int) -> int:
     """A server's choice: whole days from 0 (everything shown once the premiere begins) to MAX_DAYS."""
     if not 0 <= days <= MAX_DAYS:
         raise InputError(
-            f"Spoilers can stay hidden for 0 to {MAX_DAYS} days after a premiere, not {days}; "
-            f"0 shows everything once it premieres, {SPOILER_DAYS} is the default."
+            tr(
+                "Spoilers can stay hidden for 0 to {most} days after a premiere, not {days}; 0 shows "
+                "everything once it premieres, {default} is the default.",
+                most=MAX_DAYS,
+                days=days,
+                default=SPOILER_DAYS,
+            )
         )
     return days

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.errors import InputError
 from bot.facts import normalize, one_line
+from bot.i18n import short_day_words, tr
 
 DEFAULT_ZONE = "UTC"
 DEFAULT_HOUR = 9  # 09:00: posts in the morning, where the server is
@@ -78,10 +79,22 @@ def find_zone(typed: str) -> str:
     if len(cities) == 1:
         return cities[0]
     close = (cities or zone_choices(wanted))[:3]
-    hint = f" Did you mean {', '.join(close)}?" if close and query else ""
+    typed_zone = one_line(wanted, 40)
+    if close and query:
+        raise InputError(
+            tr(
+                "“{typed}” is not a time zone I know; pick one from the list as you type, like "
+                "Europe/Rome or Asia/Kolkata. Did you mean {zones}?",
+                typed=typed_zone,
+                zones=", ".join(close),
+            )
+        )
     raise InputError(
-        f"“{one_line(wanted, 40)}” is not a time zone I know; pick one from the list as you type, "
-        f"like Europe/Rome or Asia/Kolkata.{hint}"
+        tr(
+            "“{typed}” is not a time zone I know; pick one from the list as you type, like "
+            "Europe/Rome or Asia/Kolkata.",
+            typed=typed_zone,
+        )
     )
 
 
@@ -104,7 +117,10 @@ def check_hour(hour: int) -> int:
     """A posting hour, 0 to 23 (Discord's form enforces it too, but a client can send anything)."""
     if not 0 <= hour <= 23:
         raise InputError(
-            f"{hour} is not an hour of the day; give a whole hour from 0 to 23, like 9 for 09:00."
+            tr(
+                "{hour} is not an hour of the day; give a whole hour from 0 to 23, like 9 for 09:00.",
+                hour=hour,
+            )
         )
     return hour
 
@@ -120,6 +136,7 @@ def wall_clock_instant(day: date, hour: int, zone: ZoneInfo) -> datetime:
 
 
 def local_label(instant: datetime, zone_name: str) -> str:
-    """How a server's own clock reads at `instant`: "Mon 7 Dec, 09:00 Asia/Kolkata"."""
+    """How a server's own clock reads at `instant`, in the reader's words: "Mon 7 Dec, 09:00
+    Asia/Kolkata", "lun 7 dic, 09:00 Asia/Kolkata"."""
     local = instant.astimezone(ZoneInfo(zone_name))
-    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M} {zone_name}"
+    return f"{short_day_words(local.date())}, {local:%H:%M} {zone_name}"

@@ -6,10 +6,14 @@ import logging
 from typing import Any, Literal
 
 import discord
+from babel import Locale, UnknownLocaleError
 from discord import app_commands
 from discord.ext import commands
 
 from bot.client import CitadelBot
+from bot.i18n import ENGLISH, LANGUAGES, N_, babel_locale, listed, tr, trn
+from bot.posts import SERVER_LANGUAGE
+from bot.refusals import NOTHING_CHANGED
 from bot.render import to_embed
 from bot.store.servers import GuildSettings
 from bot.tree import admin_check, reply_ephemeral, writes
@@ -17,28 +21,76 @@ from bot.zones import local_label, zone_choices
 
 log = logging.getLogger(__name__)
 
+# What the bot needs in its channel, as Discord's permission settings name it.
 NEEDED = (
-    ("view_channel", "View Channel"),
-    ("send_messages", "Send Messages"),
-    ("embed_links", "Embed Links"),
+    ("view_channel", N_("View Channel")),
+    ("send_messages", N_("Send Messages")),
+    ("embed_links", N_("Embed Links")),
 )
+# /announce language's choices: each language by its name and its own name, then the server's own.
+LANGUAGE_CHOICES = [
+    app_commands.Choice(name="Italian (italiano)", value="it"),
+    app_commands.Choice(name="Hindi (हिन्दी)", value="hi"),
+    app_commands.Choice(name="Spanish, Spain (español de España)", value="es-ES"),
+    app_commands.Choice(name="Spanish, Latin America (español de Latinoamérica)", value="es-419"),
+    app_commands.Choice(name="Portuguese, Brazil (português do Brasil)", value="pt-BR"),
+    app_commands.Choice(name="French (français)", value="fr"),
+    app_commands.Choice(name="German (Deutsch)", value="de"),
+    app_commands.Choice(name="English", value=ENGLISH),
+    app_commands.Choice(name="The server's own language", value=SERVER_LANGUAGE),
+]
 
 
 def spoilers_line(days: int) -> str:
     """What the server's spoiler setting does, in one sentence."""
     if days == 0:
-        return "Plots and other spoilers are hidden until a premiere begins (and always in search results)."
-    plural = "s" if days != 1 else ""
-    return f"Plots and other spoilers are hidden until {days} day{plural} after each premiere (and always in search results)."
+        return tr(
+            "Plots and other spoilers are hidden until a premiere begins (and always in search results)."
+        )
+    return trn(
+        "Plots and other spoilers are hidden until {count} day after each premiere (and always in search results).",
+        "Plots and other spoilers are hidden until {count} days after each premiere (and always in search results).",
+        days,
+    )
 
 
 def events_held_line(held: int) -> str:
     """Why some premieres have no Discord event, and what to do about it, in one sentence."""
-    premieres = "premiere has" if held == 1 else "premieres have"
-    return (
-        f"**Held back:** {held} {premieres} no event because this server has 100 scheduled events, Discord's "
-        "limit; delete or end some events to free room, and the soonest premieres get theirs first."
+    return trn(
+        "**Held back:** {count} premiere has no event because this server has 100 scheduled events, Discord's "
+        "limit; delete or end some events to free room, and the soonest premieres get theirs first.",
+        "**Held back:** {count} premieres have no event because this server has 100 scheduled events, Discord's "
+        "limit; delete or end some events to free room, and the soonest premieres get theirs first.",
+        held,
     )
+
+
+def language_name(locale: str) -> str:
+    """A Discord locale's language, named in the reader's words by CLDR: "Italian", "italiano",
+    "Spanish (Latin America)"; English is English, whichever its region."""
+    name = "en" if locale.startswith("en") else LANGUAGES.get(locale, locale.replace("-", "_"))
+    try:
+        return Locale.parse(name).get_display_name(babel_locale()) or locale
+    except (ValueError, UnknownLocaleError):
+        return locale
+
+
+def language_line(settings: GuildSettings, server_locale: str | None) -> str:
+    """The language of the server's posts, as /announce status and /announce language say it."""
+    if settings.language is not None:
+        return tr("Posts are in {language}.", language=language_name(settings.language))
+    own = server_locale or ENGLISH
+    if own in LANGUAGES or own.startswith("en"):
+        return tr("Posts are in the server's own language, {language}.", language=language_name(own))
+    return tr(
+        "Posts are in English: the server's own language, {language}, is not one I post in.",
+        language=language_name(own),
+    )
+
+
+def server_locale(interaction: discord.Interaction) -> str | None:
+    """The server's own language, as Discord sends it with every interaction in a server."""
+    return interaction.guild_locale.value if interaction.guild_locale else None
 
 
 async def zone_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -64,15 +116,19 @@ class AnnounceGroup(app_commands.Group):
     async def channel(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
         missing = await self.cog.missing_permissions(channel)
         if missing:
-            await reply_ephemeral(
-                interaction,
-                f"I can't post in {channel.mention}: I'm missing {' and '.join(missing)} there. "
-                "Give me those (channel settings -> Permissions) and try again. Nothing was changed.",
+            line = tr(
+                "I can't post in {channel}: I'm missing {permissions} there. Give me those (channel "
+                "settings -> Permissions) and try again.",
+                channel=channel.mention,
+                permissions=listed([tr(label) for label in missing]),
             )
+            await reply_ephemeral(interaction, f"{line} {tr(NOTHING_CHANGED)}")
             return
         settings = await self.cog.announcements.post_in(self.cog.guild_id(interaction), channel.id)
         await self.cog.show_status(
-            interaction, settings, f"Countdowns and updates will be posted in {channel.mention}."
+            interaction,
+            settings,
+            tr("Countdowns and updates will be posted in {channel}.", channel=channel.mention),
         )
 
     @app_commands.command(
@@ -85,8 +141,9 @@ class AnnounceGroup(app_commands.Group):
         self, interaction: discord.Interaction, days: app_commands.Range[str, 1, 60]
     ) -> None:
         settings = await self.cog.announcements.milestones(self.cog.guild_id(interaction), days)
-        line = (
-            f"Countdowns will be posted {', '.join(map(str, settings.milestones))} days before each premiere."
+        line = tr(
+            "Countdowns will be posted {days} days before each premiere.",
+            days=", ".join(map(str, settings.milestones)),
         )
         await self.cog.show_status(interaction, settings, line)
 
@@ -119,17 +176,22 @@ class AnnounceGroup(app_commands.Group):
     @app_commands.describe(role="The role to ping (only this role is ever pinged)")
     async def role(self, interaction: discord.Interaction, role: discord.Role | None = None) -> None:
         if role is None:
-            await self.cog.save(interaction, "Posts will not ping anyone.", role_id=None)
+            await self.cog.save(interaction, tr("Posts will not ping anyone."), role_id=None)
             return
         if role.is_default():
-            await reply_ephemeral(interaction, "Pick an opt-in role, not @everyone. Nothing was changed.")
+            line = tr("Pick an opt-in role, not @everyone.")
+            await reply_ephemeral(interaction, f"{line} {tr(NOTHING_CHANGED)}")
             return
-        note = (
-            ""
+        line = (
+            tr("Posts will ping {role}.", role=role.mention)
             if role.mentionable
-            else " The role is not mentionable, so make it mentionable or the ping won't notify."
+            else tr(
+                "Posts will ping {role}. The role is not mentionable, so make it mentionable or the ping "
+                "won't notify.",
+                role=role.mention,
+            )
         )
-        await self.cog.save(interaction, f"Posts will ping {role.mention}.{note}", role_id=role.id)
+        await self.cog.save(interaction, line, role_id=role.id)
 
     @app_commands.command(
         name="follow-roles", description="Per-title followers' roles (/citadel follow) on or off"
@@ -137,35 +199,39 @@ class AnnounceGroup(app_commands.Group):
     @app_commands.describe(state="on or off")
     async def follow_roles(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
         if state == "off":
-            line = (
+            line = tr(
                 "Follow roles are off: members can't start following titles here, and posts ping the "
                 "opt-in role (if any). The followers' roles already made are left as they are."
             )
         else:
-            line = (
+            line = tr(
                 "Follow roles are on: a member who presses Follow or uses /citadel follow gets that "
                 "title's followers' role, and posts about the title ping it instead of the opt-in role."
             )
             guild = interaction.guild
             if guild is not None and not (await self.cog.bot_permissions(guild)).manage_roles:
-                line += " I need the Manage Roles permission to give those roles; until then following is refused."
+                needed = tr(
+                    "I need the Manage Roles permission to give those roles; until then following is refused."
+                )
+                line += f" {needed}"
         await self.cog.save(interaction, line, follow_roles=state == "on")
 
     @app_commands.command(name="updates", description="Turn change updates on or off (countdowns stay)")
     @app_commands.describe(state="on or off")
     async def updates(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
-        await self.cog.save(interaction, f"Change updates are {state}.", updates=state == "on")
+        line = tr("Change updates are on.") if state == "on" else tr("Change updates are off.")
+        await self.cog.save(interaction, line, updates=state == "on")
 
     @app_commands.command(name="events", description="Create Discord events for premieres known to the day")
     @app_commands.describe(state="on or off")
     async def events(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
         guild = interaction.guild
         if state == "on" and guild is not None and not (await self.cog.bot_permissions(guild)).manage_events:
-            await reply_ephemeral(
-                interaction, "I need the Manage Events permission for that. Nothing was changed."
-            )
+            line = tr("I need the Manage Events permission for that.")
+            await reply_ephemeral(interaction, f"{line} {tr(NOTHING_CHANGED)}")
             return
-        await self.cog.save(interaction, f"Premiere events are {state}.", events=state == "on")
+        line = tr("Premiere events are on.") if state == "on" else tr("Premiere events are off.")
+        await self.cog.save(interaction, line, events=state == "on")
 
     @app_commands.command(
         name="spoilers",
@@ -177,9 +243,20 @@ class AnnounceGroup(app_commands.Group):
         settings = await self.cog.announcements.spoilers(self.cog.guild_id(interaction), days)
         await self.cog.show_status(interaction, settings, spoilers_line(settings.spoiler_days))
 
+    @app_commands.command(
+        name="language",
+        description="The language of this server's posts (default: the server's own)",
+        extras=writes(),
+    )
+    @app_commands.describe(language="A language I post in, or the server's own (its Discord setting)")
+    @app_commands.choices(language=LANGUAGE_CHOICES)
+    async def language(self, interaction: discord.Interaction, language: str) -> None:
+        settings = await self.cog.announcements.language(self.cog.guild_id(interaction), language)
+        await self.cog.show_status(interaction, settings, language_line(settings, server_locale(interaction)))
+
     @app_commands.command(name="off", description="Stop all countdowns and updates in this server")
     async def off(self, interaction: discord.Interaction) -> None:
-        await self.cog.save(interaction, "Announcements are off.", channel_id=None)
+        await self.cog.save(interaction, tr("Announcements are off."), channel_id=None)
 
     @app_commands.command(name="status", description="The settings and the next three posts")
     async def status(self, interaction: discord.Interaction) -> None:
@@ -188,18 +265,22 @@ class AnnounceGroup(app_commands.Group):
     @app_commands.command(name="preview", description="The next three posts exactly as they will look")
     async def preview(self, interaction: discord.Interaction) -> None:
         settings = await self.cog.settings(interaction)
-        upcoming = await self.cog.announcements.upcoming(settings, self.cog.bot.clock())
+        upcoming = await self.cog.announcements.upcoming(
+            settings, self.cog.bot.clock(), server_locale=server_locale(interaction)
+        )
         if not upcoming:
-            await reply_ephemeral(interaction, "Nothing is planned: no premiere known to the day is ahead.")
+            await reply_ephemeral(
+                interaction, tr("Nothing is planned: no premiere known to the day is ahead.")
+            )
             return
         zone = settings.timezone
         lines = [
             f"{i}. {local_label(when, zone)} ({discord.utils.format_dt(when, 'F')})"
             for i, (when, _) in enumerate(upcoming, start=1)
         ]
-        ping = f" Each will ping <@&{settings.role_id}>." if settings.role_id else ""
+        ping = " " + tr("Each will ping {role}.", role=f"<@&{settings.role_id}>") if settings.role_id else ""
         await interaction.response.send_message(
-            "The next posts, in order:\n" + "\n".join(lines) + ping,
+            tr("The next posts, in order:") + "\n" + "\n".join(lines) + ping,
             embeds=[to_embed(card) for _, card in upcoming],
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
@@ -234,7 +315,8 @@ class Announce(commands.Cog):
         self, interaction: discord.Interaction, *, zone: str | None = None, hour: int | None = None
     ) -> None:
         settings = await self.announcements.posting(self.guild_id(interaction), zone=zone, hour=hour)
-        await self.show_status(interaction, settings, f"Countdowns will be posted at {settings.posting}.")
+        line = tr("Countdowns will be posted at {time}.", time=settings.posting)
+        await self.show_status(interaction, settings, line)
 
     async def bot_member(self, guild: discord.Guild) -> discord.Member:
         # Fetched, not taken from the cache: without the privileged members intent the bot never
@@ -252,10 +334,18 @@ class Announce(commands.Cog):
 
     async def ping(self, settings: GuildSettings) -> str:
         """Whom posts ping, as /announce status says it (bot/posts.py decides it for each post)."""
-        opt_in = f"<@&{settings.role_id}>" if settings.role_id else "nobody"
+        opt_in = f"<@&{settings.role_id}>" if settings.role_id else None
         if not settings.follow_roles:
-            return f"{opt_in} (follow roles are off)"
-        ping = f"a title's followers' role where it has one, else {opt_in}"
+            return (
+                tr("{role} (follow roles are off)", role=opt_in)
+                if opt_in
+                else tr("nobody (follow roles are off)")
+            )
+        ping = (
+            tr("a title's followers' role where it has one, else {role}", role=opt_in)
+            if opt_in
+            else tr("a title's followers' role where it has one, else nobody")
+        )
         guild = self.bot.get_guild(settings.guild_id)
         channel = guild.get_channel(settings.channel_id) if guild and settings.channel_id else None
         # Discord notifies the holders of a role that only the bot may mention (as the bot makes the
@@ -264,40 +354,61 @@ class Announce(commands.Cog):
             isinstance(channel, discord.TextChannel)
             and not channel.permissions_for(await self.bot_member(channel.guild)).mention_everyone
         ):
-            ping += (
-                f". Followers are notified only once I have Mention @everyone, @here and All Roles in "
-                f"{channel.mention} (I only ever ping the one role)"
+            ping = tr(
+                "{ping}. Followers are notified only once I have Mention @everyone, @here and All Roles "
+                "in {channel} (I only ever ping the one role)",
+                ping=ping,
+                channel=channel.mention,
             )
         return ping
 
     async def show_status(self, interaction: discord.Interaction, settings: GuildSettings, line: str) -> None:
+        """The server's settings and its next posts, in the admin's language (the posts' titles in the
+        language they will be posted in)."""
         now = self.bot.clock()
-        where = f"<#{settings.channel_id}>" if settings.channel_id else "off"
+        own = server_locale(interaction)
+        switches = (
+            tr("**Change updates:** on") if settings.updates else tr("**Change updates:** off"),
+            tr("**Premiere events:** on") if settings.events else tr("**Premiere events:** off"),
+        )
         rows = [
-            f"**Channel:** {where}",
-            f"**Milestones:** {', '.join(map(str, settings.milestones))} days before a premiere",
-            f"**Posting time:** {settings.post_hour:02d}:00 · **Time zone:** {settings.timezone}",
-            f"**Ping:** {await self.ping(settings)}",
-            f"**Change updates:** {'on' if settings.updates else 'off'} · **Premiere events:** {'on' if settings.events else 'off'}",
-            f"**Spoilers:** {spoilers_line(settings.spoiler_days)}",
+            tr("**Channel:** {channel}", channel=f"<#{settings.channel_id}>")
+            if settings.channel_id
+            else tr("**Channel:** off"),
+            tr(
+                "**Milestones:** {days} days before a premiere",
+                days=", ".join(map(str, settings.milestones)),
+            ),
+            tr(
+                "**Posting time:** {time} · **Time zone:** {zone}",
+                time=f"{settings.post_hour:02d}:00",
+                zone=settings.timezone,
+            ),
+            tr("**Ping:** {ping}", ping=await self.ping(settings)),
+            " · ".join(switches),
+            tr("**Spoilers:** {rule}", rule=spoilers_line(settings.spoiler_days)),
+            tr("**Language:** {said}", said=language_line(settings, own)),
         ]
         held = await self.announcements.events_held_back(settings.guild_id) if settings.events else 0
         if held:
             rows.append(events_held_line(held))
         if settings.paused_at:
             rows.append(
-                f"**Paused** after repeated failures: {settings.problem} Pick a channel again to resume."
+                tr(
+                    "**Paused** after repeated failures: {problem} Pick a channel again to resume.",
+                    problem=settings.problem,
+                )
             )
         elif settings.problem:
-            rows.append(f"**Last problem:** {settings.problem}")
+            rows.append(tr("**Last problem:** {problem}", problem=settings.problem))
         if settings.channel_id:
-            upcoming = await self.announcements.upcoming(settings, now)
-            rows.append("**Next posts:**")
+            upcoming = await self.announcements.upcoming(settings, now, server_locale=own)
+            rows.append(tr("**Next posts:**"))
             rows += [f"{local_label(when, settings.timezone)} · {discord.utils.format_dt(when, 'F')} "
                      f"({discord.utils.format_dt(when, 'R')}): {card.title}"
-                     for when, card in upcoming] or ["nothing planned yet"]  # fmt: skip
+                     for when, card in upcoming] or [tr("nothing planned yet")]  # fmt: skip
         embed = discord.Embed(
-            title="Announcements in this server", description="\n".join(rows), colour=0xB3202A
+            title=tr("Announcements in this server"), description="\n".join(rows), colour=0xB3202A
         )
         await interaction.response.send_message(
             line or None, embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.announcements import parse_milestones
-from bot.posts import Posts
+from bot.posts import Posts, read_language
 from bot.render import Card
 from bot.spoilers import read_days
 from bot.store import Store
@@ -68,7 +68,13 @@ class Announcements:
             changes["post_hour"] = check_hour(hour)
         return await self.change(guild_id, **changes)
 
+    async def language(self, guild_id: int, value: str) -> GuildSettings:
+        """Post in this language (a Discord locale the bot speaks), or in the server's own for "server".
+        InputError, and nothing saved, for anything else."""
+        return await self.change(guild_id, language=read_language(value))
+
     async def upcoming(
-        self, settings: GuildSettings, now: datetime, count: int = 3
+        self, settings: GuildSettings, now: datetime, count: int = 3, server_locale: str | None = None
     ) -> list[tuple[datetime, Card]]:
-        return await self.posts.upcoming(settings, now, count)
+        """The next posts, as they will read (in the server's language: see Posts.upcoming)."""
+        return await self.posts.upcoming(settings, now, count, server_locale)

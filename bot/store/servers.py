@@ -49,6 +49,8 @@ class GuildSettings:
     # When its countdowns go out: `post_hour`:00 on a milestone's day in its IANA zone `timezone`.
     timezone: str = DEFAULT_ZONE
     post_hour: int = DEFAULT_HOUR
+    # The language of its posts (a Discord locale, /announce language); None: the server's own.
+    language: str | None = None
 
     @property
     def posting(self) -> PostingTime:
@@ -80,6 +82,7 @@ def settings_from_row(row: aiosqlite.Row) -> GuildSettings:
         spoiler_days=row["spoiler_days"],
         timezone=row["timezone"],
         post_hour=row["post_hour"],
+        language=row["language"],
     )
 
 
