@@ -1,0 +1,3 @@
+-- A placeholder on the i18n-members branch only: the number is another part of issue #13's (the
+-- server's language). Migrations must run without gaps, so this empty one lets 0014 apply here; delete it
+-- when the branch that brings the real 0013 is merged.
