@@ -22,6 +22,7 @@ import discord
 
 from bot.announcements import Premiere, due_milestone, milestone_times, premiere_moment, upcoming_milestones
 from bot.clock import Timer, stop_task
+from bot.i18n import reading
 from bot.pacing import Pacer, Spacing
 from bot.posts import Posts, Stale
 from bot.presence import STALE
@@ -467,15 +468,17 @@ class Announcer:
         if reminder is None or entry is None:
             await self.store.reminders.skip(delivery, "the reminder was cancelled")
             return 0
-        card = await self.posts.countdown(
-            entry, delivery.milestone, delivery.premiere, now, reminder.milestones, REMINDER_POSTING
-        )
-        if isinstance(card, Stale):
-            await self.store.reminders.skip(delivery, card.reason)
-            return 0
-        outgoing = Outgoing(
-            dm_text(entry.title), to_embed(card), delivery.nonce, discord.AllowedMentions.none()
-        )
+        # In the member's language (the one they asked in), the countdown card too.
+        with reading(reminder.locale):
+            card = await self.posts.countdown(
+                entry, delivery.milestone, delivery.premiere, now, reminder.milestones, REMINDER_POSTING
+            )
+            if isinstance(card, Stale):
+                await self.store.reminders.skip(delivery, card.reason)
+                return 0
+            outgoing = Outgoing(
+                dm_text(entry.title), to_embed(card), delivery.nonce, discord.AllowedMentions.none()
+            )
         try:
             self.sending += 1
             try:
