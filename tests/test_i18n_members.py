@@ -48,7 +48,9 @@ MEMBERS_CODE = (
     "cogs/citadel.py", "cogs/follow.py", "cogs/curation.py", "cogs/review.py", "bot/inputs.py",
     "bot/reminders.py", "bot/services/reminders.py", "bot/services/follows.py",
 )  # fmt: skip
-OTHER_LANGUAGES = tuple(LANGUAGES)  # "it", "hi", "es-ES", "es-419", "pt-BR", "fr", "de"
+OTHER_LANGUAGES = tuple(LANGUAGES)
+FOLLOW = {"it": "Segui", "hi": "फ़ॉलो करें", "es-ES": "Seguir", "es-419": "Seguir", "pt-BR": "Seguir", "fr": "Suivre",
+          "de": "Folgen"}  # fmt: skip  # "it", "hi", "es-ES", "es-419", "pt-BR", "fr", "de"
 
 
 def english_messages() -> list[tuple[str, ...]]:
@@ -173,6 +175,8 @@ async def test_a_members_answers_have_no_english_left_in_any_language(
             *everything_in(listed_again),
         ]
         assert english_left(locale, shown) == [], locale
+        entry = await answer(fake, "show", entry="diana", **where)  # the Follow button under the answer
+        assert labels(entry) == [FOLLOW[locale]]
         # Facts stay as written: the titles, in every language.
         assert "Citadel: Diana" in followed and "Citadel: Diana" in unfollowed
         assert "**Citadel season 2**" in listed_again["data"]["content"]
@@ -209,7 +213,7 @@ async def test_exact_answers_in_hindi_and_french(
     seven, day = (f"<t:{int(milestone(d).timestamp())}:F>" for d in (7, 0))
     assert (
         reminded
-        == f"Je vous écrirai en MP à propos de Citadel season 2 7 jours avant ({seven}) et le jour même ({day})."
+        == f"Je vous écrirai en MP à propos de Citadel season 2 : 7 jours avant ({seven}) et le jour même ({day})."
     )
     listing = (await answer(fake, "following", french, "fr"))["data"]["content"]
     assert listing.startswith(
