@@ -500,15 +500,17 @@ class Announcer:
         if reminder is None or entry is None:
             await self.store.reminders.skip(delivery, "the reminder was cancelled")
             return 0
-        card = await self.posts.countdown(
-            entry, delivery.milestone, delivery.premiere, now, reminder.milestones, REMINDER_POSTING
-        )
-        if isinstance(card, Stale):
-            await self.store.reminders.skip(delivery, card.reason)
-            return 0
-        outgoing = Outgoing(
-            dm_text(entry.title), to_embed(card), delivery.nonce, discord.AllowedMentions.none()
-        )
+        # In the member's language (the one they asked in), the countdown card too.
+        with reading(reminder.locale):
+            card = await self.posts.countdown(
+                entry, delivery.milestone, delivery.premiere, now, reminder.milestones, REMINDER_POSTING
+            )
+            if isinstance(card, Stale):
+                await self.store.reminders.skip(delivery, card.reason)
+                return 0
+            outgoing = Outgoing(
+                dm_text(entry.title), to_embed(card), delivery.nonce, discord.AllowedMentions.none()
+            )
         try:
             self.sending += 1
             try:

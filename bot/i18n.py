@@ -194,6 +194,11 @@ def listed(items: Sequence[str]) -> str:
     return format_list(list(items), locale=babel_locale())
 
 
+def either(items: Sequence[str]) -> str:
+    """Items as a sentence offers them: "a, b or c", "a, b o c", "a, b oder c"."""
+    return format_list(list(items), style="or", locale=babel_locale())
+
+
 def N_(text: str) -> str:
     """Marks a sentence made before anyone reads it (a constant) for the catalogue; `tr` says it later."""
     return text

@@ -1,7 +1,8 @@
 """Reading what moderators and members type: facts, sources, dates, slugs, titles and aliases.
 
 Pure functions; each raises InputError with one sentence saying what was wrong and what would be
-accepted, so a command can answer it as it is.
+accepted, so a command can answer it as it is. The sentence is in the reader's language: these run while
+an interaction is handled, where the reader is the member (bot/i18n.py).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from bot.facts import (
     Kind,
     ReleaseDate,
     fact_key,
+    field_label,
     format_person,
     one_line,
     parse_value,
 )
+from bot.i18n import N_, either, listed, reader, tr
 
 SOURCE_LIMIT = 300
 TITLE_LIMIT = 100
@@ -47,19 +50,30 @@ _PERSON_FORMS = (
 
 
 def check_text(label: str, text: str, limit: int, *, multiline: bool = False) -> str:
-    """`text` trimmed, or InputError if it is empty, too long, or hides characters."""
+    """`text` trimmed, or InputError if it is empty, too long, or hides characters. `label` names what
+    was typed in the reader's language ("The title"); each language's sentence puts it where it fits."""
     text = text.strip() if multiline else " ".join(text.split())
     if not text:
-        raise InputError(f"{label} is empty; write it out.")
+        raise InputError(tr("{label} is empty; write it out.", label=label))
     if hidden := _HIDDEN.search(text):
+        code = f"U+{ord(hidden.group()):04X}"
         raise InputError(
-            f"{label} contains an invisible or direction-changing character (U+{ord(hidden.group()):04X}); "
-            "remove it and try again."
+            tr(
+                "{label} contains an invisible or direction-changing character ({code}); remove it and try again.",
+                label=label,
+                code=code,
+            )
         )
     if _CONTROL.search(text):
-        raise InputError(f"{label} contains control characters; type it as plain text.")
+        raise InputError(tr("{label} contains control characters; type it as plain text.", label=label))
     if len(text) > limit:
-        raise InputError(f"{label} is {len(text)} characters long; the limit is {limit}.")
+        said = tr(
+            "{label} is {length} characters long; the limit is {limit}.",
+            label=label,
+            length=len(text),
+            limit=limit,
+        )
+        raise InputError(said)
     return unicodedata.normalize("NFC", text)
 
 
@@ -75,16 +89,19 @@ def require_field(field: str) -> FieldSpec:
     spec = FIELDS.get(field)
     if spec is None:
         raise InputError(
-            f"There is no field “{one_line(field, 40)}”; pick one from the list, such as {', '.join(list(FIELDS)[:6])}."
+            tr(
+                "There is no field “{field}”; pick one from the list, such as {fields}.",
+                field=one_line(field, 40),
+                fields=", ".join(list(FIELDS)[:6]),
+            )
         )
     return spec
 
 
 def read_value(field: str, raw: str) -> str:
     spec = require_field(field)
-    text = check_text(
-        f"The value for {spec.label}", raw, max(spec.limit, 1), multiline=spec.kind is Kind.TEXT
-    )
+    label = tr("The value for {field}", field=field_label(field))
+    text = check_text(label, raw, max(spec.limit, 1), multiline=spec.kind is Kind.TEXT)
     if spec.kind is Kind.PERSON:
         text = read_person(text)
     try:
@@ -95,14 +112,16 @@ def read_value(field: str, raw: str) -> str:
 
 def read_source(raw: str) -> str:
     """A link (http or https only) or the name of a publication."""
-    text = check_text("The source", raw, SOURCE_LIMIT)
+    text = check_text(tr("The source"), raw, SOURCE_LIMIT)
     if _SCHEME.match(text) or text.lower().startswith("www."):
         if text.lower().startswith("www."):
             text = "https://" + text
         parts = urlsplit(text)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in text:
             raise InputError(
-                "The source must be a web link starting with https:// or http://, or the name of a publication."
+                tr(
+                    "The source must be a web link starting with https:// or http://, or the name of a publication."
+                )
             )
     return text
 
@@ -114,9 +133,9 @@ def read_source_date(raw: str | None, today: date) -> str:
     try:
         when = ReleaseDate.parse(raw)
     except ValueError as exc:
-        raise InputError(f"The source date: {exc}") from None
+        raise InputError(tr("The source date: {problem}", problem=exc)) from None
     if when.window()[0] > today:
-        raise InputError("The source date is in the future; give the date the source was published.")
+        raise InputError(tr("The source date is in the future; give the date the source was published."))
     return str(when)
 
 
@@ -127,17 +146,37 @@ def read_confidence(raw: str | None, default: str = CONFIRMED) -> str:
     confidence = raw.strip().lower()
     if confidence not in CONFIDENCES:
         raise InputError(
-            f"“{one_line(raw, 20)}” is not a confidence; use {', '.join(CONFIDENCES[:-1])} or {CONFIDENCES[-1]}."
-        )
+            tr("“{value}” is not a confidence; use {confidences}.", value=one_line(raw, 20),
+               confidences=either(CONFIDENCES))
+        )  # fmt: skip
     return confidence
+
+
+# How sure a fact is, as moderators read it in the history and on a review post (the store, the canon
+# and what moderators type keep the English word).
+CONFIDENCE_WORDS = {CONFIRMED: N_("confirmed"), "reported": N_("reported"), "rumour": N_("rumour")}
+
+
+def confidence_said(confidence: str) -> str:
+    """A confidence in the reader's words ("reported" -> "riportato"); an unknown one as it is."""
+    return tr(CONFIDENCE_WORDS[confidence]) if confidence in CONFIDENCE_WORDS else confidence
+
+
+def _in_sentence(label: str) -> str:
+    """A field's label inside an English sentence is lower case ("only plot and notes facts"); other
+    languages keep it as their label says it (German's nouns are capitalised; others quote it)."""
+    return label.lower() if reader() is None else label
 
 
 def read_spoiler(field: str, spoiler: bool) -> bool:
     """Whether a fact is a spoiler: only a field that can tell the story (SPOILABLE) may be one."""
     if spoiler and not require_field(field).spoilable:
         raise InputError(
-            f"Only {' and '.join(FIELDS[name].label.lower() for name in SPOILABLE)} facts can be marked as "
-            f"spoilers, not {FIELDS[field].label.lower()}; leave spoiler out for this one."
+            tr(
+                "Only {fields} facts can be marked as spoilers, not {field}; leave spoiler out for this one.",
+                fields=listed([_in_sentence(field_label(name)) for name in SPOILABLE]),
+                field=_in_sentence(field_label(field)),
+            )
         )
     return spoiler
 
@@ -170,24 +209,30 @@ def read_slug(raw: str) -> str:
     slug = raw.strip().lower()
     if not _SLUG.match(slug):
         raise InputError(
-            "A slug is 1–32 lowercase letters, digits and hyphens, starting with a letter or digit, like season-3."
+            tr(
+                "A slug is 1–32 lowercase letters, digits and hyphens, starting with a letter or digit, "
+                "like season-3."
+            )
         )
     if slug in RESERVED_SLUGS:
-        raise InputError(f"“{slug}” is taken by a /citadel command; choose another slug.")
+        raise InputError(tr("“{slug}” is taken by a /citadel command; choose another slug.", slug=slug))
     return slug
 
 
 def read_title(raw: str) -> str:
-    return check_text("The title", raw, TITLE_LIMIT)
+    return check_text(tr("The title"), raw, TITLE_LIMIT)
 
 
 def read_description(raw: str) -> str:
-    return check_text("The description", raw, DESCRIPTION_LIMIT)
+    return check_text(tr("The description"), raw, DESCRIPTION_LIMIT)
 
 
 def read_aliases(raw: str) -> tuple[str, ...]:
     """Comma-separated names fans might type."""
     names = [part for part in raw.split(",") if part.strip()]
     if len(names) > ALIASES_MAX:
-        raise InputError(f"That is {len(names)} aliases; the limit is {ALIASES_MAX}.")
-    return tuple(dict.fromkeys(check_text("An alias", name, ALIAS_LIMIT) for name in names))
+        raise InputError(
+            tr("That is {count} aliases; the limit is {limit}.", count=len(names), limit=ALIASES_MAX)
+        )
+    label = tr("An alias")
+    return tuple(dict.fromkeys(check_text(label, name, ALIAS_LIMIT) for name in names))

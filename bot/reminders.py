@@ -3,13 +3,14 @@ DM is due, and the few sentences a member reads (the confirmation, the listing, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, time
 
 import discord
 
 from bot.announcements import Premiere, milestone_times, premiere_moment, upcoming_milestones
 from bot.facts import ReleaseDate
+from bot.i18n import N_, listed, tr, trn
 from bot.render import RELEASED_STATUSES, Style, premiere_text, safe
 from bot.zones import DEFAULT_HOUR, DEFAULT_ZONE, PostingTime
 
@@ -26,18 +27,13 @@ LISTED_MAX = 25
 def days_said(days: int) -> str:
     """7 -> "7 days before", 1 -> "1 day before", 0 -> "on the day"."""
     if days == 0:
-        return "on the day"
-    return f"{days} day{'s' if days != 1 else ''} before"
-
-
-def joined(parts: Iterable[str]) -> str:
-    """["a", "b", "c"] -> "a, b and c"."""
-    items = list(parts)
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+        return tr("on the day")
+    return trn("{count} day before", "{count} days before", days)
 
 
 def milestones_said(milestones: Sequence[int]) -> str:
-    return joined(days_said(d) for d in milestones)
+    """[7, 1, 0] -> "7 days before, 1 day before and on the day"."""
+    return listed([days_said(d) for d in milestones])
 
 
 def has_premiered(premiere: str | None, status: str | None, now: datetime, default_time: time) -> bool:
@@ -70,15 +66,6 @@ def _stamp(moment: datetime) -> str:
     return discord.utils.format_dt(moment, "F")
 
 
-def _not_dated(title: str, premiere: str | None, status: str | None, now: datetime) -> str:
-    """ "Citadel season 2 has no premiere date to the day yet (expected Q2 2026, not confirmed)"."""
-    if not premiere:
-        return f"{title} has no premiere date yet"
-    return (
-        f"{title} has no premiere date to the day yet ({premiere_text(premiere, status, now, Style.DISCORD)})"
-    )
-
-
 def confirmation(
     title: str,
     milestones: Sequence[int],
@@ -91,23 +78,28 @@ def confirmation(
     title = safe(title, Style.DISCORD)
     moment = premiere_moment(premiere or "", default_time)
     dated = Premiere.read(premiere or "")
+    said = milestones_said(milestones)
+    if not premiere:
+        return tr("{title} has no premiere date yet: I'll DM you {milestones} once it has one.",
+                  title=title, milestones=said)  # fmt: skip
     if moment is None or dated is None:
-        return (
-            f"{_not_dated(title, premiere, status, now)}: I'll DM you {milestones_said(milestones)} "
-            "once it has one."
-        )
+        return tr(
+            "{title} has no premiere date to the day yet ({premiere}): I'll DM you {milestones} once it has one.",
+            title=title, premiere=premiere_text(premiere, status, now, Style.DISCORD), milestones=said,
+        )  # fmt: skip
     ahead = upcoming_milestones(milestone_times(dated, milestones, REMINDER_POSTING), now)
     if not ahead:
-        return (
-            f"Every reminder you chose for {title} has passed (it premieres {_stamp(moment)}); "
-            "I'll DM you only if the date moves."
+        return tr(
+            "Every reminder you chose for {title} has passed (it premieres {when}); "
+            "I'll DM you only if the date moves.",
+            title=title,
+            when=_stamp(moment),
         )
-    return (
-        f"I'll DM you about {title} " + joined(f"{days_said(d)} ({_stamp(when)})" for when, d in ahead) + "."
-    )
+    times = listed([f"{days_said(d)} ({_stamp(when)})" for when, d in ahead])
+    return tr("I'll DM you about {title} {times}.", title=title, times=times)
 
 
-CLOSED_NOTE = (
+CLOSED_NOTE = N_(
     "Your DMs looked closed when I last tried to remind you, so your reminders stopped. They are on again "
     "now: open your DMs to me (Privacy Settings, Direct Messages) or they will stop again."
 )
@@ -123,20 +115,28 @@ def listing_line(
     default_time: time,
 ) -> str:
     """One reminder in /citadel following: the entry, the milestones, and the next DM or what it waits for."""
-    title = safe(title, Style.DISCORD)
-    head = f"**{title}**: {milestones_said(milestones)}"
+    title, said = f"**{safe(title, Style.DISCORD)}**", milestones_said(milestones)
     if premiere_moment(premiere or "", default_time) is None:
-        known = f" ({premiere_text(premiere, status, now, Style.DISCORD)})" if premiere else ""
-        return f"{head}; waiting for a date{known}."
+        if not premiere:
+            return tr("{title}: {milestones}; waiting for a date.", title=title, milestones=said)
+        return tr(
+            "{title}: {milestones}; waiting for a date ({premiere}).",
+            title=title, milestones=said, premiere=premiere_text(premiere, status, now, Style.DISCORD),
+        )  # fmt: skip
     when = next_reminder(premiere, milestones, since, now, default_time)
     if when is None:
-        return f"{head}; nothing left to send for this premiere."
-    return f"{head}; next DM {_stamp(when)} ({discord.utils.format_dt(when, 'R')})."
+        return tr(
+            "{title}: {milestones}; nothing left to send for this premiere.", title=title, milestones=said
+        )
+    return tr(
+        "{title}: {milestones}; next DM {when} ({relative}).",
+        title=title, milestones=said, when=_stamp(when), relative=discord.utils.format_dt(when, "R"),
+    )  # fmt: skip
 
 
 def dm_text(title: str) -> str:
     """The words above a reminder's countdown card."""
-    return (
-        f"Your reminder for {safe(title, Style.DISCORD)}, as you asked. "
-        "`/citadel following` lists your reminders and cancels them."
+    return tr(
+        "Your reminder for {title}, as you asked. `/citadel following` lists your reminders and cancels them.",
+        title=safe(title, Style.DISCORD),
     )

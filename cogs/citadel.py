@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.client import CitadelBot, bot_of
 from bot.facts import Entry
-from bot.i18n import AS_WRITTEN
+from bot.i18n import AS_WRITTEN, tr
 from bot.options import CONFIDENCE_DESCRIBE, ConfidenceArg, EntryArg, FieldArg
 from bot.refusals import NOTHING_STORED
 from bot.render import Card, cut, to_embed
@@ -181,11 +181,16 @@ class CitadelGroup(app_commands.Group):
             field, value, source, source_date, confidence, default_confidence="reported"
         )
         user = interaction.user
-        suggestion, current = await curation.suggest(entry, fact, user.id, user.name, interaction.guild_id)
+        suggestion, current = await curation.suggest(
+            entry, fact, user.id, user.name, interaction.guild_id, interaction.locale.value
+        )
         await reply_ephemeral(
             interaction,
-            f"Thanks! Suggestion #{suggestion.id} is waiting for the moderators. If your DMs are open, "
-            "the bot will tell you what they decide.",
+            tr(
+                "Thanks! Suggestion #{number} is waiting for the moderators. If your DMs are open, "
+                "the bot will tell you what they decide.",
+                number=suggestion.id,
+            ),
         )
         # The review cog puts it in front of the moderators (cogs do not call each other).
         self.bot.dispatch("suggestion_made", suggestion, current)
@@ -206,7 +211,7 @@ class CitadelGroup(app_commands.Group):
         days: app_commands.Range[str, 1, 60] | None = None,
     ) -> None:
         """Ask for DM reminders (off unless a member asks; asking again replaces the days)."""
-        line = await self.bot.reminders.remind(interaction.user.id, entry, days)
+        line = await self.bot.reminders.remind(interaction.user.id, entry, days, interaction.locale.value)
         await reply_ephemeral(interaction, line)
 
 
@@ -220,7 +225,7 @@ class CancelReminder(
     def __init__(self, slug: str, title: str = "") -> None:
         super().__init__(
             discord.ui.Button(
-                label=cut(f"Cancel {title or slug}", 80),
+                label=cut(tr("Cancel {title}", title=title or slug), 80),
                 style=discord.ButtonStyle.secondary,
                 custom_id=f"citadel:remind-cancel:{slug}",
             )

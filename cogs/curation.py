@@ -11,8 +11,17 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import CitadelBot, bot_of
-from bot.facts import CONFIRMED, FIELDS, Entry, Fact, field_label
-from bot.inputs import read_aliases, read_description, read_slug, read_source, read_spoiler, read_title
+from bot.facts import CONFIDENCES, CONFIRMED, FIELDS, Entry, Fact, field_label
+from bot.i18n import N_, either, tr, trn
+from bot.inputs import (
+    confidence_said,
+    read_aliases,
+    read_description,
+    read_slug,
+    read_source,
+    read_spoiler,
+    read_title,
+)
 from bot.options import CONFIDENCE_DESCRIBE, ConfidenceArg, EntryArg, FieldArg, item_choices
 from bot.render import Card, cut, source_label, to_embed, watch_card
 from bot.services.curation import EntryChange
@@ -24,6 +33,13 @@ log = logging.getLogger(__name__)
 HISTORY_PAGE = 5
 MODAL_VALUE_LIMIT = 4000  # Discord's limit for a text input
 REFUSED = writes()
+
+# Buttons' labels, made when their classes are (then said in the reader's language for each message).
+NEWER, OLDER = N_("◀ Newer"), N_("Older ▶")
+REMOVE_ENTRY, KEEP_ENTRY = N_("Remove the entry and its facts"), N_("Keep it")
+# A revision's action (the store keeps the English word) and a fact's spoiler mark, as the history says them.
+ACTIONS = {"add": N_("add"), "edit": N_("edit"), "remove": N_("remove")}
+SPOILER_MARKS = {"yes": N_("yes"), "no": N_("no")}
 
 
 async def show_stored(interaction: discord.Interaction, slug: str, line: str) -> None:
@@ -46,7 +62,12 @@ async def add_fact(interaction: discord.Interaction, entry: Entry, fact: Fact) -
     await show_stored(
         interaction,
         entry.slug,
-        f"Revision #{revision}: added {FIELDS[fact.field].label} “{cut(fact.value, 200)}”.",
+        tr(
+            "Revision #{number}: added {field} “{value}”.",
+            number=revision,
+            field=field_label(fact.field),
+            value=cut(fact.value, 200),
+        ),
     )
 
 
@@ -57,7 +78,12 @@ async def edit_fact(
     await show_stored(
         interaction,
         entry.slug,
-        f"Revision #{revision}: {FIELDS[fact.field].label} now says “{cut(fact.value, 200)}”.",
+        tr(
+            "Revision #{number}: {field} now says “{value}”.",
+            number=revision,
+            field=field_label(fact.field),
+            value=cut(fact.value, 200),
+        ),
     )
 
 
@@ -82,32 +108,34 @@ class FactModal(Form):
         spoiler: bool = False,
     ) -> None:
         spec = FIELDS[field]
-        super().__init__(title=cut(f"{'Edit' if fact else 'Add'} {spec.label}", 45), timeout=900)
+        label = field_label(field)
+        title = tr("Edit {field}", field=label) if fact else tr("Add {field}", field=label)
+        super().__init__(title=cut(title, 45), timeout=900)
         self.entry, self.field, self.key = entry, field, key
         self.expected_revision = fact.revision_id if fact else None
         self.spoiler = fact.spoiler if fact else spoiler  # kept as it is: the command's option sets it
         self.value: discord.ui.TextInput[FactModal] = discord.ui.TextInput(
-            label=cut(spec.label, 45),
+            label=cut(label, 45),
             custom_id="value",
             style=discord.TextStyle.paragraph,
             default=fact.value if fact else None,
             max_length=min(spec.limit, MODAL_VALUE_LIMIT),
         )
         self.source: discord.ui.TextInput[FactModal] = discord.ui.TextInput(
-            label="Source: a link or the publication",
+            label=cut(tr("Source: a link or the publication"), 45),
             custom_id="source",
             default=(fact.source if fact else source) or None,
             max_length=300,
         )
         self.source_date: discord.ui.TextInput[FactModal] = discord.ui.TextInput(
-            label="Source date (empty: today)",
+            label=cut(tr("Source date (empty: today)"), 45),
             custom_id="source_date",
             default=(fact.source_date if fact else source_date) or None,
             required=False,
             max_length=40,
         )
         self.confidence: discord.ui.TextInput[FactModal] = discord.ui.TextInput(
-            label="Confidence: confirmed, reported or rumour",
+            label=cut(tr("Confidence: {confidences}", confidences=either(CONFIDENCES)), 45),
             custom_id="confidence",
             default=fact.confidence if fact else confidence,
             required=False,
@@ -142,7 +170,7 @@ class OwnedView(Buttons):
         editor_check(interaction)
         if interaction.user.id != self.owner_id:
             await reply_ephemeral(
-                interaction, "These buttons belong to whoever asked; run the command yourself."
+                interaction, tr("These buttons belong to whoever asked; run the command yourself.")
             )
             return False
         return True
@@ -156,14 +184,24 @@ class HistoryView(OwnedView):
         self.title, self.owner_id, self.page = title, owner_id, 0
         self.revisions = list(reversed(revisions))
         self.pages = max(1, -(-len(self.revisions) // HISTORY_PAGE))
+        self.newer.label, self.older.label = tr(NEWER), tr(OLDER)  # in the reader's language
         self._sync_buttons()
 
     def embed(self) -> discord.Embed:
         shown = self.revisions[self.page * HISTORY_PAGE : (self.page + 1) * HISTORY_PAGE]
-        fields = tuple((f"#{r.id} · {r.action} · {describe_field(r)}", describe_revision(r)) for r in shown)
-        card = Card(
-            cut(self.title, 200), f"Page {self.page + 1} of {self.pages} · {len(self.revisions)} revisions"
+        fields = tuple(
+            (f"#{r.id} · {tr(ACTIONS.get(r.action, r.action))} · {describe_field(r)}", describe_revision(r))
+            for r in shown
         )
+        # English has always said "1 revisions"; the plural form lets the other languages say it right.
+        page = trn(
+            "Page {page} of {pages} · {count} revisions",
+            "Page {page} of {pages} · {count} revisions",
+            len(self.revisions),
+            page=self.page + 1,
+            pages=self.pages,
+        )
+        card = Card(cut(self.title, 200), page)
         embed = to_embed(card)
         for name, value in fields:
             embed.add_field(name=cut(name, 256), value=cut(value, 1024), inline=False)
@@ -178,18 +216,18 @@ class HistoryView(OwnedView):
         self._sync_buttons()
         await interaction.response.edit_message(embed=self.embed(), view=self)
 
-    @discord.ui.button(label="◀ Newer", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label=NEWER, style=discord.ButtonStyle.secondary)
     async def newer(self, interaction: discord.Interaction, button: discord.ui.Button[HistoryView]) -> None:
         await self._turn(interaction, -1)
 
-    @discord.ui.button(label="Older ▶", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label=OLDER, style=discord.ButtonStyle.secondary)
     async def older(self, interaction: discord.Interaction, button: discord.ui.Button[HistoryView]) -> None:
         await self._turn(interaction, 1)
 
 
 def describe_field(revision: Revision) -> str:
     if revision.field == ENTRY_FIELD:
-        return "the entry itself"
+        return tr("the entry itself")
     label = field_label(revision.field)
     return f"{label} ({revision.key})" if revision.key else label
 
@@ -213,23 +251,42 @@ def describe_revision(revision: Revision) -> str:
             return None
         return str(content.get("confidence", CONFIRMED))  # revisions from before confidences: confirmed
 
-    lines = [f"by {revision.who} at {revision.at.replace('T', ' ').replace('+00:00', ' UTC')}"]
+    when = revision.at.replace("T", " ").replace("+00:00", " UTC")
+    lines = [tr("by {who} at {when}", who=revision.who, when=when)]
     lines.append(f"{value(revision.old)} → {value(revision.new)}")
     old_confidence, new_confidence = confidence(revision.old), confidence(revision.new)
     if old_confidence and new_confidence and old_confidence != new_confidence:
-        lines.append(f"confidence: {old_confidence} → {new_confidence}")
+        old, new = confidence_said(old_confidence), confidence_said(new_confidence)
+        lines.append(tr("confidence: {old} → {new}", old=old, new=new))
     elif (new_confidence or old_confidence or CONFIRMED) != CONFIRMED:
-        lines.append(f"confidence: {new_confidence or old_confidence}")
+        lines.append(
+            tr(
+                "confidence: {confidence}",
+                confidence=confidence_said(new_confidence or old_confidence or CONFIRMED),
+            )
+        )
     old_spoiler, new_spoiler = spoiler_mark(revision.old), spoiler_mark(revision.new)
     if old_spoiler is not None and new_spoiler is not None and old_spoiler != new_spoiler:
-        lines.append(f"spoiler: {old_spoiler} → {new_spoiler}")
+        lines.append(
+            tr(
+                "spoiler: {old} → {new}",
+                old=tr(SPOILER_MARKS[old_spoiler]),
+                new=tr(SPOILER_MARKS[new_spoiler]),
+            )
+        )
     elif "yes" in (new_spoiler, old_spoiler):
-        lines.append("spoiler: yes")
+        lines.append(tr("spoiler: yes"))
     latest = revision.new or revision.old or {}
     if latest.get("source"):
-        lines.append(f"source: {source_label(latest['source'])}, {latest.get('source_date', '')}")
+        lines.append(
+            tr(
+                "source: {source}, {date}",
+                source=source_label(latest["source"]),
+                date=latest.get("source_date", ""),
+            )
+        )
     if revision.reason:
-        lines.append(f"reason: {revision.reason}")
+        lines.append(tr("reason: {reason}", reason=revision.reason))
     return discord.utils.escape_mentions("\n".join(lines))
 
 
@@ -239,8 +296,9 @@ class ConfirmRemoval(OwnedView):
     def __init__(self, entry: Entry, owner_id: int) -> None:
         super().__init__(timeout=120)
         self.entry, self.owner_id = entry, owner_id
+        self.confirm.label, self.cancel.label = tr(REMOVE_ENTRY), tr(KEEP_ENTRY)  # in the reader's language
 
-    @discord.ui.button(label="Remove the entry and its facts", style=discord.ButtonStyle.danger)
+    @discord.ui.button(label=REMOVE_ENTRY, style=discord.ButtonStyle.danger)
     async def confirm(
         self, interaction: discord.Interaction, button: discord.ui.Button[ConfirmRemoval]
     ) -> None:
@@ -248,17 +306,21 @@ class ConfirmRemoval(OwnedView):
         revision = await bot_of(interaction).curation.remove_entry(slug, who(interaction.user), force=True)
         self.stop()
         await interaction.response.edit_message(
-            content=f"Revision #{revision}: removed the entry “{slug}” and its facts. "
-            f"`/fact revert revision:{revision}` brings the entry back.",
+            content=tr(
+                "Revision #{number}: removed the entry “{slug}” and its facts. "
+                "`/fact revert revision:{number}` brings the entry back.",
+                number=revision,
+                slug=slug,
+            ),
             view=None,
         )
 
-    @discord.ui.button(label="Keep it", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label=KEEP_ENTRY, style=discord.ButtonStyle.secondary)
     async def cancel(
         self, interaction: discord.Interaction, button: discord.ui.Button[ConfirmRemoval]
     ) -> None:
         self.stop()
-        await interaction.response.edit_message(content="Nothing was removed.", view=None)
+        await interaction.response.edit_message(content=tr("Nothing was removed."), view=None)
 
 
 class EditorGroup(app_commands.Group):
@@ -386,7 +448,12 @@ class FactGroup(EditorGroup):
     ) -> None:
         current = await self.curation.target(entry, field, item)
         revision = await self.curation.remove_fact(entry, current, who(interaction.user), reason or "")
-        line = f"Revision #{revision}: removed {FIELDS[field].label} “{cut(current.value, 200)}”."
+        line = tr(
+            "Revision #{number}: removed {field} “{value}”.",
+            number=revision,
+            field=field_label(field),
+            value=cut(current.value, 200),
+        )
         await show_stored(interaction, entry.slug, line)
 
     @app_commands.command(
@@ -408,11 +475,11 @@ class FactGroup(EditorGroup):
         self, interaction: discord.Interaction, entry: EntryArg, field: FieldArg | None = None
     ) -> None:
         revisions = await self.curation.history(entry, field)
-        title = entry.title + (f" · {FIELDS[field].label}" if field else "")
+        title = entry.title + (f" · {field_label(field)}" if field else "")
         if not revisions:
-            await reply_ephemeral(interaction, f"{title} has no history yet.")
+            await reply_ephemeral(interaction, tr("{title} has no history yet.", title=title))
             return
-        view = HistoryView(f"History: {title}", revisions, interaction.user.id)
+        view = HistoryView(tr("History: {title}", title=title), revisions, interaction.user.id)
         await interaction.response.send_message(embed=view.embed(), view=view, ephemeral=True)
 
     @app_commands.command(
@@ -425,10 +492,16 @@ class FactGroup(EditorGroup):
         done = await self.curation.revert(revision, who(interaction.user))
         slug = done.target.entry_slug
         if not done.entry_exists:
-            line = f"Revision #{done.revision}: reverted #{revision}; the entry “{slug}” is removed again."
+            line = tr(
+                "Revision #{number}: reverted #{reverted}; the entry “{slug}” is removed again.",
+                number=done.revision,
+                reverted=revision,
+                slug=slug,
+            )
             await reply_ephemeral(interaction, line)
             return
-        await show_stored(interaction, slug, f"Revision #{done.revision}: reverted #{revision}.")
+        line = tr("Revision #{number}: reverted #{reverted}.", number=done.revision, reverted=revision)
+        await show_stored(interaction, slug, line)
 
 
 class EntryGroup(EditorGroup):
@@ -466,8 +539,12 @@ class EntryGroup(EditorGroup):
         await show_stored(
             interaction,
             entry.slug,
-            f"Revision #{revision}: added the entry “{entry.slug}”. It is in `/citadel show` now, and becomes "
-            f"`/citadel {entry.slug}` after the next command sync (a restart, or `python -m bot sync`).",
+            tr(
+                "Revision #{number}: added the entry “{slug}”. It is in `/citadel show` now, and becomes "
+                "`/citadel {slug}` after the next command sync (a restart, or `python -m bot sync`).",
+                number=revision,
+                slug=entry.slug,
+            ),
         )
 
     @app_commands.command(
@@ -499,7 +576,8 @@ class EntryGroup(EditorGroup):
             position=position,
         )
         revision = await self.curation.edit_entry(entry, change, who(interaction.user))
-        await show_stored(interaction, entry.slug, f"Revision #{revision}: updated the entry “{entry.slug}”.")
+        line = tr("Revision #{number}: updated the entry “{slug}”.", number=revision, slug=entry.slug)
+        await show_stored(interaction, entry.slug, line)
 
     @app_commands.command(
         name="remove",
@@ -510,14 +588,21 @@ class EntryGroup(EditorGroup):
     async def remove(self, interaction: discord.Interaction, entry: EntryArg, force: bool = False) -> None:
         if force:
             count = await self.curation.fact_count(entry)
+            # English has always said "its 1 facts"; the plural form lets the other languages say it right.
             await interaction.response.send_message(
-                f"Remove “{entry.slug}” and its {count} facts? Each removal is kept in the history.",
+                trn(
+                    "Remove “{slug}” and its {count} facts? Each removal is kept in the history.",
+                    "Remove “{slug}” and its {count} facts? Each removal is kept in the history.",
+                    count,
+                    slug=entry.slug,
+                ),
                 view=ConfirmRemoval(entry, interaction.user.id),
                 ephemeral=True,
             )
             return
         revision = await self.curation.remove_entry(entry.slug, who(interaction.user))
-        await reply_ephemeral(interaction, f"Revision #{revision}: removed the entry “{entry.slug}”.")
+        line = tr("Revision #{number}: removed the entry “{slug}”.", number=revision, slug=entry.slug)
+        await reply_ephemeral(interaction, line)
 
 
 class Curation(commands.Cog):

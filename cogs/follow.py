@@ -11,6 +11,7 @@ import discord
 from bot.client import bot_of
 from bot.errors import FollowNeedsServer
 from bot.facts import Entry
+from bot.i18n import tr
 from bot.refusals import NOTHING_CHANGED
 from bot.render import cut
 from bot.roles import DiscordRoles
@@ -22,24 +23,28 @@ Action = Literal["follow", "unfollow", "toggle"]
 
 def _line(outcome: Outcome) -> str:
     """The one line a member reads after following or unfollowing."""
-    title, role = outcome.entry.title, f"<@&{outcome.role_id}>"
+    said = {"title": outcome.entry.title, "role": f"<@&{outcome.role_id}>"}
     match outcome.change:
         case Change.FOLLOWED if outcome.posts_here:
-            return (
-                f"You now follow {title}: you have the {role} role, which this server's countdowns and "
-                "updates for it ping. Press Follow again or use /citadel unfollow to stop."
+            return tr(
+                "You now follow {title}: you have the {role} role, which this server's countdowns and "
+                "updates for it ping. Press Follow again or use /citadel unfollow to stop.",
+                **said,
             )
         case Change.FOLLOWED:
-            return (
-                f"You now follow {title}: you have the {role} role. This server doesn't post countdowns "
-                "yet; once an admin picks a channel with /announce channel, its posts for it ping that role."
+            return tr(
+                "You now follow {title}: you have the {role} role. This server doesn't post countdowns "
+                "yet; once an admin picks a channel with /announce channel, its posts for it ping that role.",
+                **said,
             )
         case Change.ALREADY:
-            return f"You already follow {title} here (you have {role}); /citadel unfollow stops it."
+            return tr(
+                "You already follow {title} here (you have {role}); /citadel unfollow stops it.", **said
+            )
         case Change.UNFOLLOWED:
-            return f"You no longer follow {title}: I took the {role} role away."
+            return tr("You no longer follow {title}: I took the {role} role away.", **said)
         case Change.NOT_FOLLOWING:
-            return f"You don't follow {title} in this server, so there is nothing to stop."
+            return tr("You don't follow {title} in this server, so there is nothing to stop.", **said)
 
 
 async def change_follow(interaction: discord.Interaction, entry: Entry, action: Action) -> None:
@@ -54,7 +59,13 @@ async def change_follow(interaction: discord.Interaction, entry: Entry, action: 
     keeper = DiscordRoles(guild, member, bot.user.id, f"{member} asked to {action} {entry.title}")
     service: Follows = bot.follows
     change = {"follow": service.follow, "unfollow": service.unfollow, "toggle": service.toggle}[action]
-    outcome = await change(guild.id, entry, keeper, lambda role_id: member.get_role(role_id) is not None)
+
+    def holds(role_id: int) -> bool:
+        return member.get_role(role_id) is not None
+
+    # The role is named in the server's language: its members read it, whoever follows first.
+    language = await bot.announcements.server_language(guild.id, guild.preferred_locale.value)
+    outcome = await change(guild.id, entry, keeper, holds, language)
     await interaction.followup.send(
         _line(outcome), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
     )
@@ -71,7 +82,7 @@ class FollowButton(
         follow = action == "follow"
         super().__init__(
             discord.ui.Button(
-                label="Follow" if follow else cut(f"Unfollow {title}", 80),
+                label=tr("Follow") if follow else cut(tr("Unfollow {title}", title=title), 80),
                 style=discord.ButtonStyle.primary if follow else discord.ButtonStyle.secondary,
                 custom_id=f"citadel:{action}:{slug}",
             )
@@ -103,11 +114,11 @@ def following_answer(following: Following) -> tuple[str, discord.ui.View | None]
     """`/citadel following`: what the member follows here, each with its Unfollow button."""
     if not following.titles:
         return (
-            "You don't follow any title in this server. Press Follow under a /citadel answer to start.",
+            tr("You don't follow any title in this server. Press Follow under a /citadel answer to start."),
             None,
         )
     lines = [f"- {followed.entry.title} (<@&{followed.role_id}>)" for followed in following.titles]
     view = discord.ui.View(timeout=None)
     for followed in following.titles[:25]:  # Discord's most buttons on a message
         view.add_item(FollowButton(followed.entry.slug, "unfollow", followed.entry.title))
-    return "You follow, in this server:\n" + "\n".join(lines), view
+    return tr("You follow, in this server:") + "\n" + "\n".join(lines), view

@@ -12,7 +12,8 @@ from discord.ext import commands
 
 from bot.client import CitadelBot, bot_of
 from bot.facts import field_label
-from bot.inputs import check_text
+from bot.i18n import reading, tr
+from bot.inputs import check_text, confidence_said
 from bot.render import Card, CardField, Style, cut, fit, safe, to_embed
 from bot.store import WATCHER_USER_ID, Suggestion
 from bot.tree import Form, editor_check, guarded, who
@@ -24,36 +25,63 @@ REASON_LIMIT = 300
 
 def suggested_by(suggestion: Suggestion) -> str:
     if suggestion.user_id == WATCHER_USER_ID:
-        return f"the watcher, from {safe(suggestion.user_name, Style.DISCORD)}: {safe(suggestion.fact.note, Style.DISCORD)}"
+        return tr(
+            "the watcher, from {source}: {note}",
+            source=safe(suggestion.user_name, Style.DISCORD),
+            note=safe(suggestion.fact.note, Style.DISCORD),
+        )
     return f"{safe(suggestion.user_name, Style.DISCORD)} ({suggestion.user_id})"
+
+
+def decision(suggestion: Suggestion) -> str:
+    """Who decided, and how: "Approved by mod: revision #12", "Rejected by mod" and the reason."""
+    by = safe(suggestion.decided_by or "?", Style.DISCORD)
+    if suggestion.status == "approved" and suggestion.revision_id:
+        said = tr("Approved by {who}: revision #{number}", who=by, number=suggestion.revision_id)
+    elif suggestion.status == "approved":
+        said = tr("Approved by {who}", who=by)
+    else:
+        said = tr("Rejected by {who}", who=by)
+    if suggestion.reason:
+        said += "\n" + tr("Reason: {reason}", reason=safe(suggestion.reason, Style.DISCORD))
+    return said
 
 
 def review_card(suggestion: Suggestion, current: str | None) -> Card:
     """What moderators see: the suggested value, its source, what is stored now and who suggested it."""
     fact = suggestion.fact
     fields = [
-        CardField("Source", f"{safe(fact.source, Style.DISCORD)} ({fact.source_date})"),
-        CardField("Confidence", fact.confidence),
-        CardField("Stored now", safe(current, Style.DISCORD) if current else "nothing yet"),
-        CardField("Suggested by", suggested_by(suggestion)),
+        CardField(tr("Source"), f"{safe(fact.source, Style.DISCORD)} ({fact.source_date})"),
+        CardField(tr("Confidence"), confidence_said(fact.confidence)),
+        CardField(tr("Stored now"), safe(current, Style.DISCORD) if current else tr("nothing yet")),
+        CardField(tr("Suggested by"), suggested_by(suggestion)),
     ]
     if suggestion.status != "pending":
-        decision = f"{suggestion.status.capitalize()} by {safe(suggestion.decided_by or '?', Style.DISCORD)}"
-        if suggestion.revision_id:
-            decision += f": revision #{suggestion.revision_id}"
-        if suggestion.reason:
-            decision += f"\nReason: {safe(suggestion.reason, Style.DISCORD)}"
-        fields.append(CardField("Decision", decision))
+        fields.append(CardField(tr("Decision"), decision(suggestion)))
     return fit(
         Card(
-            f"Suggestion #{suggestion.id}: {suggestion.entry_title} · {field_label(fact.field)}",
+            tr(
+                "Suggestion #{number}: {title} · {field}",
+                number=suggestion.id,
+                title=suggestion.entry_title,
+                field=field_label(fact.field),
+            ),
             safe(fact.value, Style.DISCORD),
             tuple(fields),
-            "Approve stores it as a revision crediting the suggester."
+            tr("Approve stores it as a revision crediting the suggester.")
             if suggestion.status == "pending"
             else "",
         )
     )
+
+
+async def home_language(bot: CitadelBot, guild: discord.abc.Snowflake | None) -> str | None:
+    """The language of the home server the review channel is in (as its posts are: /announce language,
+    else its own): the review post is the moderators' common ground, whoever suggested or pressed a
+    button."""
+    if not isinstance(guild, discord.Guild):
+        return None
+    return await bot.announcements.server_language(guild.id, guild.preferred_locale.value)
 
 
 class ReviewButton(
@@ -67,7 +95,7 @@ class ReviewButton(
         approve = action == "approve"
         super().__init__(
             discord.ui.Button(
-                label="Approve" if approve else "Reject",
+                label=tr("Approve") if approve else tr("Reject"),
                 style=discord.ButtonStyle.success if approve else discord.ButtonStyle.danger,
                 custom_id=f"suggestion:{suggestion_id}:{action}",
             )
@@ -101,23 +129,25 @@ def review_view(suggestion_id: int) -> discord.ui.View:
     return view
 
 
-class RejectModal(Form, title="Reject the suggestion"):
-    reason: discord.ui.TextInput[RejectModal] = discord.ui.TextInput(
-        label="Why (optional; the suggester is told)",
-        custom_id="reason",
-        style=discord.TextStyle.paragraph,
-        required=False,
-        max_length=REASON_LIMIT,
-    )
+class RejectModal(Form):
+    """Reject, with a reason the suggester is told; in the language of the moderator who pressed Reject."""
 
     def __init__(self, suggestion_id: int) -> None:
-        super().__init__(timeout=900)
+        super().__init__(title=tr("Reject the suggestion"), timeout=900)
         self.suggestion_id = suggestion_id
+        self.reason: discord.ui.TextInput[RejectModal] = discord.ui.TextInput(
+            label=tr("Why (optional; the suggester is told)"),
+            custom_id="reason",
+            style=discord.TextStyle.paragraph,
+            required=False,
+            max_length=REASON_LIMIT,
+        )
+        self.add_item(self.reason)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         editor_check(interaction)  # permissions may have changed while the form was open
         text = self.reason.value
-        reason = check_text("The reason", text, REASON_LIMIT, multiline=True) if text.strip() else ""
+        reason = check_text(tr("The reason"), text, REASON_LIMIT, multiline=True) if text.strip() else ""
         await decide(interaction, self.suggestion_id, approve=False, reason=reason)
 
 
@@ -129,7 +159,9 @@ async def decide(
     decided, current = await bot.curation.decide(
         suggestion_id, approve=approve, by=who(interaction.user), reason=reason
     )
-    await interaction.response.edit_message(embed=to_embed(review_card(decided, current)), view=None)
+    with reading(await home_language(bot, interaction.guild)):
+        card = to_embed(review_card(decided, current))
+    await interaction.response.edit_message(embed=card, view=None)
     await tell_suggester(bot, decided)
 
 
@@ -173,11 +205,13 @@ class Review(commands.Cog):
             log.warning("suggestion #%d stored, but REVIEW_CHANNEL_ID is not set", suggestion.id)
             return
         channel = self.bot.get_partial_messageable(channel_id)
+        # In the home server's language, not the suggester's (whose reader this task may have kept).
+        home = getattr(self.bot.get_channel(channel_id), "guild", None)
+        with reading(await home_language(self.bot, home)):
+            card, view = to_embed(review_card(suggestion, current)), review_view(suggestion.id)
         try:
             message = await channel.send(
-                embed=to_embed(review_card(suggestion, current)),
-                view=review_view(suggestion.id),
-                allowed_mentions=discord.AllowedMentions.none(),
+                embed=card, view=view, allowed_mentions=discord.AllowedMentions.none()
             )
         except discord.HTTPException as exc:
             log.warning("could not post suggestion #%d for review in %d: %s", suggestion.id, channel_id, exc)
@@ -189,16 +223,27 @@ async def tell_suggester(bot: CitadelBot, suggestion: Suggestion) -> None:
     """A DM with the outcome; a member with closed DMs simply isn't told (nor the watcher, who is no one)."""
     if suggestion.user_id == WATCHER_USER_ID:
         return
-    what = (
-        f"suggestion #{suggestion.id} for {suggestion.entry_title} "
-        f"({field_label(suggestion.fact.field)}: “{cut(suggestion.fact.value, 200)}”)"
-    )
-    if suggestion.status == "approved":
-        text = f"Your {what} was approved and is now part of the facts. Thank you!"
-    else:
-        text = f"Your {what} was not accepted." + (
-            f" Reason: {suggestion.reason}" if suggestion.reason else ""
-        )
+    with reading(suggestion.locale):  # in the language they suggested in, not the moderator's
+        said = {
+            "number": suggestion.id,
+            "title": suggestion.entry_title,
+            "field": field_label(suggestion.fact.field),
+            "value": cut(suggestion.fact.value, 200),
+        }
+        if suggestion.status == "approved":
+            text = tr(
+                "Your suggestion #{number} for {title} ({field}: “{value}”) was approved and is now part of "
+                "the facts. Thank you!",
+                **said,
+            )
+        elif suggestion.reason:
+            text = tr(
+                "Your suggestion #{number} for {title} ({field}: “{value}”) was not accepted. Reason: {reason}",
+                reason=suggestion.reason,
+                **said,
+            )
+        else:
+            text = tr("Your suggestion #{number} for {title} ({field}: “{value}”) was not accepted.", **said)
     try:
         channel = await bot.create_dm(discord.Object(suggestion.user_id))
         await channel.send(text, allowed_mentions=discord.AllowedMentions.none())

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.announcements import parse_milestones
-from bot.posts import Posts, read_language
+from bot.posts import Posts, post_language, read_language
 from bot.render import Card
 from bot.spoilers import read_days
 from bot.store import Store
@@ -22,6 +22,12 @@ class Announcements:
         self.store = store
         self.posts = posts
         self.poke = poke
+
+    async def server_language(self, guild_id: int, server_locale: str | None) -> str | None:
+        """The language everything the whole server reads is in (posts, events, the followers' roles'
+        names, the review channel's posts): the one /announce language chose, else the server's own
+        (`server_locale`, Discord's preferred_locale)."""
+        return post_language(await self.settings(guild_id), server_locale)
 
     async def settings(self, guild_id: int) -> GuildSettings:
         return await self.store.servers.get(guild_id)

@@ -179,9 +179,16 @@ class Curation:
     # --- suggestions -----------------------------------------------------------------------------
 
     async def suggest(
-        self, entry: Entry, fact: Fact, user_id: int, user_name: str, guild_id: int | None
+        self,
+        entry: Entry,
+        fact: Fact,
+        user_id: int,
+        user_name: str,
+        guild_id: int | None,
+        locale: str | None = None,
     ) -> tuple[Suggestion, str | None]:
-        """Record a member's suggestion (at most SUGGESTIONS_PER_HOUR an hour); with what is stored now."""
+        """Record a member's suggestion (at most SUGGESTIONS_PER_HOUR an hour), made in Discord's
+        `locale` (the decision is told them in it); with what is stored now."""
         current = await self.store.facts.get(entry.slug, fact.field, fact.key)
         if current is not None and current.value == fact.value:
             raise SameFact(fact.field, fact.value, suggested=True)
@@ -193,6 +200,7 @@ class Curation:
             guild_id,
             limit=SUGGESTIONS_PER_HOUR,
             window=SUGGESTION_WINDOW,
+            locale=locale,
         )
         return suggestion, current.value if current else None
 

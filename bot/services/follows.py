@@ -13,6 +13,7 @@ from typing import Protocol
 
 from bot.errors import FollowRolesOff, NeedsManageRoles, RoleAboveMine, RoleRefused
 from bot.facts import Entry
+from bot.i18n import reading, tr
 from bot.render import cut
 from bot.services.catalogue import Catalogue
 from bot.store import Store
@@ -20,10 +21,12 @@ from bot.store import Store
 ROLE_NAME_LIMIT = 100  # Discord's longest role name
 
 
-def follower_role_name(entry: Entry) -> str:
-    """The name of the role the bot makes for the followers of `entry`."""
-    suffix = " — followers"
-    return cut(entry.title, ROLE_NAME_LIMIT - len(suffix)) + suffix
+def follower_role_name(entry: Entry, language: str | None = None) -> str:
+    """The name of the role the bot makes for the followers of `entry`, in the server's `language` (a
+    Discord locale; None: English): every member of the server reads it, whoever asked first."""
+    with reading(language):
+        longest = ROLE_NAME_LIMIT - len(tr("{title} — followers", title=""))
+        return tr("{title} — followers", title=cut(entry.title, longest))
 
 
 @dataclass(frozen=True)
@@ -137,14 +140,16 @@ class Follows:
     def _lock(self, guild_id: int, slug: str) -> asyncio.Lock:
         return self._locks.setdefault((guild_id, slug), asyncio.Lock())
 
-    async def follow(self, guild_id: int, entry: Entry, keeper: RoleKeeper, holds: Holds) -> Outcome:
+    async def follow(
+        self, guild_id: int, entry: Entry, keeper: RoleKeeper, holds: Holds, language: str | None = None
+    ) -> Outcome:
         """Give the member the title's followers' role, making it first if the server has none (or
-        someone deleted it). Nothing half-happens: a role made for a member who could not be given it
+        someone deleted it), named in the server's `language`. Nothing half-happens: a role made for a member who could not be given it
         is deleted again, and a role is remembered only once given."""
         settings = await self.store.servers.get(guild_id)
         if not settings.follow_roles:
             raise FollowRolesOff()
-        async with self._lock(guild_id, entry.slug), refused_as(follower_role_name(entry)):
+        async with self._lock(guild_id, entry.slug), refused_as(follower_role_name(entry, language)):
             posts_here = settings.active
             standing = await keeper.standing()
             standing.check()
@@ -159,7 +164,7 @@ class Follows:
                     return Outcome(Change.FOLLOWED, entry, role.id, posts_here)
                 except RoleGone:
                     pass  # deleted since the standing was read: made again below
-            made = await keeper.create(follower_role_name(entry))
+            made = await keeper.create(follower_role_name(entry, language))
             try:
                 await keeper.give(made.id)
                 await self.store.follower_roles.save(guild_id, entry.slug, made.id)
@@ -169,10 +174,12 @@ class Follows:
                 raise
             return Outcome(Change.FOLLOWED, entry, made.id, posts_here)
 
-    async def unfollow(self, guild_id: int, entry: Entry, keeper: RoleKeeper, holds: Holds) -> Outcome:
+    async def unfollow(
+        self, guild_id: int, entry: Entry, keeper: RoleKeeper, holds: Holds, language: str | None = None
+    ) -> Outcome:
         """Take the title's followers' role from the member. Works with follow roles off too: turning
         them off stops new follows, and a member can still leave a role they hold."""
-        async with self._lock(guild_id, entry.slug), refused_as(follower_role_name(entry)):
+        async with self._lock(guild_id, entry.slug), refused_as(follower_role_name(entry, language)):
             stored = await self.store.follower_roles.get(guild_id, entry.slug)
             if stored is None or not holds(stored):
                 return Outcome(Change.NOT_FOLLOWING, entry, None)
@@ -187,12 +194,14 @@ class Follows:
                 return Outcome(Change.NOT_FOLLOWING, entry, None)
             return Outcome(Change.UNFOLLOWED, entry, role.id)
 
-    async def toggle(self, guild_id: int, entry: Entry, keeper: RoleKeeper, holds: Holds) -> Outcome:
+    async def toggle(
+        self, guild_id: int, entry: Entry, keeper: RoleKeeper, holds: Holds, language: str | None = None
+    ) -> Outcome:
         """The Follow button: unfollow for a member who follows, follow for one who does not."""
         stored = await self.store.follower_roles.get(guild_id, entry.slug)
         if stored is not None and holds(stored):
-            return await self.unfollow(guild_id, entry, keeper, holds)
-        return await self.follow(guild_id, entry, keeper, holds)
+            return await self.unfollow(guild_id, entry, keeper, holds, language)
+        return await self.follow(guild_id, entry, keeper, holds, language)
 
     async def following(self, guild_id: int, holds: Holds) -> Following:
         """What the member follows in this server, in the entries' order."""

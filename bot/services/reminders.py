@@ -12,6 +12,7 @@ from bot.announcements import parse_milestones
 from bot.clock import Clock
 from bot.errors import NothingToRemind
 from bot.facts import Entry, Fact
+from bot.i18n import tr
 from bot.reminders import (
     CLOSED_NOTE,
     DEFAULT_REMINDER_DAYS,
@@ -44,10 +45,10 @@ class Reminders:
         self.default_time = default_time
         self.poke = poke
 
-    async def remind(self, user_id: int, entry: Entry, days: str | None) -> str:
-        """Remind the member of the entry's premiere at `days` (DEFAULT_REMINDER_DAYS if None), replacing
-        what they had asked for it; the one line that says what they will get and when. Bad days, or a
-        premiere already behind us, are refused before anything is stored."""
+    async def remind(self, user_id: int, entry: Entry, days: str | None, locale: str | None = None) -> str:
+        """Remind the member of the entry's premiere at `days` (DEFAULT_REMINDER_DAYS if None), in their
+        Discord `locale`, replacing what they had asked for it; the one line that says what they will
+        get and when. Bad days, or a premiere already behind us, are refused before anything is stored."""
         milestones = parse_milestones(days) if days is not None else DEFAULT_REMINDER_DAYS
         now = self.clock()
         facts = await self.store.facts.for_entry(entry.slug)
@@ -55,10 +56,10 @@ class Reminders:
         if premiere is not None and has_premiered(premiere, status, now, self.default_time):
             said = premiere_text(premiere, status, now, Style.DISCORD)
             raise NothingToRemind(safe(entry.title, Style.DISCORD), said)
-        before = await self.store.reminders.set(user_id, entry.slug, milestones)
+        before = await self.store.reminders.set(user_id, entry.slug, milestones, locale)
         self.poke()
         line = confirmation(entry.title, milestones, premiere, status, now, self.default_time)
-        return f"{CLOSED_NOTE} {line}" if before.closed_at else line
+        return f"{tr(CLOSED_NOTE)} {line}" if before.closed_at else line
 
     async def listing(self, user_id: int) -> ReminderList:
         """The member's reminders, each with its milestones and its next DM (or what it waits for)."""
@@ -66,9 +67,11 @@ class Reminders:
         reminders = (await self.store.reminders.of_member(user_id))[:LISTED_MAX]
         lines: list[str] = []
         if not reminders:
-            lines.append("You have no reminders. `/citadel remind entry:` asks for a DM before a premiere.")
+            lines.append(
+                tr("You have no reminders. `/citadel remind entry:` asks for a DM before a premiere.")
+            )
             return ReminderList("\n".join(lines), ())
-        lines.append("Your DM reminders:")
+        lines.append(tr("Your DM reminders:"))
         for reminder in reminders:
             facts = await self.store.facts.for_entry(reminder.entry_slug)
             lines.append(
@@ -77,8 +80,10 @@ class Reminders:
             )  # fmt: skip
         if (await self.store.reminders.recipient(user_id)).closed_at:
             lines.append(
-                "Your DMs looked closed when I last tried, so these are stopped: open your DMs to me and run "
-                "`/citadel remind` again to restart them."
+                tr(
+                    "Your DMs looked closed when I last tried, so these are stopped: open your DMs to me and "
+                    "run `/citadel remind` again to restart them."
+                )
             )
         return ReminderList("\n".join(lines), tuple((r.entry_slug, r.entry_title) for r in reminders))
 
@@ -88,5 +93,5 @@ class Reminders:
         title = safe(entry.title if entry else slug, Style.DISCORD)
         if await self.store.reminders.cancel(user_id, slug):
             self.poke()
-            return f"Cancelled your reminder for {title}: no more DMs about it."
-        return f"You had no reminder for {title} any more."
+            return tr("Cancelled your reminder for {title}: no more DMs about it.", title=title)
+        return tr("You had no reminder for {title} any more.", title=title)

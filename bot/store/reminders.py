@@ -24,6 +24,7 @@ class Reminder:
     entry_title: str
     milestones: tuple[int, ...]
     since: str  # when they asked: a milestone that passed before is not theirs
+    locale: str | None = None  # the Discord locale they asked in: their DMs are written in it
 
     @property
     def started(self) -> datetime:
@@ -56,7 +57,7 @@ class Recipient:
 
 
 _REMINDER_SQL = (
-    "SELECT r.user_id, e.slug, e.title, r.milestones, r.since FROM reminders r "
+    "SELECT r.user_id, e.slug, e.title, r.milestones, r.since, r.locale FROM reminders r "
     "JOIN entries e ON e.id = r.entry_id WHERE e.removed_at IS NULL"
 )
 _DELIVERY_SQL = (
@@ -66,7 +67,8 @@ _DELIVERY_SQL = (
 
 
 def _reminder(row: Any) -> Reminder:
-    return Reminder(row[0], row[1], row[2], tuple(int(m) for m in row[3].split(",") if m != ""), row[4])
+    milestones = tuple(int(m) for m in row[3].split(",") if m != "")
+    return Reminder(row[0], row[1], row[2], milestones, row[4], row[5])
 
 
 class Reminders:
@@ -77,18 +79,21 @@ class Reminders:
 
     # --- what members asked for ------------------------------------------------------------------
 
-    async def set(self, user_id: int, entry_slug: str, milestones: Sequence[int]) -> Recipient:
-        """Remind `user_id` of the entry at `milestones` from now on, replacing what they had asked for
-        it (pending DMs of milestones no longer chosen are dropped). Asking again also lifts a stop
-        after closed DMs. Returns what was known of the member before (`closed_at` set if stopped)."""
+    async def set(
+        self, user_id: int, entry_slug: str, milestones: Sequence[int], locale: str | None = None
+    ) -> Recipient:
+        """Remind `user_id` of the entry at `milestones` from now on, in `locale` (their Discord locale),
+        replacing what they had asked for it (pending DMs of milestones no longer chosen are dropped).
+        Asking again also lifts a stop after closed DMs. Returns what was known of the member before
+        (`closed_at` set if stopped)."""
         before = await self.recipient(user_id)
         async with self._db.transaction() as tx:
             entry = await entry_id(tx, entry_slug)
             await tx.execute(
-                "INSERT INTO reminders (user_id, entry_id, milestones, since) VALUES (?, ?, ?, ?) "
+                "INSERT INTO reminders (user_id, entry_id, milestones, since, locale) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (user_id, entry_id) DO UPDATE SET milestones = excluded.milestones, "
-                "since = excluded.since",
-                (user_id, entry, ",".join(map(str, milestones)), tx.now()),
+                "since = excluded.since, locale = excluded.locale",
+                (user_id, entry, ",".join(map(str, milestones)), tx.now(), locale),
             )
             await tx.execute(
                 "DELETE FROM reminder_deliveries WHERE user_id = ? AND entry_id = ? AND status = 'pending' "

@@ -29,6 +29,7 @@ class Suggestion:
     revision_id: int | None
     review_channel_id: int | None
     review_message_id: int | None
+    locale: str | None = None  # the suggester's Discord locale: the DM with the decision is in it
 
 
 async def read_suggestion(reader: Reads, suggestion_id: int) -> Suggestion | None:
@@ -46,20 +47,26 @@ async def read_suggestion(reader: Reads, suggestion_id: int) -> Suggestion | Non
     return Suggestion(
         row["id"], row["entry_slug"], row["entry_title"], fact, row["user_id"], row["user_name"],
         row["guild_id"], row["created_at"], row["status"], row["decided_by"], row["reason"],
-        row["revision_id"], row["review_channel_id"], row["review_message_id"],
+        row["revision_id"], row["review_channel_id"], row["review_message_id"], row["locale"],
     )  # fmt: skip
 
 
 async def insert_suggestion(
-    tx: Transaction, entry: int, fact: Fact, user_id: int, user_name: str, guild_id: int | None
+    tx: Transaction,
+    entry: int,
+    fact: Fact,
+    user_id: int,
+    user_name: str,
+    guild_id: int | None,
+    locale: str | None = None,
 ) -> int:
     """A pending suggestion of `fact` for entry id `entry`; its id."""
     return await tx.execute(
         "INSERT INTO suggestions (entry_id, field, key, value, source, source_date, confidence, note, "
-        "user_id, user_name, guild_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "user_id, user_name, guild_id, created_at, locale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             entry, fact.field, fact.key, fact.value, fact.source, fact.source_date, fact.confidence, fact.note,
-            user_id, user_name, guild_id, tx.now(),
+            user_id, user_name, guild_id, tx.now(), locale,
         ),
     )  # fmt: skip
 
@@ -80,8 +87,10 @@ class Suggestions:
         *,
         limit: int,
         window: timedelta,
+        locale: str | None = None,
     ) -> Suggestion:
-        """Record a member's suggestion; RateLimited once they made `limit` in the last `window`."""
+        """Record a member's suggestion (made in Discord's `locale`); RateLimited once they made `limit`
+        in the last `window`."""
         now = self._db.clock().astimezone(UTC)
         async with self._db.transaction() as tx:
             entry = await entry_id(tx, slug)
@@ -92,7 +101,7 @@ class Suggestions:
             if len(recent) >= limit:
                 retry_at = datetime.fromisoformat(recent[0][0]) + window
                 raise RateLimited(limit=limit, window=window, retry_at=retry_at)
-            suggestion_id = await insert_suggestion(tx, entry, fact, user_id, user_name, guild_id)
+            suggestion_id = await insert_suggestion(tx, entry, fact, user_id, user_name, guild_id, locale)
         found = await self.get(suggestion_id)
         assert found is not None
         return found
