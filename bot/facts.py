@@ -403,7 +403,7 @@ class ReleaseDate:
         """Read the forms in ACCEPTED_DATES; raise DateError with a clear message otherwise."""
         text = " ".join(raw.strip().lower().split())
         if len(text) > 40:
-            raise DateError(f"That date is too long; write it like {ACCEPTED_DATES}.")
+            raise DateError(tr("That date is too long; write it like {accepted}.", accepted=ACCEPTED_DATES))
         if m := _RE_YEAR.match(text):
             return cls._make(int(m[1]), Precision.YEAR)
         if m := _RE_QUARTER.match(text):
@@ -420,27 +420,37 @@ class ReleaseDate:
             return cls._make(int(m[3]), Precision.DAY, month=cls._month(m[2]), day=int(m[1]))
         if m := _RE_MONTH_DAY_YEAR.match(text):
             return cls._make(int(m[3]), Precision.DAY, month=cls._month(m[1]), day=int(m[2]))
-        raise DateError(f"I can't read {raw.strip()[:40]!r} as a date; write it like {ACCEPTED_DATES}.")
+        raise DateError(
+            tr(
+                "I can't read '{value}' as a date; write it like {accepted}.",
+                value=raw.strip()[:40],
+                accepted=ACCEPTED_DATES,
+            )
+        )
 
     @staticmethod
     def _month(word: str) -> int:
         try:
             return _MONTHS[word]
         except KeyError:
-            raise DateError(f"{word!r} is not a month; write it like {ACCEPTED_DATES}.") from None
+            raise DateError(
+                tr("'{word}' is not a month; write it like {accepted}.", word=word, accepted=ACCEPTED_DATES)
+            ) from None
 
     @staticmethod
     def _time(hour: str, minute: str, zone: str | None) -> time:
         h, m = int(hour), int(minute)
         if h > 23 or m > 59:
-            raise DateError(f"{hour}:{minute} is not a time of day; use 24-hour HH:MM.")
+            raise DateError(tr("{time} is not a time of day; use 24-hour HH:MM.", time=f"{hour}:{minute}"))
         tz: timezone = UTC
         if zone and zone not in ("z", "utc"):
             sign = -1 if zone[0] == "-" else 1
             digits = zone[1:].replace(":", "")
             offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
             if offset > timedelta(hours=14):
-                raise DateError(f"{zone} is not a time zone offset; use one between -14:00 and +14:00.")
+                raise DateError(
+                    tr("{zone} is not a time zone offset; use one between -14:00 and +14:00.", zone=zone)
+                )
             tz = timezone(sign * offset)
         return time(h, m, tzinfo=tz)
 
@@ -449,13 +459,25 @@ class ReleaseDate:
         cls, year: int, precision: Precision, month: int = 1, day: int = 1, at: time | None = None
     ) -> ReleaseDate:
         if not MIN_YEAR <= year <= MAX_YEAR:
-            raise DateError(f"{year} is out of range; use a year between {MIN_YEAR} and {MAX_YEAR}.")
+            raise DateError(
+                tr(
+                    "{year} is out of range; use a year between {first} and {last}.",
+                    year=year,
+                    first=MIN_YEAR,
+                    last=MAX_YEAR,
+                )
+            )
         if not 1 <= month <= 12:
-            raise DateError(f"Month {month} does not exist; use 1 to 12.")
+            raise DateError(tr("Month {month} does not exist; use 1 to 12.", month=month))
         last = calendar.monthrange(year, month)[1]
         if not 1 <= day <= last:
             raise DateError(
-                f"{year}-{month:02d}-{day:02d} does not exist: {calendar.month_name[month]} {year} has {last} days."
+                tr(
+                    "{date} does not exist: {month} has {days} days.",
+                    date=f"{year}-{month:02d}-{day:02d}",
+                    month=month_words(year, month),
+                    days=last,
+                )
             )
         return cls(year, precision, month, day, at)
 
@@ -519,27 +541,45 @@ def parse_value(field_name: str, raw: str) -> str:
     """
     spec = FIELDS.get(field_name)
     if spec is None:
-        raise ValueError(f"There is no field {field_name!r}; use one of: {', '.join(FIELDS)}.")
+        raise ValueError(
+            tr("There is no field '{name}'; use one of: {fields}.", name=field_name, fields=", ".join(FIELDS))
+        )
     value = " ".join(raw.split()) if spec.kind is not Kind.TEXT else raw.strip()
     if not value:
-        raise ValueError(f"The value for {spec.label} is empty; write what the source says.")
+        raise ValueError(tr("The value for {field} is empty; write what the source says.", field=spec.label))
     if len(value) > spec.limit:
-        raise ValueError(f"The value for {spec.label} is {len(value)} characters; the limit is {spec.limit}.")
+        raise ValueError(
+            tr(
+                "The value for {field} is {length} characters; the limit is {limit}.",
+                field=spec.label,
+                length=len(value),
+                limit=spec.limit,
+            )
+        )
     if spec.kind is Kind.DATE:
         return str(ReleaseDate.parse(value))
     if spec.kind is Kind.STATUS:
         status = normalize(value)
         if status not in STATUSES:
-            raise ValueError(f"{value!r} is not a status; use one of: {', '.join(STATUSES)}.")
+            raise ValueError(
+                tr(
+                    "'{value}' is not a status; use one of: {statuses}.",
+                    value=value,
+                    statuses=", ".join(STATUSES),
+                )
+            )
         return status
     if spec.kind is Kind.NUMBER:
         if not value.isdigit() or int(value) > 9999:
-            raise ValueError(f"{spec.label} takes a whole number such as 6.")
+            raise ValueError(tr("{field} takes a whole number such as 6.", field=spec.label))
         return str(int(value))
     if spec.kind is Kind.URL and not _is_https_link(value):
         raise ValueError(
-            f"{spec.label} takes a web link that starts with https://, like https://www.youtube.com/watch?v=…; "
-            "no other kind of address (http:, javascript:, ftp:…)."
+            tr(
+                "{field} takes a web link that starts with https://, like https://www.youtube.com/watch?v=…; "
+                "no other kind of address (http:, javascript:, ftp:…).",
+                field=spec.label,
+            )
         )
     return value
 

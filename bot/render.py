@@ -459,35 +459,49 @@ def about_card(entries: Sequence[Entry], fact_count: int) -> Card:
 
 def watch_card(rounds: Sequence[WatchedSource], interval_hours: int) -> Card:
     """/fact watcher: for each public source, how many entries it reads and how its rounds went."""
+    title = tr("Watcher of public sources")
     if not interval_hours:
-        return Card("Watcher of public sources", "The watcher is off (WATCH_INTERVAL_HOURS is 0).")
+        return Card(title, tr("The watcher is off (WATCH_INTERVAL_HOURS is 0)."))
 
     def stamp(iso: str | None) -> str:
         if not iso:
-            return "never"
+            return tr("never")
         moment = datetime.fromisoformat(iso)
         return f"{discord.utils.format_dt(moment, 'f')} ({discord.utils.format_dt(moment, 'R')})"
 
     fields = []
     for source in rounds:
         if source.state is None:
-            lines = ["No round yet: the first one runs once the bot is connected."]
+            lines = [tr("No round yet: the first one runs once the bot is connected.")]
         else:
             lines = [
-                f"Last successful round: {stamp(source.state.last_ok_at)}",
-                f"Last round: {stamp(source.state.last_run_at)}",
-                f"Next round: {stamp(source.state.next_at)}",
+                tr("Last successful round: {when}", when=stamp(source.state.last_ok_at)),
+                tr("Last round: {when}", when=stamp(source.state.last_run_at)),
+                tr("Next round: {when}", when=stamp(source.state.next_at)),
             ]
             if source.state.error:
                 lines.append(
-                    f"Last error ({source.state.failures} in a row): {safe(source.state.error, Style.DISCORD)}"
+                    trn(
+                        "Last error ({count} in a row): {error}",
+                        "Last error ({count} in a row): {error}",
+                        source.state.failures,
+                        error=safe(source.state.error, Style.DISCORD),
+                    )
                 )
-        fields.append(CardField(f"{source.name} · {source.entries} entries", "\n".join(lines)))
+        name = trn(
+            "{source} · {count} entry", "{source} · {count} entries", source.entries, source=source.name
+        )
+        fields.append(CardField(name, "\n".join(lines)))
     return fit(
         Card(
-            "Watcher of public sources",
-            f"Every {interval_hours} h it reads each source for the entries whose canon names an id there, and "
-            "files what differs from the facts as suggestions for review.",
+            title,
+            trn(
+                "Every {count} h it reads each source for the entries whose canon names an id there, and files "
+                "what differs from the facts as suggestions for review.",
+                "Every {count} h it reads each source for the entries whose canon names an id there, and files "
+                "what differs from the facts as suggestions for review.",
+                interval_hours,
+            ),
             tuple(fields),
         )
     )

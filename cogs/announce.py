@@ -381,7 +381,7 @@ class Announce(commands.Cog):
             ),
             tr(
                 "**Posting time:** {time} · **Time zone:** {zone}",
-                time=f"{settings.post_hour:02d}:00",
+                time=str(settings.post_hour).zfill(2) + ":00",
                 zone=settings.timezone,
             ),
             tr("**Ping:** {ping}", ping=await self.ping(settings)),

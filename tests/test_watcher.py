@@ -203,7 +203,7 @@ async def test_each_difference_is_proposed_once_and_approving_one_posts_the_upda
         )
         status = fields_of((await record.wait_response())["data"]["embeds"][0])
         await handled(fake, record)
-        assert set(status) == {"TVmaze · 3 entries", "Wikidata · 1 entries"}
+        assert set(status) == {"TVmaze · 3 entries", "Wikidata · 1 entry"}
         assert "Last successful round: <t:" in status["TVmaze · 3 entries"]
         assert "Last error" not in status["TVmaze · 3 entries"]
 
