@@ -24,7 +24,7 @@ from bot.backup import BackupSchedule
 from bot.clock import SystemClock, Timer
 from bot.config import Settings
 from bot.health import HealthServer
-from bot.i18n import CommandTranslator, catalogues, reading
+from bot.i18n import CommandTranslator, catalogue_digest, reading
 from bot.metrics import Metrics
 from bot.pacing import Pacer
 from bot.posts import CITADEL_COMMAND_KEY, Posts
@@ -53,25 +53,22 @@ def point_at(settings: Settings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
-async def tree_digest(
+def tree_digest(
     tree: app_commands.CommandTree, application_id: int | None, guild_ids: tuple[int, ...]
 ) -> str:
-    """A hash of exactly what a sync would send (translations included, as discord.py sends them), so
-    unchanged commands are never re-synced and a changed catalogue is."""
-    translator = tree.translator
-
-    async def payload(guild: discord.Object | None) -> list[dict[str, object]]:
-        commands = tree.get_commands(guild=guild)
-        if translator is None:
-            return [cmd.to_dict(tree) for cmd in commands]
-        return [await cmd.get_translated_payload(tree, translator) for cmd in commands]
-
-    digested = {
+    """A hash of what a sync would send, so unchanged commands are never re-synced: the commands, and
+    the catalogue files their translations come from (hashed as bytes, not translated: a start whose
+    commands did not change reads no catalogue)."""
+    payload = {
         "application": application_id,
-        "global": await payload(None),
-        "guilds": {str(g): await payload(discord.Object(g)) for g in guild_ids},
+        "global": [cmd.to_dict(tree) for cmd in tree.get_commands()],
+        "guilds": {
+            str(g): [cmd.to_dict(tree) for cmd in tree.get_commands(guild=discord.Object(g))]
+            for g in guild_ids
+        },
+        "translations": catalogue_digest(),
     }
-    return hashlib.sha256(json.dumps(digested, sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def configured_shards(settings: Settings) -> Shards | None:
@@ -169,7 +166,7 @@ class CitadelBot(commands.AutoShardedBot):
         self.presence.start()
         await self.catalogue.open()
         # Command names and descriptions in seven languages besides English (bot/i18n.py).
-        await self.tree.set_translator(CommandTranslator(catalogues()))
+        await self.tree.set_translator(CommandTranslator())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.force_sync:  # `python -m bot sync`: the sync is the whole job; its errors are the operator's
@@ -262,7 +259,7 @@ class CitadelBot(commands.AutoShardedBot):
     async def sync_commands(self, *, force: bool = False) -> bool:
         """Sync global and home-guild commands if the tree changed since the last sync (or if forced)."""
         guild_ids = self.settings.home_guild_ids
-        digest = await tree_digest(self.tree, self.application_id, guild_ids)
+        digest = tree_digest(self.tree, self.application_id, guild_ids)
         if not force and await self.store.meta.get(TREE_DIGEST_KEY) == digest:
             log.info("commands unchanged since the last sync; not syncing")
             return False

@@ -10,8 +10,9 @@ description. Facts are never translated: they stay as their sources wrote them.
 from __future__ import annotations
 
 import gettext
+import hashlib
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -208,8 +209,10 @@ class CommandTranslator(app_commands.Translator):
     """What discord.py asks when it syncs: every command's name, description, options and choices, in
     each of our languages (the others, and anything not in the catalogue, stay English)."""
 
-    def __init__(self, catalogues: Catalogues) -> None:
-        self.catalogues = catalogues
+    def __init__(self, found: Callable[[], Catalogues] | None = None) -> None:
+        # Read when discord.py first asks (a sync), not at start-up: a start whose commands have not
+        # changed never reads them for the commands (see `catalogue_digest`).
+        self._found = found or catalogues
 
     async def translate(
         self,
@@ -219,9 +222,7 @@ class CommandTranslator(app_commands.Translator):
     ) -> str | None:
         message = self.message(string, context)
         return (
-            None
-            if message is None
-            else self.catalogues.translate(locale.value, message.text, message.context)
+            None if message is None else self._found().translate(locale.value, message.text, message.context)
         )
 
     @staticmethod
@@ -237,6 +238,15 @@ def _as_written(data: object) -> bool:
     command = data.command if isinstance(data, app_commands.Parameter) else data
     extras = getattr(command, "extras", None)
     return isinstance(extras, dict) and bool(extras.get(AS_WRITTEN))
+
+
+def catalogue_digest(directory: Path = LOCALES_DIR) -> str:
+    """A hash of every catalogue file: what the commands' translations depend on, read without parsing
+    them (a start compares it with the last sync's instead of translating the whole tree)."""
+    digest = hashlib.sha256()
+    for path in sorted(directory.glob("*.po")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 @cache

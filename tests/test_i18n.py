@@ -5,7 +5,9 @@ rules (the fake Discord checks them as Discord does when the bot syncs)."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 from string import Formatter
 
 import discord
@@ -13,7 +15,16 @@ from babel.messages.extract import extract_from_dir
 from discord import app_commands
 
 from bot.client import CitadelBot
-from bot.i18n import LANGUAGES, CommandTranslator, Message, catalogues, reading, trn
+from bot.i18n import (
+    LANGUAGES,
+    LOCALES_DIR,
+    CommandTranslator,
+    Message,
+    catalogue_digest,
+    catalogues,
+    reading,
+    trn,
+)
 from tests.fake_discord import FakeDiscord, openapi
 from tests.harness import ROOT, assert_ephemeral_line
 
@@ -201,3 +212,14 @@ def test_plurals_follow_each_languages_rule() -> None:
     with reading("de"):
         assert trn("an hour", "{count} hours", 2) == "2 Stunden"
     assert trn("an hour", "{count} hours", 1) == "an hour"  # no reader: English
+
+
+def test_a_changed_catalogue_changes_what_the_next_start_compares_before_syncing(tmp_path: Path) -> None:
+    # A start syncs when the tree's digest differs from the last sync's; the catalogues are part of it
+    # as bytes, so a corrected translation is synced, and an unchanged start reads no catalogue.
+    copy = Path(shutil.copytree(LOCALES_DIR, tmp_path / "locales"))
+    before = catalogue_digest(copy)
+    assert catalogue_digest(copy) == before
+    italian = copy / "it.po"
+    italian.write_text(italian.read_text().replace('msgstr "mostra"', 'msgstr "vedi"'))
+    assert catalogue_digest(copy) != before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from bot.store.database import Database
 from bot.zones import DEFAULT_HOUR, DEFAULT_ZONE, PostingTime
 
 DEFAULT_MILESTONES = (30, 14, 7, 3, 1, 0)
+SPOILER_DAYS_KEPT = 10_000  # servers whose spoiler days are kept in memory
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,10 @@ class Servers:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Every answer in a server reads its spoiler days: kept here for the servers asked most lately.
+        # A server's settings are changed through `save` in the process that runs its shard, which
+        # keeps this up to date.
+        self._spoiler_days: OrderedDict[int, int] = OrderedDict()
 
     async def get(self, guild_id: int) -> GuildSettings:
         row = await self._db.fetchone("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
@@ -113,15 +119,26 @@ class Servers:
                 f"ON CONFLICT (guild_id) DO UPDATE SET {updates}",
                 (*row.values(), tx.now()),
             )
+        self._keep_spoiler_days(settings.guild_id, settings.spoiler_days)
         return settings
 
     async def spoiler_days(self, guild_id: int) -> int:
         """How long this server keeps spoilers hidden after a premiere (one row by its key: every answer
         in a server asks)."""
-        row = await self._db.fetchone(
-            "SELECT spoiler_days FROM guild_settings WHERE guild_id = ?", (guild_id,)
-        )
-        return int(row[0]) if row else GuildSettings(guild_id).spoiler_days
+        kept = self._spoiler_days.get(guild_id)
+        if kept is None:
+            row = await self._db.fetchone(
+                "SELECT spoiler_days FROM guild_settings WHERE guild_id = ?", (guild_id,)
+            )
+            kept = int(row[0]) if row else GuildSettings(guild_id).spoiler_days
+        self._keep_spoiler_days(guild_id, kept)
+        return kept
+
+    def _keep_spoiler_days(self, guild_id: int, days: int) -> None:
+        self._spoiler_days[guild_id] = days
+        self._spoiler_days.move_to_end(guild_id)
+        if len(self._spoiler_days) > SPOILER_DAYS_KEPT:
+            self._spoiler_days.popitem(last=False)
 
     async def subscribed(self, shards: Shards | None, *, updates_only: bool = False) -> list[GuildSettings]:
         """Servers with a channel set and not paused (in the given shards)."""
