@@ -4,6 +4,7 @@ choice of that time is read. Pure: the caller gives the premiere, the server's d
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 
 from bot.announcements import premiere_moment
 from bot.errors import InputError
@@ -13,6 +14,7 @@ from bot.i18n import tr
 MAX_DAYS = 365
 
 
+@lru_cache(maxsize=4096)  # every answer in a server asks; a premiere and a server's days change rarely
 def lifted_at(premiere: str | None, days: int, default_time: time) -> datetime | None:
     """When an entry's spoilers are shown plainly: `days` after its premiere began. A premiere known
     only to the month, quarter or year counts from the end of the last day it could fall on. None
