@@ -423,7 +423,7 @@ class ReleaseDate:
         raise DateError(
             tr(
                 "I can't read '{value}' as a date; write it like {accepted}.",
-                value=raw.strip()[:40],
+                value=one_line(raw, 40),
                 accepted=ACCEPTED_DATES,
             )
         )
@@ -542,7 +542,11 @@ def parse_value(field_name: str, raw: str) -> str:
     spec = FIELDS.get(field_name)
     if spec is None:
         raise ValueError(
-            tr("There is no field '{name}'; use one of: {fields}.", name=field_name, fields=", ".join(FIELDS))
+            tr(
+                "There is no field '{name}'; use one of: {fields}.",
+                name=one_line(field_name, 40),
+                fields=", ".join(FIELDS),
+            )
         )
     value = " ".join(raw.split()) if spec.kind is not Kind.TEXT else raw.strip()
     if not value:

@@ -7,7 +7,7 @@ import re
 from datetime import date
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import InputError
@@ -77,6 +77,7 @@ def reads_or_refuses(parse, *args) -> object:  # type: ignore[no-untyped-def]  #
     st.one_of(anything, LINKS, WORDS),
     st.one_of(st.none(), anything, DATES),
 )
+@example("cast", "0", "0", "0\n0")  # a date with a line break once reached the one-line refusal whole
 def test_read_fact_never_raises_anything_but_input_error(
     field: str, value: str, source: str, when: str | None
 ) -> None:
