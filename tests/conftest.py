@@ -10,6 +10,7 @@ import pytest
 
 from bot.canon import load_canon
 from bot.client import CitadelBot
+from bot.clock import ManualClock
 from bot.config import DEFAULT_CANON_DIR, Settings
 from bot.store import Store
 from tests.fake_discord import FakeDiscord, openapi
@@ -67,6 +68,12 @@ def settings(tmp_path: Path, canon_dir: Path, fake: FakeDiscord) -> Settings:
 
 
 @pytest.fixture
-async def bot(settings: Settings, fake: FakeDiscord) -> AsyncIterator[CitadelBot]:
-    async with running_bot(settings, fake) as running:
+def clock() -> ManualClock | None:
+    """The bot's clock: the real one. A module whose tests move time overrides this with a ManualClock."""
+    return None
+
+
+@pytest.fixture
+async def bot(settings: Settings, fake: FakeDiscord, clock: ManualClock | None) -> AsyncIterator[CitadelBot]:
+    async with running_bot(settings, fake, clock) as running:
         yield running

@@ -4,7 +4,6 @@ says in /announce status what the cap holds back. Requests to Discord are counte
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,12 +11,11 @@ import pytest
 from bot.announcer import EVENT_LENGTH
 from bot.client import CitadelBot
 from bot.clock import ManualClock
-from bot.config import Settings
 from bot.facts import Fact
 from bot.store import put_fact
 from tests.fake_discord import FakeDiscord
 from tests.fake_discord.rest import RequestRecord
-from tests.harness import HOME, MANAGE_GUILD, running_bot
+from tests.harness import HOME, MANAGE_GUILD
 from tests.test_announce import advance, subscribe
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -29,12 +27,6 @@ EVENTS_PATH = f"/guilds/{HOME.id}/scheduled-events"
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(START)
-
-
-@pytest.fixture
-async def bot(settings: Settings, fake: FakeDiscord, clock: ManualClock) -> AsyncIterator[CitadelBot]:
-    async with running_bot(settings, fake, clock) as running:
-        yield running
 
 
 def event_requests(fake: FakeDiscord, method: str) -> list[RequestRecord]:

@@ -7,7 +7,6 @@ and what the store holds, exactly."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -53,12 +52,6 @@ def managing(fake: FakeDiscord) -> None:
     """The bot's role has Manage Roles (and Mention @everyone, @here and All Roles, so its pings of the
     followers' roles notify), as an admin who wants follow roles gives it."""
     fake.bot_permissions |= MANAGE_ROLES | MENTION_EVERYONE
-
-
-@pytest.fixture
-async def bot(settings: Settings, fake: FakeDiscord, clock: ManualClock) -> AsyncIterator[CitadelBot]:
-    async with running_bot(settings, fake, clock) as running:
-        yield running
 
 
 async def citadel(

@@ -18,12 +18,11 @@ from babel.messages.extract import extract_from_file
 
 from bot.client import CitadelBot
 from bot.clock import ManualClock
-from bot.config import Settings
 from bot.facts import FIELDS, Fact, field_label
 from bot.i18n import LANGUAGES, catalogues, reading
 from bot.render import Style, premiere_text
 from tests.fake_discord import FakeDiscord, GuildSpec, guild_id_for_index, openapi
-from tests.harness import HOME, MANAGE_GUILD, ROOT, TOKEN, assert_ephemeral_line, running_bot
+from tests.harness import HOME, MANAGE_GUILD, ROOT, TOKEN, assert_ephemeral_line
 from tests.test_announce import A_DAY_EARLY, PREMIERE, SOURCE, START, set_premiere
 from tests.test_i18n import KEYWORDS
 
@@ -52,12 +51,6 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(START)
-
-
-@pytest.fixture
-async def bot(settings: Settings, fake: FakeDiscord, clock: ManualClock) -> AsyncIterator[CitadelBot]:
-    async with running_bot(settings, fake, clock) as running:
-        yield running
 
 
 async def announce(

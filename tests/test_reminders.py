@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import signal
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,12 +39,6 @@ def moved(days: int) -> datetime:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(START)
-
-
-@pytest.fixture
-async def bot(settings: Settings, fake: FakeDiscord, clock: ManualClock) -> AsyncIterator[CitadelBot]:
-    async with running_bot(settings, fake, clock) as running:
-        yield running
 
 
 def stamp(moment: datetime, style: str = "F") -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import tomllib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from hypothesis import strategies as st
 from bot.canon import load_canon
 from bot.client import CitadelBot
 from bot.clock import ManualClock
-from bot.config import Settings
 from bot.facts import Entry, Fact, fact_key
 from bot.portable import export_canon
 from bot.render import (
@@ -39,7 +37,7 @@ from bot.spoilers import hidden, lifted_at
 from bot.store import Store
 from bot.store.servers import GuildSettings
 from tests.fake_discord import FakeDiscord
-from tests.harness import HOME, MANAGE_GUILD, OTHER, assert_ephemeral_line, embed_of, fields_of, running_bot
+from tests.harness import HOME, MANAGE_GUILD, OTHER, assert_ephemeral_line, embed_of, fields_of
 from tests.test_announce import subscribe
 
 MIDNIGHT = time(0, tzinfo=UTC)
@@ -134,12 +132,6 @@ def test_spoilers_are_lifted_days_after_the_premiere_and_stay_hidden_without_one
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(DIANA_PREMIERE - timedelta(days=5))
-
-
-@pytest.fixture
-async def bot(settings: Settings, fake: FakeDiscord, clock: ManualClock) -> AsyncIterator[CitadelBot]:
-    async with running_bot(settings, fake, clock) as running:
-        yield running
 
 
 async def diana(fake: FakeDiscord, guild_id: int) -> str:

@@ -4,7 +4,6 @@ admin types; bad input refused with nothing stored; status and preview in the se
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,12 +27,6 @@ ROME = ZoneInfo("Europe/Rome")
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(START)
-
-
-@pytest.fixture
-async def bot(settings: Settings, fake: FakeDiscord, clock: ManualClock) -> AsyncIterator[CitadelBot]:
-    async with running_bot(settings, fake, clock) as running:
-        yield running
 
 
 async def announce(fake: FakeDiscord, guild: GuildSpec, subcommand: str, **options: Any) -> dict[str, Any]:
