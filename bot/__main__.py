@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import aiohttp
 import discord
+from aiohttp import web
 
 from bot import running
 from bot.canon import CanonError, load_canon
@@ -22,6 +23,7 @@ from bot.clock import Clock, SystemClock, utc_now
 from bot.config import ConfigError, Settings, configure_logging, load_settings
 from bot.errors import CitadelError
 from bot.facts import field_label
+from bot.health import listen
 from bot.i18n import LANGUAGES, reading
 from bot.operations import add_commands, run_command
 from bot.presence import Presence
@@ -30,6 +32,7 @@ from bot.render import Card, Style, to_text
 from bot.services import Catalogue
 from bot.store import Store, StoreError, check_file, store_error
 from bot.watcher import Watcher, readers
+from bot.web.site import Site
 
 log = logging.getLogger("bot")
 EXIT_USAGE = 2  # a setting, the canon or the token needs fixing by the operator
@@ -146,7 +149,9 @@ async def _ask(settings: Settings, words: Sequence[str]) -> str:
         )
     store = await open_store(settings)
     try:
-        catalogue = Catalogue(store, utc_now, default_time=settings.default_premiere_time)
+        catalogue = Catalogue(
+            store, utc_now, default_time=settings.default_premiere_time, public_url=settings.public_url
+        )
         await catalogue.open()
         sub, rest = words[1], " ".join(words[2:])
         card: Card
@@ -192,6 +197,42 @@ async def watch(settings: Settings) -> tuple[str, bool]:
     return "\n".join(lines), not any(done.failed for done in rounds)
 
 
+async def serve_web(settings: Settings) -> None:
+    """`python -m bot web`: the public page alone (bot/web), from the configured store, on HTTP_HOST and
+    HTTP_PORT, until SIGTERM or SIGINT. It connects to no Discord and needs no token; a bot sharing the
+    store is noticed within half a second, as its other processes are."""
+    if settings.http_port is None:
+        raise ConfigError(
+            "python -m bot web needs HTTP_PORT: set the port to serve the page on (and HTTP_HOST for the "
+            "address, default 127.0.0.1)."
+        )
+    check_file(settings.database_path)
+    store = await open_store(settings)
+    try:
+        catalogue = Catalogue(store, utc_now, default_time=settings.default_premiere_time)
+        await catalogue.open()
+        app = web.Application()
+        Site(catalogue, utc_now, settings.public_url).add_routes(app)
+        runner = await listen(app, settings.http_host, settings.http_port, "and run the page with the bot")
+        log.info("serving the public page on http://%s:%d", settings.http_host, settings.http_port)
+        stopped = asyncio.Event()
+        signals: list[str] = []
+
+        def stop(sig: signal.Signals) -> None:
+            signals.append(sig.name)
+            stopped.set()
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop, sig)
+        await stopped.wait()
+        await runner.cleanup()
+        catalogue.close()
+        log.info("the public page stopped on %s", signals[0])
+    finally:
+        await store.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bot", description="citadel-bot: Citadel facts for Discord."
@@ -210,6 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "watch",
         help="read the public sources once now and file what differs for review; prints what it filed",
     )
+    commands.add_parser(
+        "web", help="serve the public page alone (HTTP_PORT), from the store, without connecting to Discord"
+    )
     add_commands(commands)  # backup, restore, export, import
     args = parser.parse_args(argv)
 
@@ -225,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return code
         if args.command == "ask":
             print(asyncio.run(ask(settings, args.words, args.locale)))
+        elif args.command == "web":
+            asyncio.run(serve_web(settings))
         elif args.command == "watch":
             report, complete = asyncio.run(watch(settings))
             print(report)

@@ -245,12 +245,12 @@ EVERYTHING_KNOWN = N_("Everything known: {command}")  # the last line of every p
 
 # A change of confidence alone, for (now, before): "— now confirmed (was reported)".
 _RECONSIDERED = {
-    (CONFIRMED, "reported"): N_("**{field}**: {value} — now confirmed (was reported)"),
-    (CONFIRMED, "rumour"): N_("**{field}**: {value} — now confirmed (was a rumour)"),
-    ("reported", CONFIRMED): N_("**{field}**: {value} — now reported, not confirmed (was confirmed)"),
-    ("reported", "rumour"): N_("**{field}**: {value} — now reported, not confirmed (was a rumour)"),
-    ("rumour", CONFIRMED): N_("**{field}**: {value} — now rumour, not confirmed (was confirmed)"),
-    ("rumour", "reported"): N_("**{field}**: {value} — now rumour, not confirmed (was reported)"),
+    (CONFIRMED, "reported"): N_("{field}: {value} — now confirmed (was reported)"),
+    (CONFIRMED, "rumour"): N_("{field}: {value} — now confirmed (was a rumour)"),
+    ("reported", CONFIRMED): N_("{field}: {value} — now reported, not confirmed (was confirmed)"),
+    ("reported", "rumour"): N_("{field}: {value} — now reported, not confirmed (was a rumour)"),
+    ("rumour", CONFIRMED): N_("{field}: {value} — now rumour, not confirmed (was confirmed)"),
+    ("rumour", "reported"): N_("{field}: {value} — now rumour, not confirmed (was reported)"),
 }
 # An update's headline for a premiere now known to the day, by how sure the new date is.
 _DATED = {
@@ -265,44 +265,59 @@ _REDATED = {
 }
 
 
-def _change_line(change: dict[str, Any], now: datetime, hide_spoilers: bool) -> str:
+def change_line(change: dict[str, Any], now: datetime, hide_spoilers: bool, style: Style = Style.DISCORD) -> str:
     """One change, old → new; a value not confirmed is marked, and a change of confidence alone says so.
     Batches from before confidences were recorded have neither key: all their values were confirmed.
-    The values of a spoiler (either of them) are hidden while `hide_spoilers`."""
+    The values of a spoiler (either of them) are hidden while `hide_spoilers`: behind Discord's markers,
+    or in plain text (the web's feed, which readers keep) not shown at all.
+
+    In plain text a premiere is its date alone: a feed item is read long after it was written, when
+    "in 3 days" would no longer be true."""
     field = change["field"]
     label = tr("Title") if field == "_entry" else field_label(field)
 
     def shown(value: str | None, confidence: str = CONFIRMED) -> str:
         if value is None:
             return "—"
-        text = (
-            premiere_text(value, None, now, Style.DISCORD)
-            if field == "premiere"
-            else safe(value, Style.DISCORD)
-        )
         if hide_spoilers and change.get("spoiler"):
-            text = hidden_text(text, Style.DISCORD)
-        return marked(text, confidence, Style.DISCORD)
+            if style is Style.TEXT:
+                return tr("(a spoiler, not shown here)")
+            text = hidden_text(value_text(field, value, now, style), style)
+        else:
+            text = value_text(field, value, now, style)
+        return marked(text, confidence, style)
 
     old, new = change["old"], change["new"]
     confidence = change.get("confidence") or CONFIRMED
     old_confidence = change.get("old_confidence") or confidence
+    name = f"**{label}**" if style is Style.DISCORD else label
     if old is None:
-        text = tr("**{field}**: added {value}", field=label, value=shown(new, confidence))
+        text = tr("{field}: added {value}", field=name, value=shown(new, confidence))
     elif new is None:
-        text = tr("**{field}**: removed {value}", field=label, value=shown(old, old_confidence))
+        text = tr("{field}: removed {value}", field=name, value=shown(old, old_confidence))
     elif old == new and (confidence, old_confidence) in _RECONSIDERED:
-        text = tr(_RECONSIDERED[confidence, old_confidence], field=label, value=shown(new))
+        text = tr(_RECONSIDERED[confidence, old_confidence], field=name, value=shown(new))
     else:
         text = tr(
-            "**{field}**: {old} → {new}",
-            field=label,
+            "{field}: {old} → {new}",
+            field=name,
             old=shown(old, old_confidence),
             new=shown(new, confidence),
         )
     if change.get("source"):
         text += f" ({source_label(change['source'])}, {change.get('source_date', '')})"
     return text
+
+
+def value_text(field: str, value: str, now: datetime, style: Style) -> str:
+    if field != "premiere":
+        return safe(value, style)
+    if style is Style.DISCORD:
+        return premiere_text(value, None, now, style)
+    try:
+        return ReleaseDate.parse(value).label()
+    except ValueError:
+        return value
 
 
 def update_title(title: str, changes: Sequence[dict[str, Any]]) -> str:
@@ -338,7 +353,7 @@ def update_card(
     hide_spoilers: bool = True,
 ) -> Card:
     """One post per entry per batch: every change, old → new, with its source."""
-    lines = [_change_line(change, now, hide_spoilers) for change in changes]
+    lines = [change_line(change, now, hide_spoilers) for change in changes]
     description = "\n".join(lines) + "\n\n" + tr(EVERYTHING_KNOWN, command=mention)
     return fit(Card(update_title(entry.title, changes), description))
 

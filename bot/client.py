@@ -34,6 +34,7 @@ from bot.store import Store
 from bot.store.servers import Shards
 from bot.tree import CitadelTree
 from bot.watcher import Proposal, Watcher, readers
+from bot.web.site import Site
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,9 @@ class CitadelBot(commands.AutoShardedBot):
         self.sync_finished = asyncio.Event()  # set once this start's sync succeeded, failed or was not needed
         self._syncing: asyncio.Task[None] | None = None
         # The services: cogs receive them from here and never find each other.
-        self.catalogue = Catalogue(store, self.clock, default_time=settings.default_premiere_time)
+        self.catalogue = Catalogue(
+            store, self.clock, default_time=settings.default_premiere_time, public_url=settings.public_url
+        )
         self.curation = Curation(store, self.catalogue, self.clock)
         posts = Posts(store, settings.default_premiere_time)
         # This process in the store's register: its name is on every delivery it claims.
@@ -201,7 +204,10 @@ class CitadelBot(commands.AutoShardedBot):
             self.backups.start()
         if self.settings.http_port is not None and not self.force_sync:
             # A port it cannot have stops the start with one line naming HTTP_PORT (a ConfigError).
-            self.health = HealthServer(self, self.metrics, self.settings.http_host, self.settings.http_port)
+            site = Site(self.catalogue, self.clock, self.settings.public_url)  # the public page, on the same port
+            self.health = HealthServer(
+                self, self.metrics, self.settings.http_host, self.settings.http_port, routes=site.add_routes
+            )
             await self.health.start()
 
     def _proposed(self, proposal: Proposal) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -76,6 +77,9 @@ class Settings:
     # Health and metrics: with a port, GET /healthz and GET /metrics are served there (None: no port).
     http_port: int | None = None
     http_host: str = "127.0.0.1"
+    # Where fans reach the public page (bot/web), e.g. https://citadel.example.org: the answers give its
+    # links and calendar's webcal:// address, and the feed and calendar name it. None: not said.
+    public_url: str | None = None
     # Rotating backups the bot keeps itself: a folder (None: off), hours between them, how many to keep.
     backup_dir: Path | None = None
     backup_every_hours: int = 24
@@ -134,6 +138,18 @@ def _url(name: str, raw: str, schemes: tuple[str, ...], empty: str = "Discord") 
     return raw.rstrip("/")
 
 
+def _public_url(raw: str) -> str | None:
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"PUBLIC_URL {raw!r} is not a web address: give where fans reach the page, like "
+            "https://citadel.example.org (no query), or leave it empty."
+        )
+    return raw.rstrip("/")
+
+
 def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
     """Read settings from `environ` (default: os.environ) over the values in `.env`.
 
@@ -185,6 +201,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     return Settings(
         http_port=_number("HTTP_PORT", get("HTTP_PORT"), 0, 1, 65535) or None,
         http_host=get("HTTP_HOST") or "127.0.0.1",
+        public_url=_public_url(get("PUBLIC_URL")),
         backup_dir=backup_dir,
         backup_every_hours=_number("BACKUP_EVERY_HOURS", get("BACKUP_EVERY_HOURS"), 24, 1, 720),
         backup_keep=_number("BACKUP_KEEP", get("BACKUP_KEEP"), 7, 1, 1000),

@@ -22,6 +22,7 @@ import asyncio
 import errno
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -140,14 +141,50 @@ def check(bot: CitadelBot, sessions: ShardSessions, window: float = SCHEDULER_WI
     return Health(UNHEALTHY if problems else OK, problems, shards, lag, window)
 
 
+def cannot_listen(host: str, port: int, exc: OSError, empty: str) -> str:
+    """The one line for a port the process cannot have; `empty` says what an empty HTTP_PORT does."""
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"HTTP_PORT {port} is already in use on {host}: stop what listens on {where}, or set "
+            f"HTTP_PORT to a free port (or leave it empty {empty})."
+        )
+    reason = exc.strerror or str(exc)
+    return (
+        f"HTTP_PORT {port} cannot be opened on HTTP_HOST {host} ({reason}): set HTTP_HOST to "
+        f"an address of this machine and HTTP_PORT to a free port (or leave it empty {empty})."
+    )
+
+
+async def listen(app: web.Application, host: str, port: int, empty: str) -> web.AppRunner:
+    """`app` served on host:port; a port it cannot have is a ConfigError naming HTTP_PORT (see
+    cannot_listen), with nothing left open."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(cannot_listen(host, port, exc, empty)) from None
+    return runner
+
+
 class HealthServer:
     """The HTTP side: `start()` listens (a port it cannot have stops the start with a ConfigError that
     names HTTP_PORT), `stop()` closes it."""
 
     def __init__(
-        self, bot: CitadelBot, metrics: Metrics, host: str, port: int, *, window: float = SCHEDULER_WINDOW
+        self,
+        bot: CitadelBot,
+        metrics: Metrics,
+        host: str,
+        port: int,
+        *,
+        window: float = SCHEDULER_WINDOW,
+        routes: Callable[[web.Application], None] | None = None,
     ) -> None:
         self.bot = bot
+        self.routes = routes  # more of the port's routes (the public page), added after these two
         self.metrics = metrics
         self.host = host
         self.port = port
@@ -159,29 +196,12 @@ class HealthServer:
         app = web.Application()
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.scrape)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self.host, self.port).start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise ConfigError(self._cannot_listen(exc)) from None
-        self._runner = runner
+        if self.routes is not None:
+            self.routes(app)
+        self._runner = await listen(app, self.host, self.port, "to serve no /healthz and /metrics")
         self.sessions.attach(self.bot)
-        log.info("serving /healthz and /metrics on http://%s:%d", self.host, self.port)
-
-    def _cannot_listen(self, exc: OSError) -> str:
-        where = f"{self.host}:{self.port}"
-        if exc.errno == errno.EADDRINUSE:
-            return (
-                f"HTTP_PORT {self.port} is already in use on {self.host}: stop what listens on {where}, or set "
-                "HTTP_PORT to a free port (or leave it empty to serve no /healthz and /metrics)."
-            )
-        reason = exc.strerror or str(exc)
-        return (
-            f"HTTP_PORT {self.port} cannot be opened on HTTP_HOST {self.host} ({reason}): set HTTP_HOST to "
-            "an address of this machine and HTTP_PORT to a free port (or leave HTTP_PORT empty)."
-        )
+        served = "/healthz, /metrics and the public page" if self.routes else "/healthz and /metrics"
+        log.info("serving %s on http://%s:%d", served, self.host, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:

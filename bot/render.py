@@ -22,6 +22,7 @@ from bot.facts import (
     FIELDS,
     Entry,
     Fact,
+    FieldSpec,
     Kind,
     Precision,
     ReleaseDate,
@@ -34,6 +35,7 @@ from bot.i18n import N_, tr, trn
 
 if TYPE_CHECKING:  # a type only: rendering is pure and reads no store
     from bot.store import SearchHit, SourceState
+    from bot.store.revisions import Revision
 
 
 @dataclass(frozen=True)
@@ -309,34 +311,44 @@ class SourceIndex:
     def __init__(self) -> None:
         self._numbers: dict[tuple[str, str], int] = {}
 
+    def number(self, fact: Fact) -> int:
+        return self._numbers.setdefault((fact.source, fact.source_date), len(self._numbers) + 1)
+
     def cite(self, fact: Fact) -> str:
-        key = (fact.source, fact.source_date)
-        number = self._numbers.setdefault(key, len(self._numbers) + 1)
-        return f"[{number}]"
+        return f"[{self.number(fact)}]"
+
+    def listed(self) -> list[tuple[int, str, str]]:
+        """(number, source, its date) of every source cited, in order."""
+        return [(n, source, when) for (source, when), n in self._numbers.items()]
 
     def footer(self) -> str:
-        parts = [f"[{n}] {source_label(src)}, {when}" for (src, when), n in self._numbers.items()]
+        parts = [f"[{n}] {source_label(src)}, {when}" for n, src, when in self.listed()]
         return tr("Sources: {sources}", sources=" · ".join(parts)) if parts else ""
 
 
 # --- entries ------------------------------------------------------------------------------------
 
 
+def fact_text(fact: Fact, status: str | None, now: datetime, style: Style) -> str:
+    """A fact's value as its field's kind reads: a premiere's date, a status in words, "Name — Role", a
+    link; text as written."""
+    spec = FIELDS[fact.field]
+    if spec.kind is Kind.DATE:
+        return premiere_text(fact.value, status, now, style)
+    if spec.kind is Kind.STATUS:
+        return status_words(fact.value)
+    if spec.kind is Kind.PERSON:
+        name, role = split_person(fact.value)
+        return safe(name, style) + (f" — {safe(role, style)}" if role else "")
+    if spec.kind is Kind.URL:
+        return link_text(fact.value, fact.source_date, style)
+    return safe(fact.value, style)
+
+
 def _fact_line(
     fact: Fact, status: str | None, now: datetime, style: Style, sources: SourceIndex, hide_spoilers: bool
 ) -> str:
-    spec = FIELDS[fact.field]
-    if spec.kind is Kind.DATE:
-        text = premiere_text(fact.value, status, now, style)
-    elif spec.kind is Kind.STATUS:
-        text = status_words(fact.value)
-    elif spec.kind is Kind.PERSON:
-        name, role = split_person(fact.value)
-        text = safe(name, style) + (f" — {safe(role, style)}" if role else "")
-    elif spec.kind is Kind.URL:
-        text = link_text(fact.value, fact.source_date, style)
-    else:
-        text = safe(fact.value, style)
+    text = fact_text(fact, status, now, style)
     hide = fact.spoiler and hide_spoilers
     if hide:
         text = hidden_text(text, style)
@@ -375,32 +387,62 @@ def entry_card(
 ) -> Card:
     """Everything known about one entry, every value citing its source, sources and dates in the footer;
     spoilers hidden unless `hide_spoilers` is False (bot/spoilers.py decides when)."""
+    sections = entry_sections(facts, now)
+    sources = SourceIndex()
+    description = ""
+    fields: list[CardField] = []
+    for section in sections.fields:
+        lines = [
+            _fact_line(f, sections.status, now, style, sources, hide_spoilers) for f in section.facts
+        ] or [tr(NOT_RELEASED)]
+        if section.spec.name == "plot":
+            description = "\n".join(lines)
+            continue
+        inline = section.spec.inline and all("\n" not in ln for ln in lines)
+        fields.append(CardField(section.label, "\n".join(lines), inline))
+    if not fields and not description:
+        description = tr("Nothing is known about this entry yet.")
+    return fit(Card(entry.title, description, tuple(fields), sources.footer()))
+
+
+@dataclass(frozen=True)
+class Section:
+    """One field of an entry as fans see it: its label and its facts in order (none: a trailer not
+    released yet)."""
+
+    spec: FieldSpec
+    label: str
+    facts: tuple[Fact, ...]
+
+
+@dataclass(frozen=True)
+class Sections:
+    fields: tuple[Section, ...]  # in FIELD_SPECS order, the plot first when known
+    status: str | None  # the confirmed status, which settles how a past premiere window reads
+
+
+def entry_sections(facts: Sequence[Fact], now: datetime) -> Sections:
+    """What an entry's answer shows, in order, wherever it is shown (Discord, the terminal, the web):
+    the plot, then every field with something known, and the trailer as "not released yet" while the
+    entry is still to come."""
     by_field: dict[str, list[Fact]] = {}
     for fact in sorted(facts, key=lambda f: f.position):
         if fact.field in FIELDS:
             by_field.setdefault(fact.field, []).append(fact)
-    status = confirmed_status(facts)
     said_status = by_field["status"][0].value if "status" in by_field else None  # confirmed or not
     premiere = by_field["premiere"][0].value if "premiere" in by_field else None
-    sources = SourceIndex()
-    description = ""
-    if "plot" in by_field:
-        description = "\n".join(
-            _fact_line(f, status, now, style, sources, hide_spoilers) for f in by_field["plot"]
-        )
-    fields: list[CardField] = []
+    plot = FIELDS["plot"]
+    sections = [Section(plot, plot.label, tuple(by_field["plot"]))] if "plot" in by_field else []
     for spec in FIELDS.values():
         if spec.name == "trailer" and spec.name not in by_field and unreleased(said_status, premiere, now):
-            fields.append(CardField(spec.label, tr(NOT_RELEASED), spec.inline))
+            sections.append(Section(spec, spec.label, ()))
             continue
         if spec.name == "plot" or spec.name not in by_field:
             continue  # a field with nothing known is left out
-        lines = [_fact_line(f, status, now, style, sources, hide_spoilers) for f in by_field[spec.name]]
-        label = spec.label if len(lines) == 1 or spec.name != "director" else tr("Directors")
-        fields.append(CardField(label, "\n".join(lines), spec.inline and all("\n" not in ln for ln in lines)))
-    if not fields and not description:
-        description = tr("Nothing is known about this entry yet.")
-    return fit(Card(entry.title, description, tuple(fields), sources.footer()))
+        known = by_field[spec.name]
+        label = spec.label if len(known) == 1 or spec.name != "director" else tr("Directors")
+        sections.append(Section(spec, label, tuple(known)))
+    return Sections(tuple(sections), confirmed_status(facts))
 
 
 def search_card(query: str, hits: Sequence[SearchHit], style: Style = Style.DISCORD) -> Card:
@@ -426,9 +468,36 @@ def search_card(query: str, hits: Sequence[SearchHit], style: Style = Style.DISC
     return fit(Card(tr("Search: {query}", query=query), found, fields))
 
 
-def about_card(entries: Sequence[Entry], fact_count: int) -> Card:
+@dataclass(frozen=True)
+class WebLinks:
+    """Where the public page shows an entry (or the index), and its calendar's webcal:// address."""
+
+    page: str
+    webcal: str
+
+    @classmethod
+    def at(cls, public_url: str, slug: str | None = None) -> WebLinks:
+        page = f"{public_url}/entries/{slug}" if slug else f"{public_url}/"
+        calendar = f"{page}/calendar.ics" if slug else f"{page}calendar.ics"
+        return cls(page, "webcal://" + calendar.split("://", 1)[1])
+
+
+def with_web(card: Card, links: WebLinks) -> Card:
+    """An entry's card with the public page's links as its last field (when PUBLIC_URL is set)."""
+    field = CardField(
+        tr("On the web"),
+        tr(
+            "Every fact with its source: {page}\nIts premiere in your calendar app: {webcal}",
+            page=links.page,
+            webcal=links.webcal,
+        ),
+    )
+    return fit(replace(card, fields=(*card.fields[: FIELD_COUNT_LIMIT - 1], field)))
+
+
+def about_card(entries: Sequence[Entry], fact_count: int, web: WebLinks | None = None) -> Card:
     names = ", ".join(e.title for e in entries)
-    paragraphs = (
+    paragraphs: tuple[str, ...] = (
         tr(
             "citadel-bot answers questions about Prime Video's spy franchise *Citadel*: the 2023 series and "
             "its spin-offs. Every fact carries its source and the date the source said it; some facts are "
@@ -454,6 +523,14 @@ def about_card(entries: Sequence[Entry], fact_count: int) -> Card:
             wikidata="[Wikidata](<https://www.wikidata.org>)",
         ),
     )
+    if web is not None:
+        paragraphs += (
+            tr(
+                "On the web: {page}\nEvery premiere in your calendar app: {webcal}",
+                page=web.page,
+                webcal=web.webcal,
+            ),
+        )
     return fit(Card(tr("About citadel-bot"), "\n\n".join(paragraphs)))
 
 
@@ -505,6 +582,24 @@ def watch_card(rounds: Sequence[WatchedSource], interval_hours: int) -> Card:
             tuple(fields),
         )
     )
+
+
+# --- history ------------------------------------------------------------------------------------
+
+# A revision's action (the store keeps the English word), as the history says it.
+ACTIONS = {"add": N_("add"), "edit": N_("edit"), "remove": N_("remove")}
+
+
+def action_words(action: str) -> str:
+    return tr(ACTIONS[action]) if action in ACTIONS else action
+
+
+def revision_field(revision: Revision) -> str:
+    """What a revision changed: "Cast (matilda de angelis)", "the entry itself"."""
+    if revision.field == "_entry":  # bot.store.revisions.ENTRY_FIELD: the entry's own attributes
+        return tr("the entry itself")
+    label = field_label(revision.field)
+    return f"{label} ({revision.key})" if revision.key else label
 
 
 # --- output -------------------------------------------------------------------------------------

@@ -23,9 +23,9 @@ from bot.inputs import (
     read_title,
 )
 from bot.options import CONFIDENCE_DESCRIBE, ConfidenceArg, EntryArg, FieldArg, item_choices
-from bot.render import Card, cut, source_label, to_embed, watch_card
+from bot.render import Card, action_words, cut, revision_field, source_label, to_embed, watch_card
 from bot.services.curation import EntryChange
-from bot.store import ENTRY_FIELD, Revision
+from bot.store import Revision
 from bot.tree import Buttons, Form, editor_check, reply_ephemeral, who, writes
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,7 @@ REFUSED = writes()
 # Buttons' labels, made when their classes are (then said in the reader's language for each message).
 NEWER, OLDER = N_("◀ Newer"), N_("Older ▶")
 REMOVE_ENTRY, KEEP_ENTRY = N_("Remove the entry and its facts"), N_("Keep it")
-# A revision's action (the store keeps the English word) and a fact's spoiler mark, as the history says them.
-ACTIONS = {"add": N_("add"), "edit": N_("edit"), "remove": N_("remove")}
+# A fact's spoiler mark, as the history says it.
 SPOILER_MARKS = {"yes": N_("yes"), "no": N_("no")}
 
 
@@ -190,7 +189,7 @@ class HistoryView(OwnedView):
     def embed(self) -> discord.Embed:
         shown = self.revisions[self.page * HISTORY_PAGE : (self.page + 1) * HISTORY_PAGE]
         fields = tuple(
-            (f"#{r.id} · {tr(ACTIONS.get(r.action, r.action))} · {describe_field(r)}", describe_revision(r))
+            (f"#{r.id} · {action_words(r.action)} · {revision_field(r)}", describe_revision(r))
             for r in shown
         )
         # English has always said "1 revisions"; the plural form lets the other languages say it right.
@@ -223,13 +222,6 @@ class HistoryView(OwnedView):
     @discord.ui.button(label=OLDER, style=discord.ButtonStyle.secondary)
     async def older(self, interaction: discord.Interaction, button: discord.ui.Button[HistoryView]) -> None:
         await self._turn(interaction, 1)
-
-
-def describe_field(revision: Revision) -> str:
-    if revision.field == ENTRY_FIELD:
-        return tr("the entry itself")
-    label = field_label(revision.field)
-    return f"{label} ({revision.key})" if revision.key else label
 
 
 def spoiler_mark(content: dict[str, Any] | None) -> str | None:

@@ -71,13 +71,12 @@ async def test_every_command_string_has_a_translation_in_every_language(bot: Cit
 
 
 def source_messages() -> dict[Message, tuple[str, ...]]:
-    """Every sentence the code says through `tr`, `trn` or `N_` (found as a translator's tool finds them),
-    with its English forms (two for a plural)."""
+    """Every sentence the code and the web page's templates say through `tr`, `trn` or `N_` (found as a
+    translator's tool finds them), with its English forms (two for a plural)."""
     found: dict[Message, tuple[str, ...]] = {}
+    methods = [("**.py", "python"), ("**/templates/**.html", "jinja2.ext:babel_extract")]
     for folder in ("bot", "cogs"):
-        for _, _, text, _, context in extract_from_dir(
-            ROOT / folder, method_map=[("**.py", "python")], keywords=KEYWORDS
-        ):
+        for _, _, text, _, context in extract_from_dir(ROOT / folder, method_map=methods, keywords=KEYWORDS):
             forms = (text,) if isinstance(text, str) else tuple(text)
             found[Message(context, forms[0])] = forms
     return found

@@ -15,8 +15,8 @@ from bot.clock import Clock
 from bot.errors import EmptySearch, NoSearchResults, UnknownEntry
 from bot.facts import SPOILER_DAYS, Entry, EntryIndex, find_entry, match_entries, ranked_entries
 from bot.i18n import reader
-from bot.render import Card, Style, about_card, cut, entry_card, search_card
-from bot.store import Store
+from bot.render import Card, Style, WebLinks, about_card, cut, entry_card, search_card, with_web
+from bot.store import SearchHit, Store
 
 T = TypeVar("T")
 
@@ -40,8 +40,10 @@ class Catalogue:
         *,
         check_every: timedelta = CHECK_EVERY,
         default_time: time = time(0, tzinfo=UTC),
+        public_url: str | None = None,
     ) -> None:
         self.store = store
+        self.public_url = public_url  # PUBLIC_URL: answers then give the public page's links
         self.clock = clock
         self.check_every = check_every
         self.default_time = default_time  # of a premiere known to the day only (DEFAULT_PREMIERE_TIME)
@@ -126,7 +128,8 @@ class Catalogue:
     ) -> Card:
         """The entry as a server that hides spoilers `spoiler_days` after a premiere sees it at `now`."""
         hide = await self.spoilers_hidden(entry, now, spoiler_days)
-        return entry_card(entry, await self.store.facts.for_entry(entry.slug), now, style, hide_spoilers=hide)
+        card = entry_card(entry, await self.store.facts.for_entry(entry.slug), now, style, hide_spoilers=hide)
+        return card if self.public_url is None else with_web(card, WebLinks.at(self.public_url, entry.slug))
 
     async def spoiler_days(self, guild_id: int | None) -> int:
         """How long spoilers stay hidden in this server's answers (outside a server: the default)."""
@@ -144,17 +147,23 @@ class Catalogue:
             await self.kept(("premiere", entry.slug), premiere), days, now, self.default_time
         )
 
-    async def search_card(self, query: str, style: Style = Style.DISCORD) -> Card:
+    async def search(self, query: str) -> tuple[str, list[SearchHit]]:
+        """The query as shown (its words, cut to 100 characters) and its hits, best first: EmptySearch
+        for no words, NoSearchResults for no hit."""
         words = " ".join(query.split())
         if not words:
             raise EmptySearch()
         hits = await self.store.facts.search(words, SEARCH_RESULTS)
         if not hits:
             raise NoSearchResults(cut(words, 60))
-        return search_card(cut(words, 100), hits, style)
+        return cut(words, 100), hits
+
+    async def search_card(self, query: str, style: Style = Style.DISCORD) -> Card:
+        return search_card(*await self.search(query), style)
 
     async def about_card(self) -> Card:
-        return about_card(self.entries, await self.store.facts.count())
+        web = None if self.public_url is None else WebLinks.at(self.public_url)
+        return about_card(self.entries, await self.store.facts.count(), web)
 
     async def countdown_card(self, entry: Entry | None, now: datetime, default_time: time) -> Card:
         """Every premiere still ahead, or one entry's."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.errors import NothingToRevert, RevisionNotFound
@@ -29,6 +30,23 @@ class History:
         if field is not None:
             sql += " AND r.field = ?"
             params.append(field)
+        return [revision_from_row(row) for row in await self._db.fetchall(sql + " ORDER BY r.id", params)]
+
+    async def page(self, slug: str, before: int | None, size: int) -> list[Revision]:
+        """Up to `size` revisions of an entry, newest first, older than revision `before` (None: the
+        newest)."""
+        sql = REVISION_SQL + " WHERE e.slug = ? AND r.id < ? ORDER BY r.id DESC LIMIT ?"
+        rows = await self._db.fetchall(sql, (slug, before if before is not None else 2**63 - 1, size))
+        return [revision_from_row(row) for row in rows]
+
+    async def of_fields(self, fields: Sequence[str], slug: str | None = None) -> list[Revision]:
+        """Every revision of these fields (of every entry, the removed ones too, or of one), oldest first."""
+        marks = ", ".join("?" * len(fields))
+        sql = REVISION_SQL + f" WHERE r.field IN ({marks})"
+        params: list[str] = list(fields)
+        if slug is not None:
+            sql += " AND e.slug = ?"
+            params.append(slug)
         return [revision_from_row(row) for row in await self._db.fetchall(sql + " ORDER BY r.id", params)]
 
     async def latest(self) -> int:

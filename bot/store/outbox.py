@@ -157,6 +157,25 @@ class Outbox:
         )
         return Batch(row[0], row[1], json.loads(row[2])) if row else None
 
+    async def recent_batches(self, limit: int, slug: str | None = None) -> list[tuple[Batch, datetime]]:
+        """The newest batches that changed something (of every entry, or of one), newest first, each
+        with when it was closed: the web's feed."""
+        sql = (
+            "SELECT b.id, e.slug, b.changes, b.created_at FROM update_batches b JOIN entries e ON e.id = b.entry_id "
+            "WHERE b.changes != '[]'"
+        )
+        params: list[Any] = []
+        if slug is not None:
+            sql += " AND e.slug = ?"
+            params.append(slug)
+        rows = await self._db.fetchall(sql + " ORDER BY b.id DESC LIMIT ?", (*params, limit))
+        return [(Batch(row[0], row[1], json.loads(row[2])), datetime.fromisoformat(row[3])) for row in rows]
+
+    async def latest_batch(self) -> int:
+        """The id of the newest batch (0 for none): it moves whenever a change is announced."""
+        row = await self._db.fetchone("SELECT max(id) FROM update_batches")
+        return int(row[0] or 0) if row else 0
+
     # --- milestones ------------------------------------------------------------------------------
 
     async def plan_milestone(

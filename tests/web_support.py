@@ -1,0 +1,98 @@
+"""The public page in tests: served by the real aiohttp app over a real store (alone, as `python -m bot
+web` serves it, or by the running bot on its HTTP_PORT), read with a real HTTP client, its HTML parsed
+with the standard library's parser."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+from bot.clock import Clock, utc_now
+from bot.services import Catalogue
+from bot.store import Store
+from bot.web.site import CSP, Site
+
+SECURITY = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@asynccontextmanager
+async def serving(store: Store, clock: Clock = utc_now, public_url: str | None = None) -> AsyncIterator[str]:
+    """The page alone over `store`, as `python -m bot web` serves it; yields its address."""
+    catalogue = Catalogue(store, clock, public_url=public_url)
+    await catalogue.open()
+    app = web.Application()
+    Site(catalogue, clock, public_url).add_routes(app)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+        catalogue.close()
+
+
+@dataclass
+class Got:
+    status: int
+    headers: CIMultiDict[str]  # as HTTP reads them: any case
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+
+async def get(http: aiohttp.ClientSession, url: str, **headers: str) -> Got:
+    async with http.get(url, headers=headers, allow_redirects=False) as response:
+        return Got(response.status, CIMultiDict(response.headers), await response.read())
+
+
+@dataclass
+class Page(HTMLParser):
+    """What a browser would build from an HTML page, as far as the tests look: every element with its
+    attributes, and the text (what a page says, scripts and styles would not count)."""
+
+    tags: list[tuple[str, dict[str, str | None]]] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.texts.append(data)
+
+    @property
+    def text(self) -> str:
+        return " ".join(" ".join(self.texts).split())
+
+    def all(self, tag: str) -> list[dict[str, str | None]]:
+        return [attrs for name, attrs in self.tags if name == tag]
+
+
+def parse(html: str) -> Page:
+    page = Page()
+    page.feed(html)
+    page.close()
+    return page
