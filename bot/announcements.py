@@ -310,14 +310,18 @@ def change_line(change: dict[str, Any], now: datetime, hide_spoilers: bool, styl
 
 
 def value_text(field: str, value: str, now: datetime, style: Style) -> str:
+    """A value of a change as the update post says it; in plain text a premiere known to the day is the
+    day alone (no "in 3 days", which a feed item would keep saying)."""
     if field != "premiere":
         return safe(value, style)
-    if style is Style.DISCORD:
-        return premiere_text(value, None, now, style)
-    try:
-        return ReleaseDate.parse(value).label()
-    except ValueError:
-        return value
+    if style is Style.TEXT:
+        try:
+            when = ReleaseDate.parse(value)
+        except ValueError:
+            return value
+        if when.moment() is not None:
+            return when.label()
+    return premiere_text(value, None, now, style)
 
 
 def update_title(title: str, changes: Sequence[dict[str, Any]]) -> str:

@@ -36,6 +36,7 @@ _STATUS = {CONFIRMED: "CONFIRMED"}  # anything less sure is TENTATIVE
 @dataclass(frozen=True)
 class PremiereEvent:
     slug: str
+    title: str  # as the entry's own revisions last named it (the slug if they never did)
     day: date
     sequence: int
     cancelled: bool
@@ -68,12 +69,14 @@ def premiere_events(revisions: Sequence[Revision]) -> list[PremiereEvent]:
     """The events of these revisions (the premiere's and the entries' own, oldest first), by the rules
     in this module's docstring; in order of their entries' first day-precise premiere."""
     events: dict[str, PremiereEvent] = {}
+    titles: dict[str, str] = {}
     removed: dict[str, bool] = {}
     premiere: dict[str, dict[str, object] | None] = {}
     for revision in revisions:
         slug = revision.entry_slug
         if revision.field == ENTRY_FIELD:
             removed[slug] = revision.new is None
+            titles[slug] = str((revision.new or revision.old or {}).get("title") or slug)
         else:
             premiere[slug] = revision.new
         content = premiere.get(slug)
@@ -88,9 +91,10 @@ def premiere_events(revisions: Sequence[Revision]) -> list[PremiereEvent]:
         event = events.get(slug)
         if event is None:  # it begins when the premiere is first known to the day
             if not gone and said is not None and day is not None:
-                events[slug] = PremiereEvent(slug, day, 0, False, *said, created=at, modified=at)
+                title = titles.get(slug, slug)
+                events[slug] = PremiereEvent(slug, title, day, 0, False, *said, created=at, modified=at)
             continue
-        latest = replace(event, day=day or event.day, cancelled=gone)
+        latest = replace(event, title=titles.get(slug, event.title), day=day or event.day, cancelled=gone)
         if said is not None:
             latest = replace(latest, confidence=said[0], source=said[1], source_date=said[2])
         if latest.shown() != event.shown():
@@ -104,7 +108,8 @@ def premiere_events(revisions: Sequence[Revision]) -> list[PremiereEvent]:
 def calendar(
     events: Sequence[PremiereEvent], titles: Mapping[str, str], name: str, page: Mapping[str, str]
 ) -> bytes:
-    """The calendar of `events`: `titles` names their entries, `page` gives each entry's web page."""
+    """The calendar of `events`: `titles` names their entries (a removed one keeps the title its
+    revisions last gave it), `page` gives each entry's web page."""
     cal = Calendar()
     cal.add("prodid", "-//citadel-bot//Citadel premieres//EN")
     cal.add("version", "2.0")
@@ -113,7 +118,7 @@ def calendar(
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", "PT6H")  # Outlook's name for REFRESH-INTERVAL
     for event in events:
-        title = titles.get(event.slug, event.slug)
+        title = titles.get(event.slug, event.title)
         item = Event()
         item.add("uid", event.uid)
         item.add("dtstamp", event.modified)
