@@ -15,6 +15,7 @@ from bot.config import DEFAULT_CANON_DIR, Settings
 from bot.store import Store
 from tests.fake_discord import FakeDiscord, openapi
 from tests.harness import make_fake, make_settings, running_bot
+from tests.web_support import AXE, CHROMIUM, NO_AXE, NO_CHROMIUM
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -23,9 +24,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Without Discord's spec, one line says how to check request bodies against it."""
+    """Without Discord's spec, one line says how to check request bodies against it; without Chromium
+    or axe-core, one line each says how to run the browser tests and the accessibility checks."""
     if openapi.SPEC_PATH is None:
         terminalreporter.write_line(openapi.SPEC_OFF)
+    if not CHROMIUM.is_file():
+        terminalreporter.write_line(NO_CHROMIUM)
+    elif not AXE.is_file():
+        terminalreporter.write_line(NO_AXE)
 
 
 @pytest.fixture

@@ -4,11 +4,13 @@ with the standard library's parser."""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -18,6 +20,21 @@ from bot.clock import Clock, utc_now
 from bot.services import Catalogue
 from bot.store import Store
 from bot.web.site import CSP, Site
+from tests.harness import ROOT
+
+# The browser tests' parts: Debian's Chromium (driven by Playwright) and axe-core from npm, which .ci/run
+# installs; where either is missing, the tests that need it are skipped with one line saying so.
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+AXE_VERSION = "4.14.1"
+AXE = ROOT / ".ci" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+NO_CHROMIUM = (
+    f"browser tests skipped: no Chromium at {CHROMIUM}; `apt-get install chromium` (Debian) or set CHROMIUM "
+    "to a Chromium binary to run them"
+)
+NO_AXE = (
+    f"accessibility checks skipped: no axe-core at {AXE.relative_to(ROOT)}; "
+    f"`npm install --prefix .ci/axe --no-save axe-core@{AXE_VERSION}` to run them"
+)
 
 SECURITY = {
     "Content-Security-Policy": CSP,
