@@ -21,9 +21,9 @@ _FACT_FIELDS = (
 # are provenance of the current row, not a reason for a new revision.
 _COMPARED = ("value", "note", "source", "source_date", "confidence", "spoiler")
 
+_COLUMNS = ", ".join(f"f.{name}" for name in _FACT_FIELDS)
 FOR_ENTRY_SQL = (
-    "SELECT f.field, f.key, f.value, f.note, f.source, f.source_date, f.confidence, f.added_by, f.added_at, "
-    "f.position, f.revision_id, f.spoiler FROM facts f JOIN entries e ON e.id = f.entry_id WHERE e.slug = ? "
+    f"SELECT {_COLUMNS} FROM facts f JOIN entries e ON e.id = f.entry_id WHERE e.slug = ? "
     "ORDER BY f.field, f.position, f.id"
 )
 
@@ -175,6 +175,20 @@ class Facts:
             (slug, field, key),
         )
         return fact_from_row(row) if row else None
+
+    async def of_fields(self, fields: tuple[str, ...]) -> dict[str, list[Fact]]:
+        """The facts of these fields of every entry still there, by entry slug (one query: the index page
+        asks for every entry's status and premiere)."""
+        marks = ", ".join("?" * len(fields))
+        rows = await self._db.fetchall(
+            f"SELECT e.slug, {_COLUMNS} FROM facts f JOIN entries e ON e.id = f.entry_id "
+            f"WHERE e.removed_at IS NULL AND f.field IN ({marks}) ORDER BY f.field, f.position, f.id",
+            fields,
+        )
+        found: dict[str, list[Fact]] = {}
+        for row in rows:
+            found.setdefault(row["slug"], []).append(fact_from_row(row))
+        return found
 
     async def premieres(self) -> list[tuple[str, str]]:
         """(entry slug, premiere value) of every entry with a premiere, in franchise order (through the

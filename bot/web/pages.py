@@ -37,7 +37,7 @@ from bot.render import (
 from bot.store import SearchHit
 from bot.store.revisions import Revision
 
-HISTORY_PAGE = 100  # revisions per page of an entry's history, newest first
+HISTORY_PAGE = 50  # revisions per page of an entry's history, newest first (a page stays under 50 KB)
 
 # Why a premiere is not in the calendar, by how precisely it is known.
 NOT_IN_CALENDAR = {

@@ -200,10 +200,8 @@ class Site:
         now = self._now_minute()
 
         async def make() -> bytes:
-            rows = [
-                index_row(entry, await self.store.facts.for_entry(entry.slug), self.clock())
-                for entry in self.catalogue.entries
-            ]
+            known = await self.store.facts.of_fields(("status", "premiere"))
+            rows = [index_row(entry, known.get(entry.slug, []), self.clock()) for entry in self.catalogue.entries]
             return self._render("index.html", rows=rows, links=self.links(request))
 
         return await self._guarded(request, ("index", now), make)
