@@ -28,6 +28,7 @@ from bot.render import (
     Style,
     action_words,
     confirmed_status,
+    cut,
     entry_sections,
     fact_text,
     premiere_text,
@@ -38,6 +39,7 @@ from bot.store import SearchHit
 from bot.store.revisions import Revision
 
 HISTORY_PAGE = 50  # revisions per page of an entry's history, newest first (a page stays under 50 KB)
+HISTORY_VALUE = 200  # characters of each value a revision shows, as /fact history shows them
 
 # Why a premiere is not in the calendar, by how precisely it is known.
 NOT_IN_CALENDAR = {
@@ -224,7 +226,7 @@ def revision_view(revision: Revision, now: datetime, hide_spoilers: bool) -> Rev
         if content is None:
             return "—"
         text = str(content.get("value") or content.get("title") or "")
-        return value_text(revision.field, text, now, Style.TEXT)
+        return cut(value_text(revision.field, text, now, Style.TEXT), HISTORY_VALUE)
 
     latest = revision.new or revision.old or {}
     source = str(latest.get("source") or "")
