@@ -51,6 +51,7 @@ import aiohttp
 import psutil
 from aiohttp import web
 
+from benchmarks.bench import CITIES, FIRST_NAMES, LAST_NAMES, PRODUCERS, WORDS
 from bot.canon import load_canon
 from bot.clock import ManualClock
 from bot.config import DEFAULT_CANON_DIR
@@ -73,30 +74,8 @@ KINDS = ("index", "entry", "history", "search", "feed", "calendar", "floor")
 # page's size from memory. What any page costs above it is the page's own work.
 FLOOR_PAGE = b"<!doctype html><title>floor</title>" + b"<p>" + b"x" * 39_000 + b"</p>"
 
-FIRST_NAMES = (
-    "Alessia", "Marco", "Giulia", "Luca", "Priya", "Arjun", "Sofia", "Matteo", "Ananya", "Rohan",
-    "Chiara", "Davide", "Isha", "Kabir", "Elena", "Paolo", "Meera", "Vikram", "Laura", "Nikhil",
-    "Carmen", "Diego", "Lucia", "Javier", "Ines", "Tomás", "Valeria", "Mateo", "Camila", "Andrés",
-)  # fmt: skip
-LAST_NAMES = (
-    "Rossi", "Bianchi", "Ferrari", "Esposito", "Romano", "Colombo", "Ricci", "Marino", "Greco", "Bruno",
-    "Sharma", "Verma", "Gupta", "Iyer", "Nair", "Kapoor", "Mehta", "Reddy", "Joshi", "Rao",
-    "García", "López", "Martínez", "Sánchez", "Pérez", "Gómez", "Díaz", "Ruiz", "Hernández", "Moreno",
-)  # fmt: skip
-CITIES = (
-    "Milan", "Rome", "Turin", "Naples", "Venice", "Florence", "Mumbai", "Delhi", "Jaipur", "Goa",
-    "Madrid", "Barcelona", "Seville", "Valencia", "Mexico City", "Guadalajara", "Monterrey", "London",
-    "Paris", "Berlin", "Lisbon", "Prague", "Vienna", "Budapest", "Istanbul", "Cairo", "Tokyo", "Seoul",
-    "Sydney", "Toronto", "Chicago", "Boston", "Lagos", "Nairobi", "Lima", "Bogotá", "Santiago", "Oslo",
-    "Dublin", "Athens",
-)  # fmt: skip
-WORDS = (
-    "agent", "mole", "heist", "safehouse", "handler", "memory", "wipe", "syndicate", "asset", "cover",
-    "extraction", "border", "convoy", "archive", "cipher", "rooftop", "betrayal", "alliance", "dossier",
-    "signal", "embassy", "courier", "vault", "manifest", "harbour", "tunnel", "ledger", "ransom", "decoy",
-    "blackout", "summit", "sleeper", "uplink", "checkpoint", "exile", "network", "protocol", "relay",
-)  # fmt: skip
-STUDIOS = ("Amazon MGM Studios", "AGBO", "Cattleya", "D2R Films", "Midnight Radio", "Ficción Producciones")
+# Names, places and words shared with benchmarks/bench.py's generated entries.
+STUDIOS = PRODUCERS
 SITES = (
     "variety.com", "deadline.com", "hollywoodreporter.com", "press.amazonmgmstudios.com", "screenrant.com",
     "comingsoon.it", "bollywoodhungama.com", "elpais.com", "collider.com", "primevideo.com",
