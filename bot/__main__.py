@@ -32,7 +32,6 @@ from bot.render import Card, Style, to_text
 from bot.services import Catalogue
 from bot.store import Store, StoreError, check_file, store_error
 from bot.watcher import Watcher, readers
-from bot.web.site import Site
 
 log = logging.getLogger("bot")
 EXIT_USAGE = 2  # a setting, the canon or the token needs fixing by the operator
@@ -206,6 +205,8 @@ async def serve_web(settings: Settings) -> None:
             "python -m bot web needs HTTP_PORT: set the port to serve the page on (and HTTP_HOST for the "
             "address, default 127.0.0.1)."
         )
+    from bot.web.site import Site  # not loaded by the other commands
+
     check_file(settings.database_path)
     store = await open_store(settings)
     try:

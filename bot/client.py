@@ -34,7 +34,6 @@ from bot.store import Store
 from bot.store.servers import Shards
 from bot.tree import CitadelTree
 from bot.watcher import Proposal, Watcher, readers
-from bot.web.site import Site
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +203,8 @@ class CitadelBot(commands.AutoShardedBot):
             self.backups.start()
         if self.settings.http_port is not None and not self.force_sync:
             # A port it cannot have stops the start with one line naming HTTP_PORT (a ConfigError).
+            from bot.web.site import Site  # only with a port: its templates and formats cost memory
+
             site = Site(self.catalogue, self.clock, self.settings.public_url)  # the public page, on the same port
             self.health = HealthServer(
                 self, self.metrics, self.settings.http_host, self.settings.http_port, routes=site.add_routes

@@ -34,6 +34,11 @@ def item_id(site: str, batch_id: int) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"{site}/batch/{batch_id}").urn
 
 
+def feed_id(site: str, slug: str | None) -> str:
+    """The feed's own id: the site's, or one entry's."""
+    return item_id(site if slug is None else f"{site}/entries/{slug}", 0)
+
+
 def feed_items(
     batches: Sequence[tuple[Batch, datetime]], titles: Mapping[str, str], site: str, page: Mapping[str, str]
 ) -> list[FeedItem]:

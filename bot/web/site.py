@@ -36,7 +36,6 @@ from bot.render import WebLinks
 from bot.services.catalogue import Catalogue
 from bot.store import Store, StoreError
 from bot.store.revisions import ENTRY_FIELD
-from bot.web import calendar, feed
 from bot.web.language import negotiate
 from bot.web.pages import HISTORY_PAGE, entry_page, hit_views, index_row, revision_view
 
@@ -260,6 +259,8 @@ class Site:
             latest = await self.store.outbox.latest_batch()
 
             async def make() -> bytes:
+                from bot.web import feed  # feedgen and lxml: loaded by the first feed asked for
+
                 base = self.base(request)
                 batches = await self.store.outbox.recent_batches(feed.FEED_ITEMS, slug)
                 titles = {e.slug: e.title for e in self.catalogue.entries}
@@ -271,7 +272,7 @@ class Site:
                 )
                 return feed.atom(
                     items,
-                    feed_id=_feed_id(base, slug),
+                    feed_id=feed.feed_id(base, slug),
                     title=name,
                     home=f"{base}/entries/{slug}" if slug else f"{base}/",
                     self_url=f"{base}{request.path}",
@@ -288,6 +289,8 @@ class Site:
             entry = self._entry(request) if slug else None
 
             async def make() -> bytes:
+                from bot.web import calendar  # icalendar: loaded by the first calendar asked for
+
                 revisions = await self.store.history.of_fields(("premiere", ENTRY_FIELD), slug)
                 events = calendar.premiere_events(revisions)
                 titles = {e.slug: e.title for e in self.catalogue.entries}
@@ -328,10 +331,6 @@ class _NotFound(Exception):
     def __init__(self, line: str) -> None:
         super().__init__(line)
         self.line = line
-
-
-def _feed_id(base: str, slug: str | None) -> str:
-    return feed.item_id(base, 0) if slug is None else feed.item_id(f"{base}/entries/{slug}", 0)
 
 
 def _revision_number(raw: str | None) -> int | None:
