@@ -239,7 +239,7 @@ class Pacer:
     ) -> None:
         path = rest_path(str(params.url))
         ctx.path = path
-        ctx.counted = path is not None and not is_exempt(path)
+        ctx.counted = ctx.was_counted = path is not None and not is_exempt(path)
         if not ctx.counted:
             if path is not None:
                 self.exempt += 1
@@ -271,8 +271,8 @@ class Pacer:
     ) -> None:
         self._ended(ctx)
         path = getattr(ctx, "path", None)
-        if path is None:
-            return
+        if path is None or not getattr(ctx, "was_counted", False):
+            return  # not Discord's, or exempt (the members' answers): nothing the pacer paces
         response = params.response
         headers = response.headers
         now = asyncio.get_running_loop().time()
