@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.client import CitadelBot, bot_of
 from bot.facts import Entry
-from bot.i18n import AS_WRITTEN, tr
+from bot.i18n import AS_WRITTEN, reader, tr
 from bot.options import CONFIDENCE_DESCRIBE, ConfidenceArg, EntryArg, FieldArg
 from bot.refusals import NOTHING_STORED
 from bot.render import Card, cut, to_embed
@@ -24,6 +24,7 @@ from cogs.follow import FollowButton, change_follow, follow_view, following_answ
 log = logging.getLogger(__name__)
 
 MAX_BUTTONS = 25  # on one message (five rows of five)
+FOLLOW_VIEWS_KEPT = 1024  # Follow views kept (entries x languages)
 # Discord allows 25 subcommands in a group; these names are taken by the group's own commands.
 FIXED_SUBCOMMANDS = (
     "show",
@@ -50,6 +51,9 @@ class CitadelGroup(app_commands.Group):
         super().__init__(name="citadel", description="Facts about Prime Video's Citadel and its spin-offs")
         self.bot = bot
         self.catalogue = bot.catalogue
+        # The Follow button's view, one per entry and language, made once: it is only a dynamic item,
+        # which holds no state and is dispatched by its custom id's pattern, so every answer may share it.
+        self.follow_views: dict[tuple[str, str | None], discord.ui.View] = {}
         shown = [e for e in self.catalogue.entries if e.slug not in FIXED_SUBCOMMANDS]
         for entry in shown[:MAX_ENTRY_SUBCOMMANDS]:
             self.add_command(self._entry_command(entry.slug, subcommand_description(entry)))
@@ -84,6 +88,15 @@ class CitadelGroup(app_commands.Group):
             embed=made, view=view, allowed_mentions=discord.AllowedMentions.none()
         )
 
+    def follow_view(self, slug: str) -> discord.ui.View:
+        key = (slug, reader())
+        view = self.follow_views.get(key)
+        if view is None:
+            if len(self.follow_views) > FOLLOW_VIEWS_KEPT:  # entries come and go: never more than this
+                self.follow_views.clear()
+            view = self.follow_views[key] = follow_view(slug)
+        return view
+
     async def answer_entry(self, interaction: discord.Interaction, entry: Entry) -> None:
         now = self.bot.clock()
         days = await self.catalogue.spoiler_days(interaction.guild_id)
@@ -91,7 +104,7 @@ class CitadelGroup(app_commands.Group):
         # Kept by the entry meant ("Italy", "diana" and "Diana" share one answer), by the date, since
         # "expected …, not confirmed" turns with it, and by whether its spoilers are hidden here and now.
         # Its Follow button in a server only: the followers' roles are per server.
-        view = follow_view(entry.slug) if interaction.guild_id is not None else discord.utils.MISSING
+        view = self.follow_view(entry.slug) if interaction.guild_id is not None else discord.utils.MISSING
         await self.answer(
             interaction,
             lambda: self.catalogue.entry_card(entry, now, spoiler_days=days),
