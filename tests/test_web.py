@@ -278,6 +278,18 @@ async def test_search_finds_what_the_slash_command_finds(
     assert "No fact mentions “zzzzqqq”" in empty.text
 
 
+async def test_the_bots_port_answers_healthz_and_metrics_with_the_same_headers(
+    bot: CitadelBot, http: aiohttp.ClientSession
+) -> None:
+    base = f"http://127.0.0.1:{bot.settings.http_port}"
+    for path in ("/healthz", "/metrics", "/", "/entries/diana", "/nowhere"):
+        got = await get(http, base + path)
+        assert got.status in (200, 404, 503), path
+        for name, value in SECURITY.items():
+            assert got.headers.get(name) == value, (path, name)
+    assert (await get(http, base + "/entries/diana")).status == 200
+
+
 # --- hostile facts --------------------------------------------------------------------------------
 
 
