@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import io
+import itertools
 import json
 import math
 import os
@@ -292,6 +293,22 @@ async def test_dropped_connection_resumes_and_replays_what_was_missed(bot: Bot) 
     assert len(fake.identifies) == 1
     assert (await missed.wait_response())["type"] == 4
 
+    after = await fake.invoke_command("citadel", subcommand="diana")
+    assert (await after.wait_response())["data"]["embeds"][0]["title"] == "Citadel: Diana"
+
+
+@pytest.mark.asyncio
+async def test_a_session_closed_longer_than_the_resume_window_is_refused_with_op_9(bot: Bot) -> None:
+    fake = bot.fake
+    old = fake.shard_sessions[0].id
+    ticks = itertools.count()
+    fake.monotonic = lambda: next(ticks) * (fake.resume_window + 1)  # each look is past the window
+    await fake.drop_connections()
+    # Refused, the client IDENTIFYs again and gets a new session.
+    await fake.changes.wait_for(lambda: len(fake.identifies) == 2, 10, "a second IDENTIFY")
+    await fake.wait_for_ready()
+    assert [r["session_id"] for r in fake.resumes] == [old] and fake.invalid_sessions == [old]
+    assert len(fake.identifies) == 2 and fake.shard_sessions[0].id != old
     after = await fake.invoke_command("citadel", subcommand="diana")
     assert (await after.wait_response())["data"]["embeds"][0]["title"] == "Citadel: Diana"
 

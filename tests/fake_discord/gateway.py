@@ -134,12 +134,16 @@ class Connection:
             return True
 
     async def close(self, code: int, message: str = "") -> None:
+        if self.session is not None:  # closed from now on: the resume window starts here
+            self.session.detach(self)
         if not self.ws.closed:
             await self.ws.close(code=code, message=message.encode())
 
     def abort(self) -> None:
         """Drop the TCP connection without a close frame, like a network failure."""
         self.closed = True
+        if self.session is not None:
+            self.session.detach(self)
         transport = self.request.transport
         if transport is not None:
             transport.abort()
@@ -164,6 +168,12 @@ class Session:
     stream_task: asyncio.Task[None] | None = None
     # The seq of the last heartbeat: discord.py sends the seq of the last dispatch it has handled.
     read_seq: int = 0
+    # When its socket closed (the fake's monotonic clock), None while connected: RESUME is refused once
+    # this is more than fake.resume_window ago.
+    closed_at: float | None = None
+
+    def expired(self) -> bool:
+        return self.closed_at is not None and self.fake.monotonic() - self.closed_at > self.fake.resume_window
 
     def owns_guild(self, guild_id: int) -> bool:
         return shard_for_guild(guild_id, self.shard_count) == self.shard_id
@@ -216,6 +226,7 @@ class Session:
         async with self.lock:
             old = self.connection
             self.connection = conn
+            self.closed_at = None
             conn.session = self
             if old is not None and old is not conn:
                 old.session = None
@@ -233,6 +244,7 @@ class Session:
     def detach(self, conn: Connection) -> None:
         if self.connection is conn:
             self.connection = None
+            self.closed_at = self.fake.monotonic()
 
 
 def _ready_payload(fake: FakeDiscord, session: Session) -> dict[str, Any]:
@@ -395,8 +407,11 @@ class GatewayHandler:
         oldest_kept = session.log[0].seq if session is not None and session.log else None
         seq = data.get("seq")
         missed_too_much = oldest_kept is not None and isinstance(seq, int) and seq + 1 < oldest_kept
-        if session is None or session.invalidated or data.get("token") != fake.token or missed_too_much:
+        expired = session is not None and session.expired()
+        if session is None or session.invalidated or data.get("token") != fake.token or missed_too_much or expired:
             fake.invalid_sessions.append(str(data.get("session_id")))
+            if expired and session is not None:
+                session.invalidated = True
             # d=false: not resumable, the client must IDENTIFY afresh.
             await conn.send({"op": OP_INVALID_SESSION, "s": None, "t": None, "d": False})
             return

@@ -76,6 +76,7 @@ from .waiting import Changes
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+RESUME_WINDOW = 120.0  # seconds a closed session stays resumable (Discord does not publish its own)
 
 GUILDS = 1 << 0
 GUILD_MESSAGES = 1 << 9
@@ -194,6 +195,11 @@ class FakeDiscord:
         self.identifies: list[dict[str, Any]] = []
         self.resumes: list[dict[str, Any]] = []
         self.invalid_sessions: list[str] = []
+        # As Discord does, a session stays resumable for a while after its socket closes; a RESUME later
+        # than `resume_window` seconds is answered op 9 (not resumable). `monotonic` is the fake's
+        # clock for it, which a test may replace.
+        self.resume_window: float = RESUME_WINDOW
+        self.monotonic: Callable[[], float] = time.monotonic
         self.heartbeats = 0
         self.gateway_compressions: list[str | None] = []  # the compress= of each websocket, in order
         self.other_gateway_ops: list[tuple[int, Any]] = []
