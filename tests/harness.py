@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -38,6 +39,13 @@ HOME = GuildSpec(
                   "hoist": False, "managed": False, "mentionable": False, "flags": 0},),
 )  # fmt: skip
 OTHER = GuildSpec.numbered(1)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def make_fake() -> FakeDiscord:

@@ -28,17 +28,11 @@ from bot.health import ShardSessions
 from tests.fake_discord import FakeDiscord
 from tests.fake_discord.payloads import FLAG_EPHEMERAL
 from tests.fake_sources import FakeTVmaze, FakeWikidata
-from tests.harness import HOME, OTHER, TOKEN, bot_process, finished, running_bot
+from tests.harness import HOME, OTHER, TOKEN, bot_process, finished, free_port, running_bot
 from tests.test_announce import A_DAY_EARLY, PREMIERE, START, set_premiere, subscribe
 from tests.test_watcher import name_ids, serve_what_the_canon_says
 
 APPLICATION_COMMAND = 2
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def listening_ports() -> set[int]:

@@ -27,9 +27,9 @@ from bot.store import Store
 from bot.web.language import negotiate
 from bot.web.site import CSP
 from tests.fake_discord import FakeDiscord
-from tests.harness import TOKEN, ask, bot_process, embed_of, fields_of, finished, make_settings
+from tests.harness import TOKEN, ask, bot_process, embed_of, fields_of, finished, free_port, make_settings
 from tests.test_curation import Moderators
-from tests.web_support import SECURITY, free_port, get, parse, serving
+from tests.web_support import SECURITY, get, parse, serving
 
 ENTRIES = ("mothership", "season-2", "diana", "honey-bunny", "spain", "mexico")
 SOURCE = "https://example.org/hostile"

@@ -22,9 +22,9 @@ from bot.client import CitadelBot
 from bot.config import Settings
 from bot.facts import Fact
 from tests.fake_discord import FakeDiscord
-from tests.harness import ROOT, make_settings
+from tests.harness import ROOT, free_port, make_settings
 from tests.test_curation import Moderators
-from tests.web_support import AXE, CHROMIUM, NO_AXE, NO_CHROMIUM, free_port, get
+from tests.web_support import AXE, CHROMIUM, NO_AXE, NO_CHROMIUM, get
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=NO_CHROMIUM)
 

@@ -19,10 +19,10 @@ from bot.config import Settings
 from bot.facts import Fact
 from bot.i18n import day_words
 from tests.fake_discord import FakeDiscord
-from tests.harness import HOME, make_settings
+from tests.harness import HOME, free_port, make_settings
 from tests.test_announce import set_premiere, subscribe
 from tests.test_curation import Moderators
-from tests.web_support import free_port, get
+from tests.web_support import get
 
 SOURCE = "https://example.org/news"
 _TIMESTAMP = re.compile(r"<t:(\d+):D> \(<t:\d+:R>\)")

@@ -5,7 +5,6 @@ with the standard library's parser."""
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from bot.clock import Clock, utc_now
 from bot.services import Catalogue
 from bot.store import Store
 from bot.web.site import CSP, Site
-from tests.harness import ROOT
+from tests.harness import ROOT, free_port
 
 # The browser tests' parts: Debian's Chromium (driven by Playwright) and axe-core from npm, which .ci/run
 # installs; where either is missing, the tests that need it are skipped with one line saying so.
@@ -41,12 +40,6 @@ SECURITY = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @asynccontextmanager

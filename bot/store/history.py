@@ -10,7 +10,14 @@ from bot.facts import CONFIRMED, Fact
 from bot.store.database import Database, Transaction, entry_id
 from bot.store.entries import change_entry, restore_entry, retire_entry
 from bot.store.facts import put_fact, remove_fact, stamped, stored_fact
-from bot.store.revisions import ENTRY_FIELD, REVISION_SQL, Revision, entry_from_content, revision_from_row
+from bot.store.revisions import (
+    ENTRY_FIELD,
+    REVISION_COLUMNS,
+    REVISION_SQL,
+    Revision,
+    entry_from_content,
+    revision_from_row,
+)
 
 
 class History:
@@ -43,10 +50,10 @@ class History:
         """Every revision of these fields (of every entry, the removed ones too, or of one), oldest first."""
         marks = ", ".join("?" * len(fields))
         # From the entries, through the revisions_by_fact index (entry, field): not a scan of every revision.
-        sql = REVISION_SQL.replace(
-            "FROM revisions r JOIN entries e ON e.id = r.entry_id",
-            "FROM entries e CROSS JOIN revisions r ON r.entry_id = e.id",
-        ) + f" WHERE r.field IN ({marks})"
+        sql = (
+            f"SELECT {REVISION_COLUMNS} FROM entries e CROSS JOIN revisions r ON r.entry_id = e.id "
+            f"WHERE r.field IN ({marks})"
+        )
         params: list[str] = list(fields)
         if slug is not None:
             sql += " AND e.slug = ?"

@@ -18,10 +18,8 @@ ENTRY_FIELD = "_entry"  # the revisions of an entry's own attributes use this fi
 # them with .get() (confidence: confirmed; spoiler: False).
 FACT_CONTENT = ("value", "note", "source", "source_date", "confidence", "added_by", "added_at", "spoiler")
 
-REVISION_SQL = (
-    "SELECT r.id, e.slug, r.field, r.key, r.action, r.old, r.new, r.who, r.at, r.reason "
-    "FROM revisions r JOIN entries e ON e.id = r.entry_id"
-)
+REVISION_COLUMNS = "r.id, e.slug, r.field, r.key, r.action, r.old, r.new, r.who, r.at, r.reason"
+REVISION_SQL = f"SELECT {REVISION_COLUMNS} FROM revisions r JOIN entries e ON e.id = r.entry_id"
 
 
 @dataclass(frozen=True)

@@ -113,17 +113,39 @@ class Site:
     def add_routes(self, app: web.Application) -> None:
         if security_headers not in app.middlewares:
             app.middlewares.append(security_headers)
-        app.router.add_get("/", self.index)
-        app.router.add_get("/search", self.search)
-        app.router.add_get("/feed.atom", self.feed)
-        app.router.add_get("/calendar.ics", self.calendar)
-        app.router.add_get("/entries/{slug}", self.entry)
-        app.router.add_get("/entries/{slug}/history", self.history)
-        app.router.add_get("/entries/{slug}/feed.atom", self.feed)
-        app.router.add_get("/entries/{slug}/calendar.ics", self.calendar)
+        pages: dict[str, Callable[[web.Request], Awaitable[web.Response]]] = {
+            "/": self.index,
+            "/search": self.search,
+            "/feed.atom": self.feed,
+            "/calendar.ics": self.calendar,
+            "/entries/{slug}": self.entry,
+            "/entries/{slug}/history": self.history,
+            "/entries/{slug}/feed.atom": self.feed,
+            "/entries/{slug}/calendar.ics": self.calendar,
+        }
+        for path, page in pages.items():
+            app.router.add_get(path, self._answered(page))
         for name in STATIC_FILES:
             app.router.add_get(f"/{name}", self.static_file)
-        app.router.add_get("/{anything:.*}", self.not_found)  # last: any other address
+        app.router.add_get("/{anything:.*}", self._answered(self.not_found))  # last: any other address
+
+    def _answered(
+        self, page: Callable[[web.Request], Awaitable[web.Response]]
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """`page` in the visitor's language; an unknown entry is a 404 and a store it cannot read a 503,
+        each with one line, never a crash or a traceback shown."""
+
+        async def answer(request: web.Request) -> web.Response:
+            with reading(negotiate(request.headers.get("Accept-Language"))):
+                try:
+                    return await page(request)
+                except _NotFound as missing:
+                    return self._problem(request, 404, missing.line)
+                except (sqlite3.Error, StoreError, OSError) as exc:
+                    log.warning("the page %s could not read the store: %s", request.path, exc)
+                    return self._problem(request, 503, tr(UNAVAILABLE))
+
+        return answer
 
     # --- addresses ---------------------------------------------------------------------------------
 
@@ -138,6 +160,9 @@ class Site:
             "calendar": f"{prefix}/calendar.ics",
             "webcal": WebLinks.at(self.base(request), slug).webcal,
         }
+
+    def titles(self) -> dict[str, str]:
+        return {entry.slug: entry.title for entry in self.catalogue.entries}
 
     def pages(self, request: web.Request) -> dict[str, str]:
         base = self.base(request)
@@ -183,8 +208,9 @@ class Site:
         """Pages say "in 3 days" and hide spoilers until a moment: kept for a minute at most."""
         return self.clock().replace(second=0, microsecond=0)
 
-    async def _hidden(self, entry: Entry, now: datetime) -> bool:
-        return await self.catalogue.spoilers_hidden(entry, now, SPOILER_DAYS)
+    async def _hidden(self, entry: Entry) -> bool:
+        """Whether `entry`'s spoilers are hidden now: a page has no server, so by the default rule."""
+        return await self.catalogue.spoilers_hidden(entry, self.clock(), SPOILER_DAYS)
 
     async def static_file(self, request: web.Request) -> web.Response:
         name = request.path.lstrip("/")
@@ -196,46 +222,38 @@ class Site:
     # --- pages -------------------------------------------------------------------------------------
 
     async def index(self, request: web.Request) -> web.Response:
-        now = self._now_minute()
-
         async def make() -> bytes:
             known = await self.store.facts.of_fields(("status", "premiere"))
-            rows = [index_row(entry, known.get(entry.slug, []), self.clock()) for entry in self.catalogue.entries]
+            rows = [
+                index_row(entry, known.get(entry.slug, []), self.clock()) for entry in self.catalogue.entries
+            ]
             return self._render("index.html", rows=rows, links=self.links(request))
 
-        return await self._guarded(request, ("index", now), make)
+        return await self._serve(request, ("index", self._now_minute()), make)
 
     async def entry(self, request: web.Request) -> web.Response:
-        async def serve() -> web.Response:
-            entry = self._entry(request)
-            now = self._now_minute()
-            hidden = await self._hidden(entry, self.clock())
+        entry = self._entry(request)
+        hidden = await self._hidden(entry)
 
-            async def make() -> bytes:
-                facts = await self.store.facts.for_entry(entry.slug)
-                page = entry_page(entry, facts, self.clock(), hidden)
-                return self._render("entry.html", page=page, links=self.links(request, entry.slug))
+        async def make() -> bytes:
+            facts = await self.store.facts.for_entry(entry.slug)
+            page = entry_page(entry, facts, self.clock(), hidden)
+            return self._render("entry.html", page=page, links=self.links(request, entry.slug))
 
-            return await self._serve(request, ("entry", entry.slug, now, hidden), make)
-
-        return await self._caught(request, serve)
+        return await self._serve(request, ("entry", entry.slug, self._now_minute(), hidden), make)
 
     async def history(self, request: web.Request) -> web.Response:
-        async def serve() -> web.Response:
-            entry = self._entry(request)
-            before = _revision_number(request.query.get("before"))
-            now = self._now_minute()
-            hidden = await self._hidden(entry, self.clock())
+        entry = self._entry(request)
+        before = _revision_number(request.query.get("before"))
+        hidden = await self._hidden(entry)
 
-            async def make() -> bytes:
-                revisions = await self.store.history.page(entry.slug, before, HISTORY_PAGE + 1)
-                shown = [revision_view(r, self.clock(), hidden) for r in revisions[:HISTORY_PAGE]]
-                older = shown[-1].id if len(revisions) > HISTORY_PAGE else None
-                return self._render("history.html", entry=entry, revisions=shown, older=older)
+        async def make() -> bytes:
+            revisions = await self.store.history.page(entry.slug, before, HISTORY_PAGE + 1)
+            shown = [revision_view(r, self.clock(), hidden) for r in revisions[:HISTORY_PAGE]]
+            older = shown[-1].id if len(revisions) > HISTORY_PAGE else None
+            return self._render("history.html", entry=entry, revisions=shown, older=older)
 
-            return await self._serve(request, ("history", entry.slug, before, now, hidden), make)
-
-        return await self._caught(request, serve)
+        return await self._serve(request, ("history", entry.slug, before, self._now_minute(), hidden), make)
 
     async def search(self, request: web.Request) -> web.Response:
         query = request.query.get("q", "")[:MAX_QUERY]
@@ -250,81 +268,51 @@ class Site:
                     words, line = " ".join(query.split())[:100], refusal(exc)
             return self._render("search.html", query=words, hits=hits, line=line)
 
-        return await self._guarded(request, ("search", query), make)
+        return await self._serve(request, ("search", query), make)
 
     async def feed(self, request: web.Request) -> web.Response:
-        async def serve() -> web.Response:
-            slug = request.match_info.get("slug")
-            entry = self._entry(request) if slug else None
-            latest = await self.store.outbox.latest_batch()
+        slug = request.match_info.get("slug")
+        entry = self._entry(request) if slug else None
 
-            async def make() -> bytes:
-                from bot.web import feed  # feedgen and lxml: loaded by the first feed asked for
+        async def make() -> bytes:
+            from bot.web import feed  # feedgen and lxml: loaded by the first feed asked for
 
-                base = self.base(request)
-                batches = await self.store.outbox.recent_batches(feed.FEED_ITEMS, slug)
-                titles = {e.slug: e.title for e in self.catalogue.entries}
-                items = feed.feed_items(batches, titles, base, self.pages(request))
-                name = (
-                    tr("Citadel: what changed")
-                    if entry is None
-                    else tr("{title}: what changed", title=entry.title)
-                )
-                return feed.atom(
-                    items,
-                    feed_id=feed.feed_id(base, slug),
-                    title=name,
-                    home=f"{base}/entries/{slug}" if slug else f"{base}/",
-                    self_url=f"{base}{request.path}",
-                    language=reader() or "en",
-                )
+            base = self.base(request)
+            batches = await self.store.outbox.recent_batches(feed.FEED_ITEMS, slug)
+            items = feed.feed_items(batches, self.titles(), base, self.pages(request))
+            name = (
+                tr("Citadel: what changed")
+                if entry is None
+                else tr("{title}: what changed", title=entry.title)
+            )
+            return feed.atom(
+                items,
+                feed_id=feed.feed_id(base, slug),
+                title=name,
+                home=f"{base}/entries/{slug}" if slug else f"{base}/",
+                self_url=f"{base}{request.path}",
+                language=reader() or "en",
+            )
 
-            return await self._serve(request, ("feed", slug, latest), make, ATOM)
-
-        return await self._caught(request, serve)
+        # Batches are not facts: the newest one's id says whether the kept feed is still the feed.
+        return await self._serve(request, ("feed", slug, await self.store.outbox.latest_batch()), make, ATOM)
 
     async def calendar(self, request: web.Request) -> web.Response:
-        async def serve() -> web.Response:
-            slug = request.match_info.get("slug")
-            entry = self._entry(request) if slug else None
+        slug = request.match_info.get("slug")
+        entry = self._entry(request) if slug else None
 
-            async def make() -> bytes:
-                from bot.web import calendar  # icalendar: loaded by the first calendar asked for
+        async def make() -> bytes:
+            from bot.web import calendar  # icalendar: loaded by the first calendar asked for
 
-                revisions = await self.store.history.of_fields(("premiere", ENTRY_FIELD), slug)
-                events = calendar.premiere_events(revisions)
-                titles = {e.slug: e.title for e in self.catalogue.entries}
-                name = (
-                    tr("Citadel premieres") if entry is None else tr("{title}: premiere", title=entry.title)
-                )
-                return calendar.calendar(events, titles, name, self.pages(request))
+            revisions = await self.store.history.of_fields(("premiere", ENTRY_FIELD), slug)
+            events = calendar.premiere_events(revisions)
+            name = tr("Citadel premieres") if entry is None else tr("{title}: premiere", title=entry.title)
+            return calendar.calendar(events, self.titles(), name, self.pages(request))
 
-            return await self._serve(request, ("calendar", slug), make, ICS)
-
-        return await self._caught(request, serve)
+        return await self._serve(request, ("calendar", slug), make, ICS)
 
     async def not_found(self, request: web.Request) -> web.Response:
-        with reading(negotiate(request.headers.get("Accept-Language"))):
-            return self._problem(request, 404, tr("There is no page here: the index lists every entry."))
-
-    # --- errors ------------------------------------------------------------------------------------
-
-    async def _caught(
-        self, request: web.Request, serve: Callable[[], Awaitable[web.Response]]
-    ) -> web.Response:
-        with reading(negotiate(request.headers.get("Accept-Language"))):
-            try:
-                return await serve()
-            except _NotFound as missing:
-                return self._problem(request, 404, missing.line)
-            except (sqlite3.Error, StoreError, OSError) as exc:  # never a crash, never a traceback shown
-                log.warning("the page %s could not read the store: %s", request.path, exc)
-                return self._problem(request, 503, tr(UNAVAILABLE))
-
-    async def _guarded(
-        self, request: web.Request, key: tuple[Any, ...], make: Callable[[], Awaitable[bytes]]
-    ) -> web.Response:
-        return await self._caught(request, lambda: self._serve(request, key, make))
+        return self._problem(request, 404, tr("There is no page here: the index lists every entry."))
 
 
 class _NotFound(Exception):
