@@ -269,6 +269,21 @@ async def test_zstd_stream_client_gets_ready_and_every_guild(fake: FakeDiscord) 
 
 
 @pytest.mark.asyncio
+async def test_without_the_guilds_intent_ready_lists_the_guilds_and_no_guild_create_follows(
+    fake: FakeDiscord,
+) -> None:
+    async with running_bot(fake, intents=discord.Intents.none()) as bot:
+        # READY's list only: every guild unavailable, nothing more about any of them.
+        assert sorted(g.id for g in bot.client.guilds) == sorted(fake.guild_ids)
+        assert all(g.unavailable and not g.channels for g in bot.client.guilds)
+        await bot.tree.sync()
+        rec = await fake.invoke_command("citadel", subcommand="diana")
+        assert (await rec.wait_response())["data"]["embeds"][0]["title"] == "Citadel: Diana"
+    assert fake.identifies[0]["intents"] == 0
+    assert fake.dispatch_counts["READY"] == 1 and fake.dispatch_counts["GUILD_CREATE"] == 0
+
+
+@pytest.mark.asyncio
 async def test_privileged_intents_are_refused_unless_enabled(fake: FakeDiscord) -> None:
     client = discord.Client(intents=discord.Intents.all())
     try:

@@ -48,6 +48,9 @@ CLOSE_INVALID_SHARD = 4010
 CLOSE_INVALID_INTENTS = 4013
 CLOSE_DISALLOWED_INTENTS = 4014
 
+INTENT_GUILDS = 1 << 0
+# Close codes with which a client ends its session for good, as Discord treats them.
+CLIENT_CLOSES_ENDING_SESSION = (1000, 1001)
 PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)  # GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT
 
 # Called with the write time just before a dispatch goes to the socket (the bot may answer before the
@@ -110,6 +113,9 @@ class Connection:
         self._lock = asyncio.Lock()
         self.session: Session | None = None
         self.closed = False
+        self.closed_by_fake = (
+            False  # the fake closed or dropped it (a client's close code means nothing then)
+        )
 
     async def send(self, payload: dict[str, Any], on_written: OnWritten | None = None) -> bool:
         """Send one gateway payload; False if the socket is gone."""
@@ -134,6 +140,7 @@ class Connection:
             return True
 
     async def close(self, code: int, message: str = "") -> None:
+        self.closed_by_fake = True
         if self.session is not None:  # closed from now on: the resume window starts here
             self.session.detach(self)
         if not self.ws.closed:
@@ -142,6 +149,7 @@ class Connection:
     def abort(self) -> None:
         """Drop the TCP connection without a close frame, like a network failure."""
         self.closed = True
+        self.closed_by_fake = True
         if self.session is not None:
             self.session.detach(self)
         transport = self.request.transport
@@ -335,6 +343,10 @@ class GatewayHandler:
             conn.closed = True
             fake.connections.discard(conn)
             if conn.session is not None:
+                if ws.close_code in CLIENT_CLOSES_ENDING_SESSION and not conn.closed_by_fake:
+                    # Discord: a client that closes with 1000 or 1001 ends its session (the bot shows
+                    # offline); any other code keeps it resumable for the resume window.
+                    conn.session.invalidated = True
                 conn.session.detach(conn)
         return ws
 
@@ -393,6 +405,10 @@ class GatewayHandler:
         session.ready_at = time.perf_counter()
         fake.connected.set()
         fake.changes.notify()
+        if not intents & INTENT_GUILDS:
+            # Without the GUILDS intent Discord sends no GUILD_CREATE: READY's list is all there is.
+            session.guilds_sent = True
+            return
         session.stream_task = asyncio.create_task(_stream_guilds(fake, session))
         fake.background_tasks.add(session.stream_task)
         session.stream_task.add_done_callback(fake.background_tasks.discard)
@@ -408,7 +424,13 @@ class GatewayHandler:
         seq = data.get("seq")
         missed_too_much = oldest_kept is not None and isinstance(seq, int) and seq + 1 < oldest_kept
         expired = session is not None and session.expired()
-        if session is None or session.invalidated or data.get("token") != fake.token or missed_too_much or expired:
+        if (
+            session is None
+            or session.invalidated
+            or data.get("token") != fake.token
+            or missed_too_much
+            or expired
+        ):
             fake.invalid_sessions.append(str(data.get("session_id")))
             if expired and session is not None:
                 session.invalidated = True
