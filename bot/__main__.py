@@ -109,7 +109,7 @@ async def _run_bot(settings: Settings, token: str, *, sync_only: bool) -> None:
 async def freeze_when_ready(bot: CitadelBot) -> None:
     """Once connected, keep what the bot holds for good (its servers, entries, commands) out of every
     later garbage collection, so that the full ones stay short: see `main`."""
-    await bot.wait_until_ready()
+    await bot.wait_until_connected()
     gc.freeze()
 
 

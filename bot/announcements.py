@@ -265,7 +265,9 @@ _REDATED = {
 }
 
 
-def change_line(change: dict[str, Any], now: datetime, hide_spoilers: bool, style: Style = Style.DISCORD) -> str:
+def change_line(
+    change: dict[str, Any], now: datetime, hide_spoilers: bool, style: Style = Style.DISCORD
+) -> str:
     """One change, old → new; a value not confirmed is marked, and a change of confidence alone says so.
     Batches from before confidences were recorded have neither key: all their values were confirmed.
     The values of a spoiler (either of them) are hidden while `hide_spoilers`: behind Discord's markers,

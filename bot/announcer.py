@@ -31,7 +31,7 @@ from bot.announcements import (
 from bot.clock import Timer, stop_task
 from bot.i18n import reading, tr
 from bot.pacing import Pacer, Spacing
-from bot.posts import Posts, Stale, post_language
+from bot.posts import Posts, Stale, own_language
 from bot.presence import STALE
 from bot.reminders import REMINDER_POSTING, dm_text
 from bot.render import to_embed
@@ -155,9 +155,8 @@ class Sender(Protocol):
         """The ids of the server's scheduled and active events, whoever made them (one list request)."""
         ...
 
-    def server_locale(self, guild_id: int) -> str | None:
-        """The server's own language, as Discord gives it (the guild's `preferred_locale`); None if
-        not known."""
+    async def server_locale(self, guild_id: int) -> str | None:
+        """The server's own language, as Discord gives it now (the guild's `preferred_locale`)."""
         ...
 
 
@@ -362,9 +361,9 @@ class Announcer:
     async def _pace(self) -> None:
         await self.pacer.slot()
 
-    def language(self, settings: GuildSettings) -> str | None:
-        """The language of a server's posts and events (see post_language)."""
-        return post_language(settings, self.sender.server_locale(settings.guild_id))
+    async def language(self, settings: GuildSettings) -> str | None:
+        """The language of a server's posts and events (see own_language)."""
+        return await own_language(settings, None, self.sender.server_locale, self.store.servers)
 
     async def send(self, delivery: Delivery, settings: GuildSettings | None, now: datetime) -> int:
         """Post one delivery; returns 1 if it was posted."""
@@ -372,7 +371,7 @@ class Announcer:
             await self._skip(delivery, "announcements are off")
             return 0
         # In the server's language: the post, and what /announce status shows if it cannot be sent.
-        with reading(self.language(settings)):
+        with reading(await self.language(settings)):
             return await self._send(delivery, settings, now)
 
     async def _send(self, delivery: Delivery, settings: GuildSettings, now: datetime) -> int:
@@ -559,7 +558,7 @@ class Announcer:
         ends: list[datetime] = []
         for settings in servers:
             try:
-                with reading(self.language(settings)):  # an event's name and description: the server's
+                with reading(await self.language(settings)):  # an event's name and description: the server's
                     ends += await self._sync_guild_events(settings.guild_id, wanted, now)
             except discord.HTTPException as exc:
                 log.warning("could not sync scheduled events in %d: %s", settings.guild_id, exc)

@@ -23,6 +23,7 @@ from bot.announcer import Announcer, Outgoing, PremiereEvent
 from bot.backup import BackupSchedule
 from bot.clock import SystemClock, Timer
 from bot.config import Settings
+from bot.gateway import IDENTIFY_SPACING, SessionKeeper, ShardSessions, resume_shard
 from bot.health import HealthServer
 from bot.i18n import CommandTranslator, catalogue_digest, reading
 from bot.metrics import Metrics
@@ -36,6 +37,14 @@ from bot.tree import CitadelTree
 from bot.watcher import Proposal, Watcher, readers
 
 log = logging.getLogger(__name__)
+
+
+def _not_the_guilds_intent_warning(record: logging.LogRecord) -> bool:
+    # discord.py warns at every start that the guilds intent is off: for this bot that is the design.
+    return not record.getMessage().startswith("Guilds intent seems to be disabled")
+
+
+logging.getLogger("discord.state").addFilter(_not_the_guilds_intent_warning)
 
 EXTENSIONS = ("cogs.citadel", "cogs.curation", "cogs.review", "cogs.announce")
 TREE_DIGEST_KEY = "command_tree_digest"
@@ -91,8 +100,10 @@ class CitadelBot(commands.AutoShardedBot):
         guild_ready_timeout: float = 2.0,
         presence: Presence | None = None,
     ) -> None:
+        # No intents at all: slash commands, buttons and forms need none, and without GUILDS Discord sends
+        # no GUILD_CREATE, so the bot keeps no copy of its servers (memory, and a RESUMEd start that
+        # gets no guilds works the same as an IDENTIFYed one). Interactions carry what commands need.
         intents = discord.Intents.none()
-        intents.guilds = True  # enough for slash commands; nothing privileged
         # Sees every REST request and response (through discord.py's HTTP trace) to pace posts by them.
         pacer = Pacer(ceiling=settings.announce_rate)
         super().__init__(
@@ -113,15 +124,21 @@ class CitadelBot(commands.AutoShardedBot):
         )
         self.pacer = pacer
         _read_in_the_members_language(self._connection)
+        # Which shards are live (READY or RESUMED), and their sessions kept across restarts (bot/gateway.py).
+        self.gateway = ShardSessions(self.own_shard_ids)
+        self.gateway.attach(self)
+        self._last_identify: float | None = None
         self.settings = settings
         self.store = store
         self.clock: Timer = clock or SystemClock()
+        self.sessions = SessionKeeper(self, store, self.clock)
         self.metrics = Metrics()  # served on /metrics with HTTP_PORT (bot/health.py)
         self.health: HealthServer | None = None  # /healthz and /metrics, started in setup_hook
         self.force_sync = force_sync
         self.synced = False  # whether this start sent the command tree to Discord
         self.sync_finished = asyncio.Event()  # set once this start's sync succeeded, failed or was not needed
         self._syncing: asyncio.Task[None] | None = None
+        self._connected_event: asyncio.Task[None] | None = None
         # The services: cogs receive them from here and never find each other.
         self.catalogue = Catalogue(
             store, self.clock, default_time=settings.default_premiere_time, public_url=settings.public_url
@@ -130,10 +147,11 @@ class CitadelBot(commands.AutoShardedBot):
         posts = Posts(store, settings.default_premiere_time)
         # This process in the store's register: its name is on every delivery it claims.
         self.presence = presence or Presence(store, self.clock, configured_shards(settings))
+        sender = DiscordSender(self)
         self.announcer = Announcer(
             store,
             self.clock,
-            DiscordSender(self),
+            sender,
             posts,
             settle=timedelta(seconds=settings.update_settle_seconds),
             pacer=pacer,
@@ -142,7 +160,7 @@ class CitadelBot(commands.AutoShardedBot):
             owner=self.presence.name,
             on_posted=self.metrics.posted,
         )
-        self.announcements = Announcements(store, posts, self.announcer.poke)
+        self.announcements = Announcements(store, posts, self.announcer.poke, sender.server_locale)
         self.reminders = Reminders(store, self.clock, settings.default_premiere_time, self.announcer.poke)
         # The watcher of public sources, made in setup_hook (it reads through its own HTTP session).
         self.watcher: Watcher | None = None
@@ -158,8 +176,17 @@ class CitadelBot(commands.AutoShardedBot):
         """The shards this process owns, or None when it runs them all (SHARD_IDS unset)."""
         return configured_shards(self.settings)
 
+    def own_shard_ids(self) -> list[int]:
+        """The ids of the shards this process runs (all of them without SHARD_IDS), once their count is known."""
+        return list(self.shard_ids) if self.shard_ids else list(range(self.shard_count or 0))
+
+    async def wait_until_connected(self) -> None:
+        """Until every shard of this process has had READY or RESUMED once (not discord.py's
+        wait_until_ready, which a RESUMEd start never reaches)."""
+        await self.gateway.connected.wait()
+
     async def _ready_to_announce(self) -> None:
-        await self.wait_until_ready()
+        await self.wait_until_connected()
         await self.sync_finished.wait()  # posts link to /citadel <entry> by the synced command's id
 
     async def setup_hook(self) -> None:
@@ -179,6 +206,8 @@ class CitadelBot(commands.AutoShardedBot):
             # instead of after the sync's round trips.
             self._syncing = asyncio.create_task(self._sync_in_background(), name="command sync")
         self.announcer.start()  # it waits for the gateway and the sync before its first step
+        self.sessions.start()
+        self._connected_event = asyncio.create_task(self._dispatch_connected(), name="connected event")
         if self.settings.watch_interval_hours and not self.force_sync:
             self._sources_session = aiohttp.ClientSession()
             self.watcher = Watcher(
@@ -187,7 +216,7 @@ class CitadelBot(commands.AutoShardedBot):
                 readers(self._sources_session, self.settings),
                 interval=timedelta(hours=self.settings.watch_interval_hours),
                 proposed=self._proposed,
-                ready=self.wait_until_ready,  # its proposals are posted for review as they are filed
+                ready=self.wait_until_connected,  # its proposals are posted for review as they are filed
                 on_round=self.metrics.watcher_round,
             )
             self.watcher.start()
@@ -205,11 +234,38 @@ class CitadelBot(commands.AutoShardedBot):
             # A port it cannot have stops the start with one line naming HTTP_PORT (a ConfigError).
             from bot.web.site import Site  # only with a port: its templates and formats cost memory
 
-            site = Site(self.catalogue, self.clock, self.settings.public_url)  # the public page, on the same port
+            site = Site(
+                self.catalogue, self.clock, self.settings.public_url
+            )  # the public page, on the same port
             self.health = HealthServer(
                 self, self.metrics, self.settings.http_host, self.settings.http_port, routes=site.add_routes
             )
             await self.health.start()
+
+    async def _dispatch_connected(self) -> None:
+        await self.wait_until_connected()
+        self.dispatch("gateway_connected")  # once a start: what waits for the gateway (the review cog)
+
+    async def launch_shard(self, gateway: yarl.URL, shard_id: int, *, initial: bool = False) -> None:
+        """A shard whose session the last run saved RESUMEs it (no 5-second IDENTIFY spacing);
+        any other shard IDENTIFYs, as discord.py does."""
+        saved = await self.sessions.saved_session(shard_id)
+        if saved is not None and await resume_shard(self, saved):
+            log.info("shard %d: resuming its session from the last run", shard_id)
+            self.sessions.resumed.add(shard_id)
+            return
+        await super().launch_shard(gateway, shard_id, initial=initial)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Discord allows one IDENTIFY per IDENTIFY_SPACING seconds (max_concurrency 1): wait out the
+        last IDENTIFY's spacing, not discord.py's fixed 5 s before every IDENTIFY but the first (after
+        RESUMEs, the first shard to IDENTIFY need not wait)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        at = now if self._last_identify is None else max(now, self._last_identify + IDENTIFY_SPACING)
+        self._last_identify = at
+        if at > now:
+            await asyncio.sleep(at - now)
 
     def _proposed(self, proposal: Proposal) -> None:
         # The review cog puts it in front of the moderators, as it does members' suggestions.
@@ -259,6 +315,13 @@ class CitadelBot(commands.AutoShardedBot):
         if self.backups is not None:
             await self.backups.stop()
         self.catalogue.close()
+        if self._connected_event is not None:
+            self._connected_event.cancel()
+        try:  # sockets closed so that Discord keeps the sessions, which the next start RESUMEs
+            saved = await self.sessions.stop()
+            log.info("saved %d gateway sessions for the next start", saved)
+        except Exception as exc:  # the next start IDENTIFYs: slower, never wrong
+            log.warning("could not save the gateway sessions (%s); the next start identifies afresh", exc)
         with contextlib.suppress(Exception):  # gone from the register, or stale there within STALE
             await self.presence.leave()
         await super().close()
@@ -281,9 +344,11 @@ class CitadelBot(commands.AutoShardedBot):
         log.info("synced commands (global and %d home servers)", len(guild_ids))
         return True
 
-    async def on_ready(self) -> None:
-        # Fires again after every reconnect, so nothing is started here.
-        log.info("ready as %s in %d servers", self.user, len(self.guilds))
+    async def on_gateway_connected(self) -> None:
+        resumed = len(self.sessions.resumed)
+        log.info(
+            "connected as %s: %d shards, %d of them resumed", self.user, len(self.own_shard_ids()), resumed
+        )
 
 
 # discord.py runs each interaction's handler as a task with one of these names (pinned: discord.py 2.7).
@@ -401,9 +466,9 @@ class DiscordSender:
     async def delete_event(self, guild_id: int, event_id: int) -> None:
         await (await self._event(guild_id, event_id)).delete()
 
-    def server_locale(self, guild_id: int) -> str | None:
-        guild = self.bot.get_guild(guild_id)  # every server of the process's shards is cached
-        return guild.preferred_locale.value if guild else None
+    async def server_locale(self, guild_id: int) -> str | None:
+        guild = await self.bot.fetch_guild(guild_id, with_counts=False)
+        return guild.preferred_locale.value
 
     async def uncompleted_events(self, guild_id: int) -> set[int]:
         guild = await self._guild(guild_id)

@@ -18,7 +18,6 @@ connection and heartbeat latency.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
 import math
@@ -38,47 +37,6 @@ log = logging.getLogger(__name__)
 
 SCHEDULER_WINDOW = 60.0  # seconds behind plan after which the scheduler is unhealthy
 STARTING, OK, UNHEALTHY = "starting", "ok", "unhealthy"
-
-
-class ShardSessions:
-    """Which shards have a live gateway session, from discord.py's shard events: a shard's websocket can
-    be open before its RESUME is answered, and until then it receives nothing."""
-
-    def __init__(self) -> None:
-        self.live: dict[int, bool] = {}
-        self.turned = asyncio.Event()  # set whenever a shard connects or disconnects
-
-    def _set(self, shard_id: int, live: bool) -> None:
-        self.live[shard_id] = live
-        self.turned.set()
-
-    async def on_shard_connect(self, shard_id: int) -> None:  # READY: guilds follow, commands work
-        self._set(shard_id, True)
-
-    async def on_shard_ready(self, shard_id: int) -> None:
-        self._set(shard_id, True)
-
-    async def on_shard_resumed(self, shard_id: int) -> None:
-        self._set(shard_id, True)
-
-    async def on_shard_disconnect(self, shard_id: int) -> None:
-        self._set(shard_id, False)
-
-    def _listeners(self) -> list[tuple[Any, str]]:
-        return [
-            (self.on_shard_connect, "on_shard_connect"),
-            (self.on_shard_ready, "on_shard_ready"),
-            (self.on_shard_resumed, "on_shard_resumed"),
-            (self.on_shard_disconnect, "on_shard_disconnect"),
-        ]
-
-    def attach(self, bot: CitadelBot) -> None:
-        for listener, name in self._listeners():
-            bot.add_listener(listener, name)
-
-    def detach(self, bot: CitadelBot) -> None:
-        for listener, name in self._listeners():
-            bot.remove_listener(listener, name)
 
 
 @dataclass(frozen=True)
@@ -118,7 +76,7 @@ class Health:
         }
 
 
-def check(bot: CitadelBot, sessions: ShardSessions, window: float = SCHEDULER_WINDOW) -> Health:
+def check(bot: CitadelBot, window: float = SCHEDULER_WINDOW) -> Health:
     """The bot's health now, by the rules in this module's docstring."""
     problems: list[str] = []
     ids = list(bot.shard_ids) if bot.shard_ids else list(range(bot.shard_count or 0))
@@ -126,7 +84,7 @@ def check(bot: CitadelBot, sessions: ShardSessions, window: float = SCHEDULER_WI
     shards: dict[int, ShardHealth] = {}
     for shard_id in ids:
         info = launched.get(shard_id)
-        connected = info is not None and not info.is_closed() and sessions.live.get(shard_id, False)
+        connected = info is not None and not info.is_closed() and bot.gateway.live.get(shard_id, False)
         shards[shard_id] = ShardHealth(connected, info.latency if info is not None else math.inf)
         if not connected:
             problems.append(f"shard {shard_id}: not connected")
@@ -136,7 +94,7 @@ def check(bot: CitadelBot, sessions: ShardSessions, window: float = SCHEDULER_WI
         problems.append("scheduler stopped" if started else "scheduler not started yet")
     elif lag > window:
         problems.append(f"scheduler {lag:.0f} s behind plan (more than {window:.0f} s)")
-    if not bot.is_ready():
+    if not bot.gateway.connected.is_set():  # not discord.py's is_ready(): a RESUMEd start has no READY
         return Health(STARTING, ["not connected to Discord yet", *problems], shards, lag, window)
     return Health(UNHEALTHY if problems else OK, problems, shards, lag, window)
 
@@ -189,7 +147,6 @@ class HealthServer:
         self.host = host
         self.port = port
         self.window = window
-        self.sessions = ShardSessions()
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -199,18 +156,16 @@ class HealthServer:
         if self.routes is not None:
             self.routes(app)
         self._runner = await listen(app, self.host, self.port, "to serve no /healthz and /metrics")
-        self.sessions.attach(self.bot)
         served = "/healthz, /metrics and the public page" if self.routes else "/healthz and /metrics"
         log.info("serving %s on http://%s:%d", served, self.host, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:
-            self.sessions.detach(self.bot)
             await self._runner.cleanup()
             self._runner = None
 
     def check(self) -> Health:
-        return check(self.bot, self.sessions, self.window)
+        return check(self.bot, self.window)
 
     async def healthz(self, request: web.Request) -> web.Response:
         health = self.check()

@@ -130,3 +130,27 @@ async def item_choices(interaction: discord.Interaction, current: str) -> list[a
         if f.field == field and wanted in normalize(f.value)
     ]
     return [app_commands.Choice(name=cut(f.value, 100), value=str(f.revision_id)) for f in facts[:CHOICES]]
+
+
+class PostingChannelOption(app_commands.Transformer):
+    """A text or announcement channel, as Discord resolved it with the interaction (id, name, type).
+    discord.py's own `discord.TextChannel` option looks the channel up among the servers it keeps, and
+    the bot keeps none (bot/client.py), so it would refuse every channel."""
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return [discord.ChannelType.text, discord.ChannelType.news]  # what a TextChannel option offers
+
+    async def transform(
+        self, interaction: discord.Interaction, value: Any, /
+    ) -> app_commands.AppCommandChannel:
+        if not isinstance(value, app_commands.AppCommandChannel) or value.type not in self.channel_types:
+            raise app_commands.TransformerError(value, self.type, self)
+        return value
+
+
+PostingChannel = app_commands.Transform[app_commands.AppCommandChannel, PostingChannelOption]

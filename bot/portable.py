@@ -46,8 +46,9 @@ FORMAT = "citadel-bot export"
 FORMAT_VERSION = 1
 
 # Not state: the running bot processes and their heartbeats (migration 0008), rebuilt by every start;
-# what the bot last counted of each server's scheduled events (migration 0009), counted again when needed.
-RUNTIME_TABLES = frozenset({"processes", "guild_event_room"})
+# what the bot last counted of each server's scheduled events (migration 0009), counted again when needed;
+# the shards' gateway sessions (migration 0015), which last minutes and belong to one connection.
+RUNTIME_TABLES = frozenset({"processes", "guild_event_room", "gateway_sessions"})
 # Runtime leases on deliveries (migration 0008) and on members' DM reminders (0012): which process is
 # sending one, and until when.
 RUNTIME_COLUMNS: Mapping[str, frozenset[str]] = {

@@ -3,7 +3,7 @@ read from the store at that moment (so every post is true when it is sent), or w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 
@@ -22,7 +22,7 @@ from bot.i18n import ENGLISH, LANGUAGES, reading, tr
 from bot.render import Card
 from bot.store import Store
 from bot.store.outbox import Delivery
-from bot.store.servers import GuildSettings
+from bot.store.servers import GuildSettings, Servers
 from bot.zones import PostingTime
 
 CITADEL_COMMAND_KEY = "citadel_command_id"  # meta: the synced /citadel's id, for clickable mentions
@@ -47,6 +47,23 @@ def post_language(settings: GuildSettings, server_locale: str | None) -> str | N
     """The language a server's posts are in: the one it chose, else its own (the `preferred_locale`
     Discord gives for it). `reading` says English for a locale the bot does not speak."""
     return settings.language or server_locale
+
+
+async def own_language(
+    settings: GuildSettings,
+    told: str | None,
+    ask: Callable[[int], Awaitable[str | None]],
+    servers: Servers,
+) -> str | None:
+    """`post_language`, with the server's own language found without a copy of the server (the bot keeps
+    none): `told` (Discord sent it with an interaction just now), else the one kept from an admin's
+    earlier /announce command, else asked of Discord (`ask`, one request) and kept."""
+    if settings.language:
+        return settings.language
+    locale = told or settings.locale or await ask(settings.guild_id)
+    if locale != settings.locale:
+        await servers.remember_locale(settings.guild_id, locale)
+    return locale
 
 
 @dataclass(frozen=True)

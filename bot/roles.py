@@ -1,6 +1,6 @@
 """Followers' roles through discord.py: the RoleKeeper of bot/services/follows.py for one member in one
-server, reading the server's roles and the bot's own member fresh from Discord each time (the bot has no
-member cache, and a role moved or deleted a moment ago must count)."""
+server, reading the server's roles and the bot's own member fresh from Discord each time (the bot keeps
+no copy of its servers, and a role moved or deleted a moment ago must count)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
+from bot.permissions import computed
 from bot.services.follows import RoleForbidden, RoleGone, RoleState, Standing
 
 UNKNOWN_ROLE = 10011  # Discord's error code for a role that does not exist
@@ -27,17 +28,20 @@ class DiscordRoles:
         self._made: dict[int, discord.Role] = {}
 
     async def standing(self) -> Standing:
-        me, roles = await asyncio.gather(self.guild.fetch_member(self.bot_user_id), self.guild.fetch_roles())
-        held = {role.id for role in me.roles} | {self.guild.id}  # @everyone's id is the server's
-        mine = [role for role in roles if role.id in held]
-        permissions = discord.Permissions.none()
-        for role in mine:
-            permissions |= role.permissions
-        top = max(mine, key=lambda role: (role.position, role.id))
+        http = self.guild._state.http
+        me, roles = await asyncio.gather(
+            http.get_member(self.guild.id, self.bot_user_id), http.get_roles(self.guild.id)
+        )
+        states = {
+            int(role["id"]): RoleState(int(role["id"]), role["name"], int(role["position"])) for role in roles
+        }
+        held = {int(role_id) for role_id in me["roles"]} | {self.guild.id}  # @everyone's id is the server's
+        top = max((states[i] for i in held if i in states), key=lambda role: (role.position, role.id))
+        permissions = computed(self.guild.id, roles, me)
         return Standing(
             manage_roles=permissions.administrator or permissions.manage_roles,
-            top=_state(top),
-            roles={role.id: _state(role) for role in roles},
+            top=top,
+            roles=states,
         )
 
     async def create(self, name: str) -> RoleState:

@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.errors import CitadelError
 from bot.i18n import tr, trn
 from bot.metrics import ERROR, OK, REFUSED, Metrics
+from bot.permissions import holds_role
 from bot.refusals import NOTHING_CHANGED, refusal
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,7 @@ def editor_check(interaction: discord.Interaction) -> bool:
         return True
     member = interaction.user
     role_id = settings.editor_role_id
-    if role_id and isinstance(member, discord.Member) and member.get_role(role_id) is not None:
+    if role_id and isinstance(member, discord.Member) and holds_role(member, role_id):
         return True
     raise Refused(
         tr("Only moderators can do that: it needs the Manage Server permission or the editor role.")
@@ -246,3 +247,8 @@ async def guarded(
         await action
     except Exception as exc:
         await hand_over(interaction, exc, refusal)
+
+
+def server_locale(interaction: discord.Interaction) -> str | None:
+    """The server's own language, as Discord sends it with every interaction in a server."""
+    return interaction.guild_locale.value if interaction.guild_locale else None

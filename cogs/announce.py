@@ -12,11 +12,14 @@ from discord.ext import commands
 
 from bot.client import CitadelBot
 from bot.i18n import ENGLISH, LANGUAGES, N_, babel_locale, listed, tr, trn
+from bot.options import PostingChannel
+from bot.permissions import bot_permissions
 from bot.posts import SERVER_LANGUAGE
 from bot.refusals import NOTHING_CHANGED
 from bot.render import to_embed
+from bot.services.announcements import told_locale
 from bot.store.servers import GuildSettings
-from bot.tree import admin_check, reply_ephemeral, writes
+from bot.tree import admin_check, reply_ephemeral, server_locale, writes
 from bot.zones import local_label, zone_choices
 
 log = logging.getLogger(__name__)
@@ -88,11 +91,6 @@ def language_line(settings: GuildSettings, server_locale: str | None) -> str:
     )
 
 
-def server_locale(interaction: discord.Interaction) -> str | None:
-    """The server's own language, as Discord sends it with every interaction in a server."""
-    return interaction.guild_locale.value if interaction.guild_locale else None
-
-
 async def zone_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
     """IANA zones matching what was typed (a city, a region, part of a name), from a list kept in memory."""
     return [app_commands.Choice(name=name, value=name) for name in zone_choices(current)]
@@ -109,12 +107,16 @@ class AnnounceGroup(app_commands.Group):
         self.cog = cog
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        return admin_check(interaction)
+        allowed = admin_check(interaction)
+        # Whatever this command saves is saved with the server's own language, as Discord sent it now
+        # (the bot keeps no copy of its servers): posts are in it unless /announce language chose another.
+        told_locale.set(server_locale(interaction))
+        return allowed
 
     @app_commands.command(name="channel", description="Post countdowns and updates in this channel")
     @app_commands.describe(channel="A text channel where the bot can send messages and embed links")
-    async def channel(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
-        missing = await self.cog.missing_permissions(channel)
+    async def channel(self, interaction: discord.Interaction, channel: PostingChannel) -> None:
+        missing = await self.cog.missing_permissions(channel.guild_id, channel.id)
         if missing:
             line = tr(
                 "I can't post in {channel}: I'm missing {permissions} there. Give me those (channel "
@@ -318,18 +320,13 @@ class Announce(commands.Cog):
         line = tr("Countdowns will be posted at {time}.", time=settings.posting)
         await self.show_status(interaction, settings, line)
 
-    async def bot_member(self, guild: discord.Guild) -> discord.Member:
-        # Fetched, not taken from the cache: without the privileged members intent the bot never
-        # hears of changes to its own roles, so the cached member can be out of date.
-        assert self.bot.user is not None
-        return await guild.fetch_member(self.bot.user.id)
-
     async def bot_permissions(self, guild: discord.Guild) -> discord.Permissions:
-        return (await self.bot_member(guild)).guild_permissions
+        # Asked of Discord each time (bot/permissions.py): the bot keeps no copy of its servers.
+        return await bot_permissions(self.bot, guild.id)
 
-    async def missing_permissions(self, channel: discord.TextChannel) -> list[str]:
-        """What the bot lacks to post embeds in `channel` (computed from roles and overwrites)."""
-        permissions = channel.permissions_for(await self.bot_member(channel.guild))
+    async def missing_permissions(self, guild_id: int, channel_id: int) -> list[str]:
+        """What the bot lacks to post embeds in the channel (computed from roles and overwrites)."""
+        permissions = await bot_permissions(self.bot, guild_id, channel_id)
         return [label for name, label in NEEDED if not getattr(permissions, name)]
 
     async def ping(self, settings: GuildSettings) -> str:
@@ -346,21 +343,27 @@ class Announce(commands.Cog):
             if opt_in
             else tr("a title's followers' role where it has one, else nobody")
         )
-        guild = self.bot.get_guild(settings.guild_id)
-        channel = guild.get_channel(settings.channel_id) if guild and settings.channel_id else None
         # Discord notifies the holders of a role that only the bot may mention (as the bot makes the
         # followers' roles) only if the bot has this permission where it posts.
-        if (
-            isinstance(channel, discord.TextChannel)
-            and not channel.permissions_for(await self.bot_member(channel.guild)).mention_everyone
-        ):
+        if settings.channel_id and not await self.may_mention_roles(settings.guild_id, settings.channel_id):
+            channel = f"<#{settings.channel_id}>"
             ping = tr(
                 "{ping}. Followers are notified only once I have Mention @everyone, @here and All Roles "
                 "in {channel} (I only ever ping the one role)",
                 ping=ping,
-                channel=channel.mention,
+                channel=channel,
             )
         return ping
+
+    async def may_mention_roles(self, guild_id: int, channel_id: int) -> bool:
+        """Whether the bot has Mention @everyone, @here and All Roles in its posting channel (True when
+        the channel is gone: the status says so elsewhere, and a deleted channel pings nobody)."""
+        try:
+            return (await bot_permissions(self.bot, guild_id, channel_id)).mention_everyone
+        except discord.NotFound:
+            return True
+        except discord.Forbidden:  # it may not even see the channel
+            return False
 
     async def show_status(self, interaction: discord.Interaction, settings: GuildSettings, line: str) -> None:
         """The server's settings and its next posts, in the admin's language (the posts' titles in the

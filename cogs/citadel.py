@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Hashable
+from functools import partial
 from typing import Any
 
 import discord
@@ -16,6 +17,7 @@ from bot.client import CitadelBot, bot_of
 from bot.facts import Entry
 from bot.i18n import AS_WRITTEN, reader, tr
 from bot.options import CONFIDENCE_DESCRIBE, ConfidenceArg, EntryArg, FieldArg
+from bot.permissions import holds_role
 from bot.refusals import NOTHING_STORED
 from bot.render import Card, cut, to_embed
 from bot.tree import guarded, reply_ephemeral, writes
@@ -272,9 +274,7 @@ async def following_message(
     parts = [heading] if heading else []
     view = discord.ui.View(timeout=None)
     if interaction.guild_id is not None and isinstance(member, discord.Member):
-        followed = await bot.follows.following(
-            interaction.guild_id, lambda role_id: member.get_role(role_id) is not None
-        )
+        followed = await bot.follows.following(interaction.guild_id, partial(holds_role, member))
         line, buttons = following_answer(followed)
         parts.append(line)
         for item in buttons.children if buttons else ():

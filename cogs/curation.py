@@ -189,8 +189,7 @@ class HistoryView(OwnedView):
     def embed(self) -> discord.Embed:
         shown = self.revisions[self.page * HISTORY_PAGE : (self.page + 1) * HISTORY_PAGE]
         fields = tuple(
-            (f"#{r.id} · {action_words(r.action)} · {revision_field(r)}", describe_revision(r))
-            for r in shown
+            (f"#{r.id} · {action_words(r.action)} · {revision_field(r)}", describe_revision(r)) for r in shown
         )
         # English has always said "1 revisions"; the plural form lets the other languages say it right.
         page = trn(

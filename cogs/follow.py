@@ -4,6 +4,7 @@ after restarts (the entry is in their custom id), and the answers of follow, unf
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any, Literal
 
 import discord
@@ -12,11 +13,12 @@ from bot.client import bot_of
 from bot.errors import FollowNeedsServer
 from bot.facts import Entry
 from bot.i18n import tr
+from bot.permissions import holds_role
 from bot.refusals import NOTHING_CHANGED
 from bot.render import cut
 from bot.roles import DiscordRoles
 from bot.services.follows import Change, Following, Follows, Outcome
-from bot.tree import guarded
+from bot.tree import guarded, server_locale
 
 Action = Literal["follow", "unfollow", "toggle"]
 
@@ -60,12 +62,9 @@ async def change_follow(interaction: discord.Interaction, entry: Entry, action: 
     service: Follows = bot.follows
     change = {"follow": service.follow, "unfollow": service.unfollow, "toggle": service.toggle}[action]
 
-    def holds(role_id: int) -> bool:
-        return member.get_role(role_id) is not None
-
     # The role is named in the server's language: its members read it, whoever follows first.
-    language = await bot.announcements.server_language(guild.id, guild.preferred_locale.value)
-    outcome = await change(guild.id, entry, keeper, holds, language)
+    language = await bot.announcements.server_language(guild.id, server_locale(interaction))
+    outcome = await change(guild.id, entry, keeper, partial(holds_role, member), language)
     await interaction.followup.send(
         _line(outcome), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
     )

@@ -16,7 +16,7 @@ from bot.i18n import reading, tr
 from bot.inputs import check_text, confidence_said
 from bot.render import Card, CardField, Style, cut, fit, safe, to_embed
 from bot.store import WATCHER_USER_ID, Suggestion
-from bot.tree import Form, editor_check, guarded, who
+from bot.tree import Form, editor_check, guarded, server_locale, who
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +75,13 @@ def review_card(suggestion: Suggestion, current: str | None) -> Card:
     )
 
 
-async def home_language(bot: CitadelBot, guild: discord.abc.Snowflake | None) -> str | None:
+async def home_language(bot: CitadelBot, guild_id: int | None, told: str | None = None) -> str | None:
     """The language of the home server the review channel is in (as its posts are: /announce language,
     else its own): the review post is the moderators' common ground, whoever suggested or pressed a
-    button."""
-    if not isinstance(guild, discord.Guild):
+    button. `told`: the server's own language, as an interaction from it just said."""
+    if guild_id is None:
         return None
-    return await bot.announcements.server_language(guild.id, guild.preferred_locale.value)
+    return await bot.announcements.server_language(guild_id, told)
 
 
 class ReviewButton(
@@ -159,7 +159,7 @@ async def decide(
     decided, current = await bot.curation.decide(
         suggestion_id, approve=approve, by=who(interaction.user), reason=reason
     )
-    with reading(await home_language(bot, interaction.guild)):
+    with reading(await home_language(bot, interaction.guild_id, server_locale(interaction))):
         card = to_embed(review_card(decided, current))
     await interaction.response.edit_message(embed=card, view=None)
     await tell_suggester(bot, decided)
@@ -169,6 +169,7 @@ class Review(commands.Cog):
     def __init__(self, bot: CitadelBot) -> None:
         self.bot = bot
         self.posting: set[int] = set()  # suggestions whose review post is on its way
+        self._review_server: int | None = None
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ReviewButton)
@@ -191,13 +192,25 @@ class Review(commands.Cog):
             self.posting.discard(suggestion.id)
 
     @commands.Cog.listener()
-    async def on_ready(self) -> None:
+    async def on_gateway_connected(self) -> None:
         """Suggestions filed while the bot was away (`python -m bot watch`, a failed post) are posted now."""
         if self.bot.settings.review_channel_id is None:
             return
         for suggestion in await self.bot.curation.unposted():
             current = await self.bot.curation.stored_value(suggestion)
             await self.on_suggestion_made(suggestion, current)
+
+    async def review_server(self, channel_id: int) -> int | None:
+        """The server of the review channel, asked of Discord once (the bot keeps no copy of its
+        servers); None if Discord cannot say (the post then fails with its own line)."""
+        if self._review_server is None:
+            try:
+                channel = await self.bot.http.get_channel(channel_id)
+            except discord.HTTPException:
+                return None
+            guild_id = channel.get("guild_id")
+            self._review_server = int(guild_id) if isinstance(guild_id, str) else None
+        return self._review_server
 
     async def post_for_review(self, suggestion: Suggestion, current: str | None) -> None:
         channel_id = self.bot.settings.review_channel_id
@@ -206,8 +219,7 @@ class Review(commands.Cog):
             return
         channel = self.bot.get_partial_messageable(channel_id)
         # In the home server's language, not the suggester's (whose reader this task may have kept).
-        home = getattr(self.bot.get_channel(channel_id), "guild", None)
-        with reading(await home_language(self.bot, home)):
+        with reading(await home_language(self.bot, await self.review_server(channel_id))):
             card, view = to_embed(review_card(suggestion, current)), review_view(suggestion.id)
         try:
             message = await channel.send(

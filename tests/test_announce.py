@@ -616,11 +616,15 @@ def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
+async def never_asked(guild_id: int) -> str | None:
+    raise AssertionError("a server's language is not asked of Discord here")
+
+
 async def test_a_servers_countdown_starts_when_it_picks_its_channel(tmp_path: Path) -> None:
     clock = ManualClock(START)
     store = await Store.open(tmp_path / "bot.sqlite3", clock)
     try:
-        announcements = Announcements(store, Posts(store, time(0, tzinfo=UTC)), lambda: None)
+        announcements = Announcements(store, Posts(store, time(0, tzinfo=UTC)), lambda: None, never_asked)
         assert (await announcements.post_in(HOME.id, 10)).countdown_since == iso(START)
         clock.advance(timedelta(days=1))
         # Moving a running countdown to another channel, or changing anything else, keeps its start.

@@ -24,7 +24,7 @@ from bot.__main__ import open_store
 from bot.client import CitadelBot, point_at
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.health import ShardSessions
+from bot.gateway import ShardSessions
 from tests.fake_discord import FakeDiscord
 from tests.fake_discord.payloads import FLAG_EPHEMERAL
 from tests.fake_sources import FakeTVmaze, FakeWikidata
@@ -141,7 +141,7 @@ async def test_healthz_follows_the_gateway_and_the_scheduler(settings: Settings,
     settings = serving(settings)
     async with logged_in(settings, fake) as bot, aiohttp.ClientSession() as http:
         assert bot.health is not None
-        sessions = bot.health.sessions
+        sessions = bot.gateway
         # Listening, not connected yet: no shard launched (Discord has not said how many), no scheduler.
         status, body = await healthz(http, settings)
         assert (status, body["status"]) == (503, "starting")

@@ -136,6 +136,8 @@ def test_an_older_schema_still_migrates(canon_store: Path, tmp_path: Path) -> No
         db.execute("ALTER TABLE guild_settings DROP COLUMN post_hour")
         db.execute("ALTER TABLE guild_settings DROP COLUMN language")  # what 0013 adds
         db.execute("ALTER TABLE suggestions DROP COLUMN locale")  # what 0014 adds
+        db.execute("DROP TABLE gateway_sessions")  # what 0015 adds
+        db.execute("ALTER TABLE guild_settings DROP COLUMN locale")
         db.execute("PRAGMA user_version = 7")
     result = run_bot_once(canon_store, tmp_path)  # migrates, then fails to reach Discord (exit 1)
     assert result.returncode == 1 and "cannot reach Discord" in result.stderr

@@ -3,38 +3,52 @@ through here; the scheduler (bot/announcer.py) is poked after every change."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from bot.announcements import parse_milestones
-from bot.posts import Posts, post_language, read_language
+from bot.posts import Posts, own_language, read_language
 from bot.render import Card
 from bot.spoilers import read_days
 from bot.store import Store
 from bot.store.servers import GuildSettings
 from bot.zones import check_hour, find_zone
 
+# The server's own language as Discord sent it with the admin's command being handled (cogs/announce.py
+# sets it before each /announce command runs, in the task that runs it): kept with whatever the command
+# saves, and never written on its own, so a refused command still changes nothing.
+told_locale: ContextVar[str | None] = ContextVar("told_locale", default=None)
+
 
 class Announcements:
-    def __init__(self, store: Store, posts: Posts, poke: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        posts: Posts,
+        poke: Callable[[], None],
+        ask_locale: Callable[[int], Awaitable[str | None]],
+    ) -> None:
         self.store = store
         self.posts = posts
         self.poke = poke
+        self.ask_locale = ask_locale  # a server's own language, asked of Discord
 
-    async def server_language(self, guild_id: int, server_locale: str | None) -> str | None:
+    async def server_language(self, guild_id: int, told: str | None = None) -> str | None:
         """The language everything the whole server reads is in (posts, events, the followers' roles'
         names, the review channel's posts): the one /announce language chose, else the server's own
-        (`server_locale`, Discord's preferred_locale)."""
-        return post_language(await self.settings(guild_id), server_locale)
+        (`told` with an interaction, else kept, else asked of Discord: see own_language)."""
+        return await own_language(await self.settings(guild_id), told, self.ask_locale, self.store.servers)
 
     async def settings(self, guild_id: int) -> GuildSettings:
         return await self.store.servers.get(guild_id)
 
     async def change(self, guild_id: int, **changes: Any) -> GuildSettings:
         """Save the server's settings with `changes` (GuildSettings fields); the scheduler looks again."""
-        settings = replace(await self.settings(guild_id), **changes)
+        current = await self.settings(guild_id)
+        settings = replace(current, **changes, locale=told_locale.get() or current.locale)
         await self.store.servers.save(settings)
         self.poke()
         return settings

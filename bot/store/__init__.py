@@ -31,6 +31,7 @@ from bot.store.processes import Processes, ProcessInfo
 from bot.store.reminders import Reminders
 from bot.store.revisions import ENTRY_FIELD, Revision, record_revision
 from bot.store.servers import GuildSettings, Servers, Shards
+from bot.store.sessions import GatewaySession, GatewaySessions
 from bot.store.suggestions import Suggestion, Suggestions
 from bot.store.watch import WATCHER_USER_ID, SourceState, Watch
 
@@ -41,6 +42,7 @@ __all__ = [
     "WATCHER_USER_ID",
     "Batch",
     "Delivery",
+    "GatewaySession",
     "GuildSettings",
     "ProcessInfo",
     "Revision",
@@ -86,6 +88,7 @@ class Store:
         self.processes = Processes(database)
         self.follower_roles = FollowerRoles(database)
         self.reminders = Reminders(database)
+        self.gateway_sessions = GatewaySessions(database)
 
     @classmethod
     async def open(cls, path: Path | str, clock: Clock = utc_now) -> Store:

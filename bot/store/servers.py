@@ -53,6 +53,8 @@ class GuildSettings:
     post_hour: int = DEFAULT_HOUR
     # The language of its posts (a Discord locale, /announce language); None: the server's own.
     language: str | None = None
+    # The server's own language (a Discord locale) as Discord last told it; None: not known yet.
+    locale: str | None = None
 
     @property
     def posting(self) -> PostingTime:
@@ -85,6 +87,7 @@ def settings_from_row(row: aiosqlite.Row) -> GuildSettings:
         timezone=row["timezone"],
         post_hour=row["post_hour"],
         language=row["language"],
+        locale=row["locale"],
     )
 
 
@@ -121,6 +124,16 @@ class Servers:
             )
         self._keep_spoiler_days(settings.guild_id, settings.spoiler_days)
         return settings
+
+    async def remember_locale(self, guild_id: int, locale: str | None) -> None:
+        """Keep the server's own language as Discord sent it now (only for a server with settings)."""
+        if locale is None:
+            return
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE guild_settings SET locale = ? WHERE guild_id = ? AND locale IS NOT ?",
+                (locale, guild_id, locale),
+            )
 
     async def spoiler_days(self, guild_id: int) -> int:
         """How long this server keeps spoilers hidden after a premiere (one row by its key: every answer
