@@ -278,7 +278,7 @@ async def test_the_bot_asks_for_no_intent_and_keeps_no_caches(
     assert bot._connection.max_messages is None
     assert bot._connection.member_cache_flags.value == 0
     assert bot.allowed_mentions is not None and bot.allowed_mentions.to_dict() == {"parse": []}
-    assert bot.guilds == []  # not even READY's list of (unavailable) servers
+    assert list(bot.guilds) == []  # not even READY's list of (unavailable) servers
 
 
 async def test_the_bot_resumes_after_a_dropped_connection(bot: CitadelBot, fake: FakeDiscord) -> None:
