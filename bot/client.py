@@ -23,7 +23,7 @@ from bot.announcer import Announcer, Outgoing, PremiereEvent
 from bot.backup import BackupSchedule
 from bot.clock import SystemClock, Timer
 from bot.config import Settings
-from bot.gateway import IDENTIFY_SPACING, SessionKeeper, ShardSessions, resume_shard
+from bot.gateway import IDENTIFY_SPACING, LEASE, SessionKeeper, ShardLeaser, ShardSessions, resume_shard
 from bot.health import HealthServer
 from bot.i18n import CommandTranslator, catalogue_digest, reading
 from bot.metrics import Metrics
@@ -129,6 +129,7 @@ class CitadelBot(commands.AutoShardedBot):
         self.gateway = ShardSessions(self.own_shard_ids)
         self.gateway.attach(self)
         self._last_identify: float | None = None
+        self._leased: list[int] | None = None  # the shards this process runs, once it has taken their leases
         self.settings = settings
         self.store = store
         self.clock: Timer = clock or SystemClock()
@@ -148,6 +149,11 @@ class CitadelBot(commands.AutoShardedBot):
         posts = Posts(store, settings.default_premiere_time)
         # This process in the store's register: its name is on every delivery it claims.
         self.presence = presence or Presence(store, self.clock, configured_shards(settings))
+        candidates = settings.shard_ids
+        self.leaser = ShardLeaser(
+            self, store, self.presence.name, lambda: candidates or range(self.shard_count or 0)
+        )
+        _answer_only_while_leased(self)
         sender = DiscordSender(self)
         self.announcer = Announcer(
             store,
@@ -174,12 +180,38 @@ class CitadelBot(commands.AutoShardedBot):
         self.backups: BackupSchedule | None = None
 
     def own_shards(self) -> Shards | None:
-        """The shards this process owns, or None when it runs them all (SHARD_IDS unset)."""
-        return configured_shards(self.settings)
+        """The shards this process runs now (those whose leases it holds); before it has any leases, those
+        it may run (None: all of them)."""
+        if self._leased is None or not self.shard_count:
+            return configured_shards(self.settings)
+        return Shards(self.shard_count, tuple(sorted(self._leased)))
 
     def own_shard_ids(self) -> list[int]:
-        """The ids of the shards this process runs (all of them without SHARD_IDS), once their count is known."""
-        return list(self.shard_ids) if self.shard_ids else list(range(self.shard_count or 0))
+        """The ids of the shards this process runs now (see own_shards), once their count is known."""
+        if self._leased is not None:
+            return sorted(self._leased)
+        return list(self.settings.shard_ids or range(self.shard_count or 0))
+
+    async def launch_shards(self) -> None:
+        """discord.py's own launch_shards (pinned: 2.7), but only for the shards whose leases this process
+        takes: SHARD_IDS (or every shard) that no live process holds. With none, it stands by, and the
+        leaser starts any that come free (bot/gateway.py)."""
+        if self.is_closed():
+            return
+        if self.shard_count is None:
+            self.shard_count, gateway_url, _limits = await self.http.get_bot_gateway()
+            gateway = yarl.URL(gateway_url)
+        else:
+            gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        self._connection.shard_count = self.shard_count
+        # One list for discord.py (the client's and its state's shard_ids) and the leaser, which adds to it.
+        self._leased = sorted(await self.leaser.hold())
+        self.shard_ids = self._connection.shard_ids = self._leased
+        if not self._leased:
+            log.info("standing by: every shard this process may run has a live owner")
+        for index, shard_id in enumerate(list(self._leased)):
+            await self.launch_shard(gateway, shard_id, initial=index == 0)
+        self.leaser.start(gateway)
 
     async def wait_until_connected(self) -> None:
         """Until every shard of this process has had READY or RESUMED once (not discord.py's
@@ -323,6 +355,10 @@ class CitadelBot(commands.AutoShardedBot):
             log.info("saved %d gateway sessions for the next start", saved)
         except Exception as exc:  # the next start IDENTIFYs: slower, never wrong
             log.warning("could not save the gateway sessions (%s); the next start identifies afresh", exc)
+        try:  # a standby takes the shards now rather than when the leases run out
+            await self.leaser.stop()
+        except Exception as exc:
+            log.warning("could not give up the shard leases (%s); they run out within %s", exc, LEASE)
         with contextlib.suppress(Exception):  # gone from the register, or stale there within STALE
             await self.presence.leave()
         await super().close()
@@ -400,6 +436,24 @@ def _keep_no_servers(connection: Any) -> None:
         parse({**data, "guilds": []})
 
     connection.parsers["READY"] = parse_without_servers
+
+
+def _answer_only_while_leased(bot: CitadelBot) -> None:
+    """An interaction is handled only while this process surely holds its shards' leases: one that could
+    not renew them for a while (its store unreachable, the process frozen) may have lost them to another
+    process, which then answers. One wrapper around the INTERACTION_CREATE parser (pinned: discord.py 2.7)."""
+    parse = bot._connection.parsers["INTERACTION_CREATE"]
+
+    def parse_while_leased(data: dict[str, Any]) -> None:
+        if bot.leaser.surely_ours():
+            parse(data)
+        else:
+            log.warning(
+                "interaction %s left to the shard's next owner: the shard leases are not renewed",
+                data.get("id"),
+            )
+
+    bot._connection.parsers["INTERACTION_CREATE"] = parse_while_leased
 
 
 def _read_in_the_members_language(connection: Any) -> None:

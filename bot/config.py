@@ -186,7 +186,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
 
     shard_count = _number("SHARD_COUNT", get("SHARD_COUNT"), 0, 1, 10000) or None
     shard_ids = None
-    if get("SHARD_IDS"):
+    if get("SHARD_IDS") and get("SHARD_IDS").strip().lower() != "auto":  # auto: any shard, as when unset
         if shard_count is None:
             raise ConfigError("SHARD_IDS needs SHARD_COUNT: set how many shards there are in all.")
         parts = [p.strip() for p in get("SHARD_IDS").split(",") if p.strip()]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -126,16 +127,15 @@ class SessionKeeper:
         self.bot = bot
         self.store = store
         self.clock = clock
-        self.saved: dict[int, GatewaySession] | None = None  # read once, at the first shard's launch
         self.resumed: set[int] = set()  # shards this start RESUMEd (not necessarily successfully)
         self._last: list[GatewaySession] = []
         self._task: asyncio.Task[None] | None = None
 
     async def saved_session(self, shard_id: int) -> GatewaySession | None:
-        if self.saved is None:
-            count = self.bot.shard_count or 1
-            self.saved = await self.store.gateway_sessions.fresh(count, self.clock(), FRESH_FOR)
-        return self.saved.pop(shard_id, None)
+        """The fresh session saved for this shard (by this process's last run, or by the process that ran
+        it until it stopped or died), or None."""
+        fresh = await self.store.gateway_sessions.fresh(self.bot.shard_count or 1, self.clock(), FRESH_FOR)
+        return fresh.get(shard_id)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="gateway session saver")
@@ -166,4 +166,122 @@ class SessionKeeper:
             shard._cancel_task()  # its worker would take the close for a dropped connection and reconnect
             if shard.ws.open:
                 await shard.ws.close(code=KEEP_SESSION_CLOSE)
+        self._last = []  # every session, as the stop left it
         return await self.save()
+
+
+# --- which shards this process runs: leases in the store ------------------------------------------
+
+LEASE = timedelta(seconds=20)  # how long a lease lasts unrenewed: a dead process's shards move after this
+RENEW_EVERY = 5.0  # seconds between renewals (and looks for shards another process let go)
+# A process that could not renew for this long stops handling its shards' interactions and then closes
+# them, before its leases can expire and another process takes them (renewals start before they reach
+# the store, so the lease always outlives this).
+FENCE = LEASE.total_seconds() - RENEW_EVERY
+
+
+class ShardLeaser:
+    """Holds the leases of the shards this process runs. At start it takes those of its candidates
+    (SHARD_IDS, or every shard) that no live process holds; then, every RENEW_EVERY seconds, renews
+    them, starts any candidate whose lease came free (a stopped or dead process's), and stops any it lost.
+    `valid_until` (the loop's clock) is how long its shards are surely its own: past it, interactions are
+    left unhandled (bot/client.py), so two processes never both answer for one shard."""
+
+    def __init__(
+        self, bot: CitadelBot, store: Store, owner: str, candidates: Callable[[], Iterable[int]]
+    ) -> None:
+        self.bot = bot
+        self.store = store
+        self.owner = owner
+        self.candidates = candidates
+        self.valid_until = 0.0
+        self.moves: list[
+            tuple[str, int]
+        ] = []  # ("took" or "lost", shard) as they happened, for the log and tests
+        self._task: asyncio.Task[None] | None = None
+
+    def surely_ours(self) -> bool:
+        return asyncio.get_running_loop().time() <= self.valid_until
+
+    async def hold(self) -> set[int]:
+        """Renew and take leases once; the shards held now. Store errors pass to the caller."""
+        started = asyncio.get_running_loop().time()
+        held = await self.store.shard_leases.hold(
+            self.owner, self.candidates(), self.bot.shard_count or 1, LEASE
+        )
+        self.valid_until = started + FENCE
+        return held
+
+    def start(self, gateway: yarl.URL) -> None:
+        self._task = asyncio.create_task(self._run(gateway), name="shard leases")
+
+    async def _run(self, gateway: yarl.URL) -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY)
+            running = set(self.bot.own_shard_ids())
+            try:
+                held = await self.hold()
+            except Exception as exc:  # the store is unreachable: keep the shards only while surely ours
+                if running and not self.surely_ours():
+                    log.error(
+                        "could not renew the shard leases for %g s (%s): stopping shards %s",
+                        FENCE,
+                        exc,
+                        sorted(running),
+                    )
+                    for shard_id in sorted(running):
+                        await stop_shard(self.bot, shard_id)
+                        self.moves.append(("lost", shard_id))
+                else:
+                    log.warning(
+                        "could not renew the shard leases (%s); trying again in %g s", exc, RENEW_EVERY
+                    )
+                continue
+            for shard_id in sorted(running - held):
+                log.warning("shard %d: its lease went to another process; stopping it here", shard_id)
+                await stop_shard(self.bot, shard_id)
+                self.moves.append(("lost", shard_id))
+            if held - running:  # its last owner stopped renewing: if it is gone, its posts are ours too
+                with suppress(Exception):
+                    await self.bot.presence.sweep()
+            for shard_id in sorted(held - running):
+                log.info("shard %d: its lease came free; starting it here", shard_id)
+                self.moves.append(("took", shard_id))
+                await start_shard(self.bot, gateway, shard_id)
+
+    async def stop(self) -> None:
+        """Stop renewing and give the leases up, so a standby takes the shards at once."""
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.store.shard_leases.release(self.owner)
+
+
+async def start_shard(bot: CitadelBot, gateway: yarl.URL, shard_id: int) -> None:
+    """Start running one more shard (its lease just came to this process)."""
+    running = bot.shard_ids
+    assert running is not None  # launched: the leased list itself (see CitadelBot.launch_shards)
+    running.append(shard_id)
+    await bot.launch_shard(gateway, shard_id)
+
+
+async def stop_shard(bot: CitadelBot, shard_id: int) -> None:
+    """Stop running a shard here: its session is saved as it stands and its socket closed with a code that
+    keeps it, so the process that takes the shard RESUMEs it and misses nothing."""
+    if bot.shard_ids is not None and shard_id in bot.shard_ids:
+        bot.shard_ids.remove(shard_id)
+    shard = _shards(bot).pop(shard_id, None)
+    bot.gateway.live.pop(shard_id, None)
+    if shard is None:
+        return
+    shard._cancel_task()
+    if shard.ws.open:
+        await shard.ws.close(code=KEEP_SESSION_CLOSE)
+    ws = shard.ws
+    if ws.session_id and ws.sequence is not None and bot.shard_count:
+        with suppress(Exception):
+            await bot.sessions.store.gateway_sessions.save(
+                [GatewaySession(shard_id, bot.shard_count, ws.session_id, ws.sequence, str(ws.gateway))]
+            )

@@ -47,8 +47,9 @@ FORMAT_VERSION = 1
 
 # Not state: the running bot processes and their heartbeats (migration 0008), rebuilt by every start;
 # what the bot last counted of each server's scheduled events (migration 0009), counted again when needed;
-# the shards' gateway sessions (migration 0015), which last minutes and belong to one connection.
-RUNTIME_TABLES = frozenset({"processes", "guild_event_room", "gateway_sessions"})
+# the shards' gateway sessions (migration 0015), which last minutes and belong to one connection; which
+# process runs which shard (migration 0016), leases of seconds.
+RUNTIME_TABLES = frozenset({"processes", "guild_event_room", "gateway_sessions", "shard_leases"})
 # Runtime leases on deliveries (migration 0008) and on members' DM reminders (0012): which process is
 # sending one, and until when.
 RUNTIME_COLUMNS: Mapping[str, frozenset[str]] = {

@@ -137,6 +137,7 @@ def test_an_older_schema_still_migrates(canon_store: Path, tmp_path: Path) -> No
         db.execute("ALTER TABLE guild_settings DROP COLUMN language")  # what 0013 adds
         db.execute("ALTER TABLE suggestions DROP COLUMN locale")  # what 0014 adds
         db.execute("DROP TABLE gateway_sessions")  # what 0015 adds
+        db.execute("DROP TABLE shard_leases")  # what 0016 adds
         db.execute("ALTER TABLE guild_settings DROP COLUMN locale")
         db.execute("PRAGMA user_version = 7")
     result = run_bot_once(canon_store, tmp_path)  # migrates, then fails to reach Discord (exit 1)
@@ -226,8 +227,13 @@ def deliveries(database: Path) -> dict[str, int]:
     return counts
 
 
-def posts_per_channel(fake: FakeDiscord) -> list[int]:
-    return [len(fake.messages.get(fake.guild(g).channel_id, [])) for g in fake.guild_ids]
+def posts_per_channel(fake: FakeDiscord, *, posts_only: bool = False) -> list[int]:
+    """Messages in each server's channel; with `posts_only`, the scheduler's posts (they carry a nonce),
+    not the answers to slash commands sent there."""
+    return [
+        sum(1 for m in fake.messages.get(fake.guild(g).channel_id, []) if m.get("nonce") or not posts_only)
+        for g in fake.guild_ids
+    ]
 
 
 def message_sends(fake: FakeDiscord) -> int:
@@ -240,7 +246,9 @@ def wal_size(database: Path) -> int:
 
 
 def log_of(cwd: Path) -> str:
-    return (cwd / "stderr.txt").read_text()
+    """The process's log so far ("" before its first line is copied)."""
+    path = cwd / "stderr.txt"
+    return path.read_text() if path.exists() else ""
 
 
 async def stop(*processes: subprocess.Popen[str]) -> list[int]:
@@ -269,52 +277,93 @@ async def run_until_all_sent(settings: Settings, fake: FakeDiscord, cwd: Path, s
     return codes
 
 
-def start(settings: Settings, cwd: Path, log_changes: Changes | None = None) -> subprocess.Popen[str]:
+def start(
+    settings: Settings, cwd: Path, log_changes: Changes | None = None, log_level: str = "INFO"
+) -> subprocess.Popen[str]:
     cwd.mkdir()
     return bot_process(
-        settings, TOKEN, cwd, UPDATE_SETTLE_SECONDS="86400", WATCH_INTERVAL_HOURS="0", log_changes=log_changes
+        settings,
+        TOKEN,
+        cwd,
+        UPDATE_SETTLE_SECONDS="86400",
+        WATCH_INTERVAL_HOURS="0",
+        log_changes=log_changes,
+        log_level=log_level,
     )
 
 
-async def test_two_processes_on_the_same_shards_send_each_post_once(tmp_path: Path, canon_dir: Path) -> None:
+def lease_holders(database: Path) -> dict[int, str]:
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        return dict(db.execute("SELECT shard_id, owner FROM shard_leases"))
+
+
+async def test_a_standby_takes_the_shards_of_a_process_killed_mid_fan_out(
+    tmp_path: Path, canon_dir: Path
+) -> None:
+    """Two processes with the same settings: the second stands by (the leases are the first's), and when
+    the first is killed in the middle of a fan-out its shards move to the second, which RESUMEs their
+    sessions and finishes the fan-out: every post once, none lost, every command to a live shard answered."""
     servers = 300
-    async with FakeDiscord(guilds=servers, token=TOKEN) as fake:
-        fake.dedupe_nonces = False  # as when Discord has forgotten a nonce: only the claims stop a repeat
+    async with FakeDiscord(guilds=servers, token=TOKEN, recommended_shards=2) as fake:
         settings = replace(make_settings(tmp_path, canon_dir, fake), home_guild_ids=())
         await subscribe_all(settings, fake)
         for guild_id in fake.guild_ids:  # Discord stores each post but does not answer yet
             fake.hold_replies(fake.guild(guild_id).channel_id)
-        first = start(settings, tmp_path / "first")
-        second = start(settings, tmp_path / "second")
+        # DEBUG: it logs each save of its gateway sessions.
+        first = start(settings, tmp_path / "first", log_changes=fake.changes, log_level="DEBUG")
+        second = None
         try:
-            # Each process claimed a batch and has its first sends in flight, all unanswered: both are
-            # mid-fan-out at once, and without claims the second would be sending the first's posts.
             await fake.wait_until(
-                lambda: sum(posts_per_channel(fake)) >= 2 * CONCURRENCY or None,
+                lambda: sum(posts_per_channel(fake)) >= CONCURRENCY or None,
                 timeout=60,
-                what="posts of both",
+                what="the first posts",
             )
-            assert deliveries(settings.database_path) == {"pending": servers, "claimed": 2 * CLAIM_BATCH}
+            # Started once the first holds every lease and is mid-fan-out.
+            second = start(settings, tmp_path / "second", log_changes=fake.changes)
+            await fake.wait_until(
+                lambda: logged(tmp_path / "second", "standing by"), timeout=30, what="a standby"
+            )
+            holders = lease_holders(settings.database_path)
+            assert sorted(holders) == [0, 1] and {h.split(":")[1] for h in holders.values()} == {
+                str(first.pid)
+            }
+            answered_before = await each_shard_answers(fake)
+            saves = log_of(tmp_path / "first").count("saved 2 gateway sessions")
+            await fake.wait_until(  # both sessions as the answers left them, saved within 5 s
+                lambda: log_of(tmp_path / "first").count("saved 2 gateway sessions") > saves or None,
+                timeout=30,
+                what="the first's sessions saved",
+            )
+            first.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(first.wait, 30)
             for guild_id in fake.guild_ids:
                 fake.release_replies(fake.guild(guild_id).channel_id)
+            await fake.wait_until(
+                lambda: logged(tmp_path / "second", "shard 1: its lease came free"),
+                timeout=60,
+                what="the takeover",
+            )
             await all_sent(settings, fake, servers)
-            assert posts_per_channel(fake) == [1] * servers
-            assert message_sends(fake) == servers  # not one send more: nobody sent another's claim
+            answered_after = await each_shard_answers(fake)
+            assert posts_per_channel(fake, posts_only=True) == [1] * servers  # none lost, none twice
+            holders = lease_holders(settings.database_path)
+            assert {h.split(":")[1] for h in holders.values()} == {str(second.pid)}
+            # The standby RESUMEd the killed process's sessions: nothing but the first two IDENTIFYs.
+            assert len(fake.identifies) == 2 and len(fake.resumes) == 2 and fake.invalid_sessions == []
         finally:
-            codes = await stop(first, second)
-        assert codes == [0, 0]
-        # The process that registered second named the first (and its pid) in one warning.
-        warnings = [
-            (cwd, line)
-            for cwd, other in ((tmp_path / "first", second), (tmp_path / "second", first))
-            for line in log_of(cwd).splitlines()
-            if "another citadel-bot process" in line
-        ]
-        assert len(warnings) >= 1
-        for cwd, line in warnings:
-            other = second if cwd.name == "first" else first
-            assert f":{other.pid}:" in line and "give each its own SHARD_IDS" in line
-        assert len(warnings) == len({cwd for cwd, _ in warnings})  # once per process, not every heartbeat
+            codes = await stop(first, *([second] if second else []))
+        assert codes[1] == 0
+        assert answered_before == answered_after == 2
+
+
+async def each_shard_answers(fake: FakeDiscord) -> int:
+    """Send /citadel diana to a server of each shard; how many were answered with Diana's card."""
+    answered = 0
+    for shard in (0, 1):
+        guild_id = next(g for g in fake.guild_ids if (g >> 22) % 2 == shard)
+        record = await fake.invoke_command("citadel", subcommand="diana", guild_id=guild_id)
+        answered += (await record.wait_response(10))["data"]["embeds"][0]["title"] == "Citadel: Diana"
+    return answered
 
 
 async def test_a_process_killed_holding_claims_is_finished_by_the_next_start(

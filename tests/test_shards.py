@@ -91,3 +91,10 @@ async def test_two_processes_with_two_shards_each(tmp_path: Path, canon_dir: Pat
 def test_bad_shard_settings(env: dict[str, str], says: str) -> None:
     with pytest.raises(ConfigError, match=says):
         load_settings(env, env_file=Path("/nonexistent/.env"))
+
+
+@pytest.mark.parametrize("value", ["auto", "AUTO", " auto "])
+def test_shard_ids_auto_means_any_shard_as_when_unset(value: str) -> None:
+    for env in ({"SHARD_IDS": value}, {"SHARD_COUNT": "4", "SHARD_IDS": value}):
+        settings = load_settings({"DISCORD_TOKEN": TOKEN, **env}, env_file=Path("/nonexistent/.env"))
+        assert settings.shard_ids is None

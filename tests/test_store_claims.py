@@ -13,7 +13,7 @@ from pathlib import Path
 from bot.canon import load_canon
 from bot.clock import ManualClock
 from bot.store import Store
-from bot.store.processes import overlap, shards_text
+from bot.store.processes import shards_text
 from bot.store.servers import Shards
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -97,10 +97,8 @@ async def test_claims_of_a_process_that_is_gone_are_freed_at_once(seeded: Store)
     assert [p.name for p in await seeded.processes.alive(timedelta(seconds=60))] == ["elsewhere:1:def"]
 
 
-def test_which_shard_sets_overlap() -> None:
+def test_how_a_processs_shards_are_registered() -> None:
     assert shards_text(None) == "all" and shards_text(Shards(4, (0, 1))) == "4:0,1"
-    assert overlap("all", "4:2,3") and overlap("4:0,1", "4:1,2") and overlap("4:0,1", "2:0")
-    assert not overlap("4:0,1", "4:2,3")
 
 
 async def test_a_processs_dm_claims_are_renewed_released_and_taken_over_with_its_post_claims(

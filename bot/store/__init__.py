@@ -25,6 +25,7 @@ from bot.store.entries import Entries, upsert_entry
 from bot.store.facts import Facts, SearchHit, canon_fact_content, fts_query, put_fact, remove_fact
 from bot.store.follows import FollowerRoles
 from bot.store.history import History
+from bot.store.leases import ShardLeases
 from bot.store.meta import Meta
 from bot.store.outbox import Batch, Delivery, Outbox
 from bot.store.processes import Processes, ProcessInfo
@@ -89,6 +90,7 @@ class Store:
         self.follower_roles = FollowerRoles(database)
         self.reminders = Reminders(database)
         self.gateway_sessions = GatewaySessions(database)
+        self.shard_leases = ShardLeases(database)
 
     @classmethod
     async def open(cls, path: Path | str, clock: Clock = utc_now) -> Store:

@@ -26,16 +26,6 @@ def shards_text(shards: Shards | None) -> str:
     return f"{shards.count}:{','.join(str(i) for i in shards.ids)}"
 
 
-def overlap(mine: str, theirs: str) -> bool:
-    """Whether two processes with these shards would serve some server both (different shard counts
-    are counted as overlapping: their servers interleave)."""
-    if ALL_SHARDS in (mine, theirs):
-        return True
-    my_count, my_ids = mine.split(":")
-    their_count, their_ids = theirs.split(":")
-    return my_count != their_count or bool(set(my_ids.split(",")) & set(their_ids.split(",")))
-
-
 @dataclass(frozen=True)
 class ProcessInfo:
     """One running (or lately running) bot process."""
@@ -98,8 +88,8 @@ class Processes:
         return [ProcessInfo(*row) for row in rows]
 
     async def clear_dead(self, host: str, within: timedelta) -> list[str]:
-        """Forget the processes that are gone, and free their delivery claims at once instead of when
-        the claims expire: those on this host whose pid no longer runs, and any whose heartbeat is
+        """Forget the processes that are gone, and free their delivery claims and shard leases at once
+        instead of when they expire: those on this host whose pid no longer runs, and any whose heartbeat is
         older than `within`. Returns their names."""
         since = (datetime.fromisoformat(self._db.now()) - within).isoformat(timespec="seconds")
         rows = await self._db.fetchall("SELECT name, host, pid, seen_at FROM processes")
@@ -113,5 +103,6 @@ class Processes:
             async with self._db.transaction() as tx:
                 for table in CLAIMED_TABLES:
                     await tx.execute(f"UPDATE {table} SET {UNCLAIMED} WHERE claimed_by IN ({marks})", dead)
+                await tx.execute(f"DELETE FROM shard_leases WHERE owner IN ({marks})", dead)
                 await tx.execute(f"DELETE FROM processes WHERE name IN ({marks})", dead)
         return dead

@@ -24,6 +24,8 @@ class Shards:
     ids: tuple[int, ...]
 
     def sql(self, column: str = "guild_id") -> str:
+        if not self.ids:  # a standby process, with no shard of its own yet
+            return "(1 = 0)"
         return f"(({column} >> 22) % {int(self.count)}) IN ({', '.join(str(int(i)) for i in self.ids)})"
 
     def owns(self, guild_id: int) -> bool:
