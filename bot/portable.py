@@ -16,8 +16,9 @@ import json
 import os
 import shutil
 import sqlite3
+import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -40,7 +41,7 @@ from bot.client import TREE_DIGEST_KEY
 from bot.facts import CONFIRMED, FIELD_SPECS, FIELDS, Entry, Fact, Kind, split_person
 from bot.posts import CITADEL_COMMAND_KEY
 from bot.running import InUse, exclusive
-from bot.store import Store, migrations, sql_statements
+from bot.store import Store, StoreError, migrations, sql_statements
 
 FORMAT = "citadel-bot export"
 FORMAT_VERSION = 1
@@ -163,29 +164,31 @@ def write_export(connection: sqlite3.Connection, file: TextIO) -> tuple[int, dic
         version = int(connection.execute("PRAGMA user_version").fetchone()[0])
         tables = exported_tables(connection)
         counts = count_rows(connection, tables)
-        header = {
-            "counts": counts,
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "schema_version": version,
-        }
-        file.write("{\n")
-        for key, value in sorted(header.items()):
-            file.write(f"{_dump(key)}: {_dump(value)},\n")
-        file.write('"tables": {\n')
-        for index, name in enumerate(sorted(tables)):
-            file.write(f"{_dump(name)}: [")
-            written = 0
-            for row in _rows(connection, tables[name]):
-                file.write(("\n" if written == 0 else ",\n") + _dump(row))
-                written += 1
-            if written != counts[name]:  # cannot happen inside one transaction; never write a lie
-                raise sqlite3.DatabaseError(f"table {name} changed while it was read")
-            file.write(("\n]" if written else "]") + ("," if index < len(tables) - 1 else "") + "\n")
-        file.write("}\n}\n")
+        write_document(file, version, counts, lambda name: _rows(connection, tables[name]))
     finally:
         connection.execute("COMMIT")
     return version, counts
+
+
+def write_document(
+    file: TextIO, version: int, counts: Mapping[str, int], rows: Callable[[str], Iterable[Mapping[str, Any]]]
+) -> None:
+    """The export's text: its header, then `rows(name)` of each table named in `counts`, in name order."""
+    header = {"counts": counts, "format": FORMAT, "format_version": FORMAT_VERSION, "schema_version": version}
+    file.write("{\n")
+    for key, value in sorted(header.items()):
+        file.write(f"{_dump(key)}: {_dump(value)},\n")
+    file.write('"tables": {\n')
+    for index, name in enumerate(sorted(counts)):
+        file.write(f"{_dump(name)}: [")
+        written = 0
+        for row in rows(name):
+            file.write(("\n" if written == 0 else ",\n") + _dump(row))
+            written += 1
+        if written != counts[name]:  # cannot happen inside one transaction; never write a lie
+            raise sqlite3.DatabaseError(f"table {name} changed while it was read")
+        file.write(("\n]" if written else "]") + ("," if index < len(counts) - 1 else "") + "\n")
+    file.write("}\n}\n")
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,14 @@ def _check_target_file(target: Path, what: str, example: str) -> None:
         )
 
 
+def _check_export_target(target: Path) -> None:
+    _check_target_file(target, "export", "citadel-export.json")
+    if target.exists() and not _is_export(target):
+        raise DataError(
+            f"{target} exists and is not a citadel-bot export, so it is not overwritten: give a new file name."
+        )
+
+
 def _is_export(path: Path) -> bool:
     try:
         with path.open("rb") as file:
@@ -215,15 +226,15 @@ def _is_export(path: Path) -> bool:
     return f'"format": {json.dumps(FORMAT)}'.encode() in start
 
 
-def export_data(database_path: Path, target: Path) -> Exported:
-    """Write everything in the store that is not a cache to `target` (see docs/export-format.md)."""
+def export_data(database: Path | str, target: Path) -> Exported:
+    """Write everything in the store that is not a cache to `target` (see docs/export-format.md): the
+    SQLite file `database`, or the PostgreSQL database at the DATABASE_URL `database`."""
     started = time.perf_counter()
+    if not isinstance(database, Path):
+        return _export_postgres(database, target, started)
+    database_path = database
     check_store(database_path, "export")
-    _check_target_file(target, "export", "citadel-export.json")
-    if target.exists() and not _is_export(target):
-        raise DataError(
-            f"{target} exists and is not a citadel-bot export, so it is not overwritten: give a new file name."
-        )
+    _check_export_target(target)
     temp = temp_beside(target)
     try:
         connection = connect_store(database_path)
@@ -338,11 +349,21 @@ class Imported:
     seconds: float
 
 
-def import_data(source: Path, database_path: Path) -> Imported:
-    """Load the export `source` into a new store at `database_path` (absent, or empty of data), all or
-    nothing: the store is built beside it, checked, and renamed into place. DataError when refused."""
+def import_data(source: Path, database: Path | str) -> Imported:
+    """Load the export `source` into a new store at `database` (a SQLite file, absent or empty of data;
+    or a PostgreSQL database empty of data), all or nothing: the store is built beside it, checked, and
+    renamed into place (on PostgreSQL, built as a SQLite file first, then copied in one transaction).
+    DataError when refused."""
     started = time.perf_counter()
     version, tables = read_export(source)
+    if not isinstance(database, Path):
+        with tempfile.TemporaryDirectory(prefix="citadel-import-") as folder:
+            built = Path(folder, "import.sqlite3")
+            _build_and_replace(source, version, tables, built)
+            _copy_to_postgres(built, database)
+        counts = {name: len(rows) for name, rows in tables.items()}
+        return Imported(source, version, counts, time.perf_counter() - started)
+    database_path = database
     if database_path.is_dir():
         raise DataError(
             f"DATABASE_PATH {database_path} is a folder: give a file path such as data/citadel.sqlite3."
@@ -468,6 +489,144 @@ def _insert(
         raise
     finally:
         connection.execute("PRAGMA foreign_keys = ON")
+
+
+# --- PostgreSQL: export, import, and `python -m bot migrate` ---------------------------------------
+
+
+def _state(tables: Mapping[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """The rows of `tables` that are state: all but the caches in `meta`."""
+    return {
+        name: [row for row in rows if name != "meta" or row.get("key") not in CACHE_META_KEYS]
+        for name, rows in tables.items()
+    }
+
+
+async def _read_postgres(url: str) -> tuple[int, dict[str, list[dict[str, Any]]]]:
+    from bot.store.postgres import dump
+
+    store = await _open(url)
+    try:
+        version, tables = await dump(store, RUNTIME_TABLES, RUNTIME_COLUMNS)
+    finally:
+        await store.close()
+    return version, _state(tables)
+
+
+async def _open(url: str) -> Store:
+    try:
+        return await Store.open(url)
+    except StoreError as exc:
+        raise DataError(str(exc).rstrip(".") + "; nothing was changed.") from None
+
+
+def _export_postgres(url: str, target: Path, started: float) -> Exported:
+    _check_export_target(target)
+    version, tables = asyncio.run(_read_postgres(url))
+    temp = temp_beside(target)
+    try:
+        with temp.open("w", encoding="utf-8", newline="\n") as file:
+            write_document(file, version, {n: len(rows) for n, rows in tables.items()}, tables.__getitem__)
+            file.flush()
+            os.fsync(file.fileno())
+        temp.replace(target)
+    except OSError as exc:
+        raise DataError(
+            f"cannot export to {target} ({one_line_error(exc)}): check the free space and permissions of "
+            f"{target.parent}; nothing was written."
+        ) from exc
+    finally:
+        temp.unlink(missing_ok=True)
+    counts = {name: len(rows) for name, rows in tables.items()}
+    return Exported(target, target.stat().st_size, version, counts, time.perf_counter() - started)
+
+
+def _copy_to_postgres(database_path: Path, url: str) -> dict[str, int]:
+    """Copy the state of the SQLite store at `database_path` (brought to this code's schema first) into
+    the PostgreSQL database at `url`, which must hold no data; the rows of each table."""
+    asyncio.run(_migrated(database_path))
+    connection = connect_store(database_path)
+    try:
+        connection.execute("BEGIN")
+        tables = exported_tables(connection)
+        rows = {name: list(_rows(connection, table)) for name, table in tables.items()}
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+    asyncio.run(_load_postgres(url, rows))
+    return {name: len(table) for name, table in rows.items()}
+
+
+async def _migrated(database_path: Path) -> None:
+    store = await Store.open(database_path)
+    await store.close()
+
+
+async def _load_postgres(url: str, tables: dict[str, list[dict[str, Any]]]) -> None:
+    from bot.store.postgres import dump, load, masked
+
+    store = await _open(url)
+    try:
+        _, held = await dump(store, RUNTIME_TABLES, RUNTIME_COLUMNS)
+        counts = {name: len(rows) for name, rows in _state(held).items()}
+        if any(counts.values()):
+            raise DataError(
+                f"DATABASE_URL {masked(url)} already holds data ({summary(counts)}): copy only into an empty "
+                "database (a new one, or drop this one's tables); nothing was changed."
+            )
+        try:
+            await load(store, tables)
+        except store.errors as exc:
+            raise DataError(
+                f"cannot copy into DATABASE_URL {masked(url)} ({one_line_error(exc)}); nothing was changed."
+            ) from None
+    finally:
+        await store.close()
+
+
+@dataclass(frozen=True)
+class Migrated:
+    counts: dict[str, int]
+    seconds: float
+
+
+def migrate_store(database_path: Path, url: str, *, to_postgresql: bool) -> Migrated:
+    """`python -m bot migrate`: copy the SQLite store at `database_path` into the empty PostgreSQL
+    database at `url`, or (`to_postgresql=False`) the PostgreSQL store into a new SQLite file; either way
+    the two stores then export the same bytes. The source is left as it was."""
+    started = time.perf_counter()
+    if to_postgresql:
+        check_store(database_path, "migrate")
+        counts = _copy_to_postgres(database_path, url)
+        return Migrated(counts, time.perf_counter() - started)
+    version, tables = asyncio.run(_read_postgres(url))
+    _refuse_a_store_with_data(database_path)
+    try:
+        with exclusive(database_path):
+            _build_and_replace(Path("DATABASE_URL"), version, tables, database_path)
+    except InUse as exc:
+        raise DataError(
+            f"a bot is running on DATABASE_PATH {database_path} (it holds {exc.lock_path}): migrate only into a "
+            "new store that no bot uses; nothing was changed."
+        ) from None
+    return Migrated({name: len(rows) for name, rows in tables.items()}, time.perf_counter() - started)
+
+
+def _refuse_a_store_with_data(database_path: Path) -> None:
+    if database_path.is_dir():
+        raise DataError(f"DATABASE_PATH {database_path} is a folder: give a file path such as data/citadel.sqlite3.")
+    if database_path.exists() and database_path.stat().st_size:
+        if not is_sqlite(database_path):
+            raise DataError(
+                f"DATABASE_PATH {database_path} is not a SQLite database: point DATABASE_PATH at a new file; "
+                "nothing was changed."
+            )
+        counts = _state_counts(database_path)
+        if any(counts.values()):
+            raise DataError(
+                f"DATABASE_PATH {database_path} already holds data ({summary(counts)}): point DATABASE_PATH at a "
+                "new file (or move this one away); nothing was changed."
+            )
 
 
 # --- canon ----------------------------------------------------------------------------------------

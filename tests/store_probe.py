@@ -1,5 +1,5 @@
-"""Test-only looks into a store's SQLite file, through a read-only stdlib connection of its own: row
-counts and query plans, which the bot itself never needs."""
+"""Test-only looks into a store, through a connection of its own (on SQLite a read-only stdlib one): row
+counts on either engine, and SQLite's query plans, which the bot itself never needs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 from bot.store import Store
+from tests.engines import fetchval
 
 TABLES = (
     "entries",
@@ -39,6 +40,8 @@ def count(where: Store | Path, table: str) -> int:
     """Rows in one of the store's tables."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}")
+    if isinstance(where, Store) and where.path is None:  # PostgreSQL
+        return int(fetchval(str(where.where), f"SELECT count(*) FROM {table}"))
     with reading(where) as db:
         return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 

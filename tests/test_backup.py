@@ -68,11 +68,15 @@ class Run:
         return lines[0]
 
 
-async def cli(database_path: Path, *args: str, cwd: Path, canon_dir: Path = DEFAULT_CANON_DIR) -> Run:
-    """`python -m bot <args>` as the operator runs it, with DATABASE_PATH and CANON_DIR set (and no .env)."""
+async def cli(
+    database_path: Path, *args: str, cwd: Path, canon_dir: Path = DEFAULT_CANON_DIR, database_url: str | None = None
+) -> Run:
+    """`python -m bot <args>` as the operator runs it, with DATABASE_PATH and CANON_DIR set (and no .env),
+    and DATABASE_URL when given."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "HOME_GUILD_IDS", "BACKUP_DIR")}
     env.update(
-        DATABASE_PATH=str(database_path), CANON_DIR=str(canon_dir), LOG_LEVEL="INFO", PYTHONPATH=str(ROOT)
+        DATABASE_PATH=str(database_path), CANON_DIR=str(canon_dir), LOG_LEVEL="INFO", PYTHONPATH=str(ROOT),
+        DATABASE_URL=database_url or "",
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", *args, cwd=cwd, env=env,

@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-import aiosqlite
-
 from bot.errors import FactExists, FactNotFound, ItemExists, SameEdit, SameFact, StaleEdit
 from bot.facts import Fact
-from bot.store.database import Database, Reads, Transaction, entry_id
+from bot.store.database import Database, Reads, Row, Transaction, entry_id
 from bot.store.revisions import FACT_CONTENT, fact_content, record_revision
 
 _FACT_FIELDS = (
@@ -38,6 +36,12 @@ _SEARCH_SQL = (
     "JOIN facts f ON f.id = facts_fts.rowid JOIN entries e ON e.id = f.entry_id "
     "WHERE facts_fts MATCH ? ORDER BY bm25(facts_fts), e.position, f.id LIMIT ?"
 )
+# PostgreSQL's: the facts' generated tsvector `words` (migrations/postgresql), best match first.
+_PG_SEARCH_SQL = (
+    "SELECT e.slug, e.title, f.field, f.value, f.note, f.source, f.source_date, f.confidence, f.spoiler "
+    "FROM facts f JOIN entries e ON e.id = f.entry_id, to_tsquery('simple', citadel_fold(?)) q "
+    "WHERE f.words @@ q ORDER BY ts_rank(f.words, q, 1) DESC, e.position, f.id LIMIT ?"
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class SearchHit:
     spoiler: bool = False
 
 
-def search_hit(row: aiosqlite.Row) -> SearchHit:
+def search_hit(row: Row) -> SearchHit:
     return SearchHit(
         row["slug"], row["title"], row["field"], row["value"], row["note"], row["source"], row["source_date"],
         row["confidence"], spoiler=bool(row["spoiler"]),
@@ -73,18 +77,25 @@ def fts_query(text: str) -> str:
     return " ".join(quoted)
 
 
+def tsquery(text: str) -> str:
+    """The same query for PostgreSQL's to_tsquery: every word (only word characters, so nothing to
+    escape) required, the last one as a prefix."""
+    words = _FTS_WORD.findall(text)[:12]
+    return " & ".join(words) + ":*" if words else ""
+
+
 def canon_fact_content(fact: Fact) -> dict[str, str | bool]:
     """What a fact says (not who stored it, nor where it sits): what the canon's snapshot compares."""
     return {name: getattr(fact, name) for name in _COMPARED}
 
 
-def fact_from_row(row: aiosqlite.Row) -> Fact:
+def fact_from_row(row: Row) -> Fact:
     return Fact(
         **{name: row[name] for name in _FACT_FIELDS if name != "spoiler"}, spoiler=bool(row["spoiler"])
     )
 
 
-def row_content(row: aiosqlite.Row) -> dict[str, str | bool]:
+def row_content(row: Row) -> dict[str, str | bool]:
     """What a revision records of a stored fact (the spoiler flag as a boolean, as in fact_content)."""
     return {name: bool(row[name]) if name == "spoiler" else row[name] for name in FACT_CONTENT}
 
@@ -94,7 +105,7 @@ def stamped(fact: Fact, who: str, at: str) -> Fact:
     return replace(fact, added_by=who, added_at=at)
 
 
-async def stored_fact(reader: Reads, entry: int, field: str, key: str) -> aiosqlite.Row | None:
+async def stored_fact(reader: Reads, entry: int, field: str, key: str) -> Row | None:
     """The row of the fact at (field, key) of entry id `entry`, with its id."""
     return await reader.fetchone(
         "SELECT id, field, key, value, note, source, source_date, confidence, added_by, added_at, position, "
@@ -198,10 +209,11 @@ class Facts:
 
     async def search(self, query: str, limit: int = 10) -> list[SearchHit]:
         """Facts whose text matches every word of `query` (prefix match on the last), best first."""
-        match = fts_query(query)
+        postgres = self._db.dialect == "postgresql"
+        match = tsquery(query) if postgres else fts_query(query)
         if not match:
             return []
-        rows = await self._db.fetchall(_SEARCH_SQL, (match, limit))
+        rows = await self._db.fetchall(_PG_SEARCH_SQL if postgres else _SEARCH_SQL, (match, limit))
         return [search_hit(row) for row in rows]
 
     async def count(self) -> int:
