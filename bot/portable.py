@@ -363,7 +363,16 @@ def import_data(source: Path, database: Path | str) -> Imported:
             _copy_to_postgres(built, database)
         counts = {name: len(rows) for name, rows in tables.items()}
         return Imported(source, version, counts, time.perf_counter() - started)
-    database_path = database
+    _into_new_sqlite("import", source, version, tables, database)
+    counts = {name: len(rows) for name, rows in tables.items()}
+    return Imported(database, version, counts, time.perf_counter() - started)
+
+
+def _into_new_sqlite(
+    what: str, source: Path, version: int, tables: Mapping[str, list[dict[str, Any]]], database_path: Path
+) -> None:
+    """Build a new SQLite store at `database_path` (absent, or empty of data, and held by no bot) from
+    `tables` of schema `version`; `what` (import, migrate) names the command in its refusals."""
     if database_path.is_dir():
         raise DataError(
             f"DATABASE_PATH {database_path} is a folder: give a file path such as data/citadel.sqlite3."
@@ -373,29 +382,27 @@ def import_data(source: Path, database: Path | str) -> Imported:
             if database_path.exists():
                 if database_path.stat().st_size and not is_sqlite(database_path):
                     raise DataError(
-                        f"DATABASE_PATH {database_path} is not a SQLite database: import only into a new store "
+                        f"DATABASE_PATH {database_path} is not a SQLite database: {what} only into a new store "
                         "(point DATABASE_PATH at a new file); nothing was changed."
                     )
                 counts = _state_counts(database_path)
                 if any(counts.values()):
                     raise DataError(
-                        f"DATABASE_PATH {database_path} already holds data ({summary(counts)}): import only into "
-                        "a new store: point DATABASE_PATH at a new file (or move this one away) and import again; "
+                        f"DATABASE_PATH {database_path} already holds data ({summary(counts)}): {what} only into "
+                        f"a new store: point DATABASE_PATH at a new file (or move this one away) and {what} again; "
                         "nothing was changed."
                     )
             _build_and_replace(source, version, tables, database_path)
     except InUse as exc:
         raise DataError(
-            f"a bot is running on DATABASE_PATH {database_path} (it holds {exc.lock_path}): import only into a "
+            f"a bot is running on DATABASE_PATH {database_path} (it holds {exc.lock_path}): {what} only into a "
             "new store that no bot uses; nothing was changed."
         ) from None
     except sqlite3.Error as exc:
         raise DataError(
-            f"cannot read DATABASE_PATH {database_path} ({one_line_error(exc)}): import only into a new store; "
+            f"cannot read DATABASE_PATH {database_path} ({one_line_error(exc)}): {what} only into a new store; "
             "nothing was changed."
         ) from exc
-    counts = {name: len(rows) for name, rows in tables.items()}
-    return Imported(database_path, version, counts, time.perf_counter() - started)
 
 
 def _build_and_replace(
@@ -600,33 +607,8 @@ def migrate_store(database_path: Path, url: str, *, to_postgresql: bool) -> Migr
         counts = _copy_to_postgres(database_path, url)
         return Migrated(counts, time.perf_counter() - started)
     version, tables = asyncio.run(_read_postgres(url))
-    _refuse_a_store_with_data(database_path)
-    try:
-        with exclusive(database_path):
-            _build_and_replace(Path("DATABASE_URL"), version, tables, database_path)
-    except InUse as exc:
-        raise DataError(
-            f"a bot is running on DATABASE_PATH {database_path} (it holds {exc.lock_path}): migrate only into a "
-            "new store that no bot uses; nothing was changed."
-        ) from None
+    _into_new_sqlite("migrate", Path("DATABASE_URL"), version, tables, database_path)
     return Migrated({name: len(rows) for name, rows in tables.items()}, time.perf_counter() - started)
-
-
-def _refuse_a_store_with_data(database_path: Path) -> None:
-    if database_path.is_dir():
-        raise DataError(f"DATABASE_PATH {database_path} is a folder: give a file path such as data/citadel.sqlite3.")
-    if database_path.exists() and database_path.stat().st_size:
-        if not is_sqlite(database_path):
-            raise DataError(
-                f"DATABASE_PATH {database_path} is not a SQLite database: point DATABASE_PATH at a new file; "
-                "nothing was changed."
-            )
-        counts = _state_counts(database_path)
-        if any(counts.values()):
-            raise DataError(
-                f"DATABASE_PATH {database_path} already holds data ({summary(counts)}): point DATABASE_PATH at a "
-                "new file (or move this one away); nothing was changed."
-            )
 
 
 # --- canon ----------------------------------------------------------------------------------------
