@@ -67,10 +67,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> str:
     database_path, url = settings.database_path, settings.database_url
     if args.command == "migrate":
         return _migrate(args.direction, database_path, url)
-    if url is not None and (args.command in ("backup", "restore") or getattr(args, "canon", None)):
+    if url is not None and args.command in ("backup", "restore"):
         raise DataError(
-            f"`{args.command}` works on a SQLite file; the store is PostgreSQL's (DATABASE_URL): back it up and "
-            "restore it with pg_dump and pg_restore, or `python -m bot migrate to-sqlite` first."
+            f"`{args.command}` copies a SQLite file; the store is PostgreSQL's (DATABASE_URL): back it up and "
+            "restore it with pg_dump and pg_restore (or `python -m bot export`, which works on either)."
         )
     if args.command == "backup":
         copy = write_backup(database_path, args.path)
@@ -90,7 +90,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> str:
             f"{copy.schema_version}){later}"
         )
     if args.command == "export" and args.canon is not None:
-        canon = export_canon(database_path, args.canon)
+        canon = export_canon(settings.database, args.canon)
         return (
             f"wrote {canon.entries} entries with {canon.facts} facts and {canon.sources} sources as canon "
             f"files to {args.canon}"

@@ -728,11 +728,12 @@ def _said(facts: list[Fact]) -> list[tuple[str | bool, ...]]:
     ]
 
 
-def export_canon(database_path: Path, directory: Path) -> Canon:
+def export_canon(database: Path | str, directory: Path) -> Canon:
     """Write the store's current entries and facts as canon files in the new (or empty) folder
-    `directory`, after reading them back as the bot would and checking they say the same. Not for
-    a running event loop (the CLI's): it runs its own."""
-    check_store(database_path, "export")
+    `directory`, after reading them back as the bot would and checking they say the same. `database`:
+    the SQLite file, or a DATABASE_URL. Not for a running event loop (the CLI's): it runs its own."""
+    if isinstance(database, Path):
+        check_store(database, "export")
     if directory.exists() and not directory.is_dir():
         raise DataError(f"{directory} is a file: give --canon a new or empty folder.")
     if directory.is_dir() and any(directory.iterdir()):
@@ -743,7 +744,7 @@ def export_canon(database_path: Path, directory: Path) -> Canon:
         raise DataError(
             f"the folder {directory.parent} does not exist: create it, or give --canon another folder."
         )
-    entries, facts = asyncio.run(_read_store(database_path))
+    entries, facts = asyncio.run(_read_store(database))
     if any(entry.slug == Path(SOURCES_FILE).stem for entry in entries):
         raise DataError(f"the entry `sources` would be written over {SOURCES_FILE}: rename that entry first.")
     canon = render_canon(entries, facts)
@@ -767,8 +768,8 @@ def export_canon(database_path: Path, directory: Path) -> Canon:
     return canon
 
 
-async def _read_store(database_path: Path) -> tuple[list[Entry], dict[str, list[Fact]]]:
-    store = await Store.open(database_path)
+async def _read_store(database: Path | str) -> tuple[list[Entry], dict[str, list[Fact]]]:
+    store = await (Store.open(database) if isinstance(database, Path) else _open(database))
     try:
         return await _entries_and_facts(store)
     finally:

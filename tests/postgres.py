@@ -23,8 +23,8 @@ from tests.engines import URL_ENV
 from tests.harness import free_port
 
 NO_POSTGRES = (
-    "PostgreSQL run skipped: initdb and pg_ctl are not on PATH (apt-get install postgresql, or add "
-    "/usr/lib/postgresql/15/bin to PATH), then run `python -m tests.postgres python -m pytest`."
+    "PostgreSQL run skipped: no initdb and pg_ctl on PATH or in /usr/lib/postgresql/*/bin (apt-get install "
+    "postgresql), then run `python -m tests.postgres python -m pytest`."
 )
 # A password user on 127.0.0.1, for the tests of a refused password (the socket trusts everyone).
 PASSWORD_USER, PASSWORD = "citadel_pw", "s3cret-Pa55word"
@@ -32,11 +32,20 @@ PASSWORD_USER, PASSWORD = "citadel_pw", "s3cret-Pa55word"
 FAST = ("fsync=off", "full_page_writes=off", "synchronous_commit=off", "max_connections=400", "shared_buffers=64MB")
 
 
-def available() -> bool:
-    return shutil.which("initdb") is not None and shutil.which("pg_ctl") is not None
+def bindir() -> Path | None:
+    """Where PostgreSQL's server programs are: on PATH, or Debian's /usr/lib/postgresql/<version>/bin
+    (which the postgresql package does not put on PATH)."""
+    found = shutil.which("initdb")
+    if found is not None and shutil.which("pg_ctl") is not None:
+        return Path(found).parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return versions[-1].parent if versions else None
 
 
 def _as_postgres(command: list[str]) -> list[str]:
+    where = bindir()
+    assert where is not None
+    command = [str(where / command[0]), *command[1:]]
     if os.geteuid() == 0:
         return ["runuser", "-u", "postgres", "--", *command]
     return command
@@ -90,7 +99,7 @@ def main(command: Sequence[str]) -> int:
     if not command:
         print("usage: python -m tests.postgres COMMAND [ARGS...]", file=sys.stderr)
         return 2
-    if not available():
+    if bindir() is None:
         print(NO_POSTGRES)
         return 0
     with cluster() as url:

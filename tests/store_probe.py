@@ -9,7 +9,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 from bot.store import Store
-from tests.engines import fetchval
+from tests.engines import fetch, fetchval
 
 TABLES = (
     "entries",
@@ -44,6 +44,14 @@ def count(where: Store | Path, table: str) -> int:
         return int(fetchval(str(where.where), f"SELECT count(*) FROM {table}"))
     with reading(where) as db:
         return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def select(where: Path | str, sql: str) -> list[tuple[object, ...]]:
+    """The rows `sql` reads from the store at `where` (a SQLite file, or a PostgreSQL URL)."""
+    if isinstance(where, str):
+        return [tuple(row.values()) for row in fetch(where, sql)]
+    with reading(where) as db:
+        return db.execute(sql).fetchall()
 
 
 def query_plan(where: Store | Path, sql: str, params: Iterable[object] = ()) -> list[str]:

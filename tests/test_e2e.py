@@ -385,7 +385,7 @@ async def test_an_entry_another_process_adds_is_offered_and_answered_within_the_
     clock = ManualClock(utc_now())
     async with running_bot(settings, fake, clock) as bot:
         assert await offered("zeta") == []  # asked once, so the empty list is kept too
-        other = await Store.open(settings.database_path)  # as a second bot process sharing the file would
+        other = await Store.open(settings.database)  # as a second bot process sharing the store would
         try:
             await other.entries.create(
                 Entry("zeta-test", "Zeta (a test entry)", aliases=("Zeta",), position=90),

@@ -64,6 +64,29 @@ async def test_another_processs_commit_reaches_a_second_store_as_news_and_its_ca
 
 
 @postgres_only
+async def test_a_store_whose_listening_connection_is_cut_listens_again_and_counts_it_as_news(
+    seeded: Store,
+) -> None:
+    other = await Store.open(seeded.where)
+    try:
+        heard = asyncio.Event()
+        other.on_news.append(heard.set)
+        before = await other.data_version()
+        listener = other._database._listener  # type: ignore[attr-defined]
+        async with seeded.transaction() as tx:  # as a server restart or a network cut would
+            assert await tx.fetchone("SELECT pg_terminate_backend(?)", (listener.get_server_pid(),)) == (True,)
+        await asyncio.wait_for(heard.wait(), 10)  # listening again: what was missed meanwhile is news
+        assert await other.data_version() == before + 1
+        assert other._database._listener is not listener  # type: ignore[attr-defined]
+        heard.clear()
+        await seeded.entries.create(Entry("zeta-test", "Zeta", position=90), "first process")
+        await asyncio.wait_for(heard.wait(), 10)
+        assert await other.data_version() == before + 2
+    finally:
+        await other.close()
+
+
+@postgres_only
 async def test_a_claim_passes_over_deliveries_another_claimer_holds_instead_of_waiting(seeded: Store) -> None:
     await planned(seeded, 30)
     other = await Store.open(seeded.where)
@@ -121,6 +144,29 @@ async def test_migrate_moves_a_sqlite_store_into_postgresql_and_back_with_the_sa
         assert later.id == 2
     finally:
         await moved.close()
+
+
+@postgres_only
+async def test_search_gives_the_same_hits_in_the_same_order_as_sqlites_fts5(seeded: Store, tmp_path: Path) -> None:
+    """Every word of the canon's facts, its first three letters, and it after "citadel": the same hits
+    in the same order from PostgreSQL (tsvector and bm25 in SQL) as from SQLite (FTS5's bm25)."""
+    sqlite = await Store.open(tmp_path / "fts5.sqlite3")
+    try:
+        await load_canon(sqlite, DEFAULT_CANON_DIR)
+        words = {
+            word
+            for entry in await sqlite.entries.all()
+            for fact in await sqlite.facts.for_entry(entry.slug)
+            for word in f"{fact.value} {fact.note}".split()
+            if word.isalpha()
+        }
+        assert {"Møller", "Cécile", "Priyanka"} <= words  # letters FTS5 folds and letters it keeps
+        queries = sorted({q for word in words for q in (word, word[:3], f"citadel {word}")})
+        differing = [q for q in queries if await seeded.facts.search(q, 25) != await sqlite.facts.search(q, 25)]
+        assert differing == []
+        assert len(await seeded.facts.search("citadel", 25)) == 14  # many hits, ordered by rank
+    finally:
+        await sqlite.close()
 
 
 def server_port() -> int:

@@ -36,12 +36,35 @@ _SEARCH_SQL = (
     "JOIN facts f ON f.id = facts_fts.rowid JOIN entries e ON e.id = f.entry_id "
     "WHERE facts_fts MATCH ? ORDER BY bm25(facts_fts), e.position, f.id LIMIT ?"
 )
-# PostgreSQL's: the facts' generated tsvector `words` (migrations/postgresql), best match first.
-_PG_SEARCH_SQL = (
-    "SELECT e.slug, e.title, f.field, f.value, f.note, f.source, f.source_date, f.confidence, f.spoiler "
-    "FROM facts f JOIN entries e ON e.id = f.entry_id, to_tsquery('simple', citadel_fold(?)) q "
-    "WHERE f.words @@ q ORDER BY ts_rank(f.words, q, 1) DESC, e.position, f.id LIMIT ?"
+# PostgreSQL's: the facts whose generated tsvector `words` (migrations/postgresql) has every word (the
+# last as a prefix), ordered by FTS5's bm25 computed the same way (k1 1.2, b 0.75, an idf of at most 0
+# counted as 1e-6; the lengths of the matching row and of the average row in words), so both engines
+# give the same hits in the same order. Parameters: the tsquery, the whole words, the last word, the limit.
+_PG_SEARCH_SQL = """
+WITH terms AS (
+    SELECT citadel_fold(w) AS word, false AS prefix FROM unnest(?::text[]) AS w
+    UNION ALL SELECT citadel_fold(?), true
+), corpus AS (
+    SELECT count(*)::float8 AS n, coalesce(avg(word_count), 1)::float8 AS avgdl FROM facts
+), idf AS (
+    SELECT t.word, t.prefix, CASE WHEN x.idf <= 0 THEN 1e-6 ELSE x.idf END AS idf
+    FROM terms t, corpus c, LATERAL (
+        SELECT ln((c.n - count(*) + 0.5) / (count(*) + 0.5)) AS idf FROM facts m
+        WHERE m.words @@ to_tsquery('simple', quote_literal(t.word) || CASE WHEN t.prefix THEN ':*' ELSE '' END)
+    ) x
+), hits AS (
+    SELECT f.*, (
+        SELECT sum(i.idf * tf.f * 2.2 / (tf.f + 1.2 * (1 - 0.75 + 0.75 * f.word_count / c.avgdl)))
+        FROM idf i, corpus c, LATERAL (
+            SELECT coalesce(sum(cardinality(u.positions)), 0)::float8 AS f FROM unnest(f.words) u
+            WHERE u.lexeme = i.word OR (i.prefix AND starts_with(u.lexeme, i.word))
+        ) tf
+    ) AS score
+    FROM facts f WHERE f.words @@ to_tsquery('simple', citadel_fold(?))
 )
+SELECT e.slug, e.title, h.field, h.value, h.note, h.source, h.source_date, h.confidence, h.spoiler
+FROM hits h JOIN entries e ON e.id = h.entry_id ORDER BY h.score DESC, e.position, h.id LIMIT ?
+"""
 
 
 @dataclass(frozen=True)
@@ -209,11 +232,17 @@ class Facts:
 
     async def search(self, query: str, limit: int = 10) -> list[SearchHit]:
         """Facts whose text matches every word of `query` (prefix match on the last), best first."""
-        postgres = self._db.dialect == "postgresql"
-        match = tsquery(query) if postgres else fts_query(query)
+        if self._db.dialect == "postgresql":
+            words = _FTS_WORD.findall(query)[:12]
+            if not words:
+                return []
+            params: tuple[object, ...] = (words[:-1], words[-1], tsquery(query), limit)
+            rows = await self._db.fetchall(_PG_SEARCH_SQL, params)
+            return [search_hit(row) for row in rows]
+        match = fts_query(query)
         if not match:
             return []
-        rows = await self._db.fetchall(_PG_SEARCH_SQL if postgres else _SEARCH_SQL, (match, limit))
+        rows = await self._db.fetchall(_SEARCH_SQL, (match, limit))
         return [search_hit(row) for row in rows]
 
     async def count(self) -> int:

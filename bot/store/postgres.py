@@ -9,6 +9,8 @@ loads it."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import uuid
 import zlib
@@ -24,7 +26,9 @@ import asyncpg
 from bot.clock import Clock, utc_now
 from bot.store.database import MIGRATIONS_DIR, Database, Params, Row, StoreError, Transaction
 
+log = logging.getLogger(__name__)
 PG_MIGRATIONS_DIR = MIGRATIONS_DIR / "postgresql"
+MAX_RELISTEN_DELAY_S = 30
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 SCHEMA_TABLE = "citadel_schema"  # one row: the schema version (SQLite keeps it in PRAGMA user_version)
 POOL_SIZE = 10
@@ -145,6 +149,8 @@ class PostgresDatabase(Database):
         self._migrate_lock = zlib.crc32(f"citadel migrate {schema}".encode()) - 2**31
         self._token = uuid.uuid4().hex  # our own NOTIFYs carry it and are not news to us
         self._news = 0  # other processes' commits heard of
+        self._closing = False
+        self._relistening: asyncio.Task[None] | None = None
 
     def error(self, error: BaseException) -> StoreError:
         return url_error(self.url, error)
@@ -173,7 +179,7 @@ class PostgresDatabase(Database):
                 )
             database = cls(pool, listener, url, schema, clock)
             await database._check_version()
-            await listener.add_listener(database._channel, database._heard)
+            await database._listen(listener)
         except BaseException as exc:
             await listener.close()
             await pool.close()
@@ -190,14 +196,44 @@ class PostgresDatabase(Database):
                 f"version knows up to {latest}): run the newer version."
             )
 
+    async def _listen(self, listener: asyncpg.Connection) -> None:
+        self._listener = listener
+        await listener.add_listener(self._channel, self._heard)
+        listener.add_termination_listener(self._lost)
+
     def _heard(self, connection: object, pid: int, channel: str, payload: str) -> None:
         if payload == self._token:
             return  # our own commit: on_change has run already
+        self._tell()
+
+    def _tell(self) -> None:
         self._news += 1
         for listener in self.on_news:
             listener()
 
+    def _lost(self, connection: object) -> None:
+        """The listening connection is gone (the server restarted, a network cut): listen again, and
+        count it as news, since commits meanwhile went unheard."""
+        if not self._closing:
+            self._relistening = asyncio.create_task(self._relisten(), name="listen again")
+
+    async def _relisten(self) -> None:
+        delay = 0.1
+        while not self._closing:
+            try:
+                await self._listen(await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT_S))
+            except CONNECT_ERRORS as exc:
+                log.warning("%s; listening again in %.0f s", url_error(self.url, exc), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RELISTEN_DELAY_S)
+                continue
+            self._tell()
+            return
+
     async def close(self) -> None:
+        self._closing = True
+        if self._relistening is not None:
+            self._relistening.cancel()
         await self._listener.close()
         await self._pool.close()
 
