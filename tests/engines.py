@@ -119,6 +119,11 @@ def fetch(url: str, sql: str) -> list[dict[str, Any]]:
     return list(_admin.run(_admin._fetch(url, sql)))
 
 
+def execute(url: str, sql: str) -> None:
+    """Run one statement on the PostgreSQL store at `url`, on a connection of its own (see `fetchval`)."""
+    fetch(url, sql)
+
+
 def admin_url() -> str:
     """The test database's superuser URL (no schema chosen)."""
     assert SERVER_URL is not None

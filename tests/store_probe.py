@@ -9,7 +9,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 from bot.store import Store
-from tests.engines import fetch, fetchval
+from tests.engines import execute, fetch, fetchval
 
 TABLES = (
     "entries",
@@ -52,6 +52,16 @@ def select(where: Path | str, sql: str) -> list[tuple[object, ...]]:
         return [tuple(row.values()) for row in fetch(where, sql)]
     with reading(where) as db:
         return db.execute(sql).fetchall()
+
+
+def write(where: Path | str, sql: str) -> None:
+    """Run one write on the store at `where` through a connection of its own, as another process would."""
+    if isinstance(where, str):
+        execute(where, sql)
+        return
+    with closing(sqlite3.connect(where, timeout=10)) as db:
+        db.execute(sql)
+        db.commit()
 
 
 def query_plan(where: Store | Path, sql: str, params: Iterable[object] = ()) -> list[str]:

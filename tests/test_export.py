@@ -203,7 +203,8 @@ def titles(fake: FakeDiscord, channel_id: int) -> list[str]:
 def dict_rows(where: Path | str, sql: str) -> list[dict[str, Any]]:
     """The rows `sql` reads from the store at `where` (a SQLite file, or a PostgreSQL URL), as dicts."""
     if isinstance(where, str):
-        return [{k: v for k, v in row.items() if k != "words"} for row in fetch(where, sql)]
+        derived = ("words", "word_count")  # PostgreSQL's search columns, generated from the facts
+        return [{k: v for k, v in row.items() if k not in derived} for row in fetch(where, sql)]
     path = where
     with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
         db.row_factory = sqlite3.Row

@@ -29,6 +29,7 @@ from bot.store.servers import GuildSettings
 from tests.fake_discord import FakeDiscord, InteractionRecord
 from tests.fake_discord.waiting import Changes
 from tests.harness import ROOT, TOKEN, bot_process, make_settings
+from tests.store_probe import select
 
 SOURCE = "https://example.org/premiere"
 
@@ -213,14 +214,15 @@ async def subscribe_all(settings: Settings, fake: FakeDiscord) -> None:
     await store.close()
 
 
-def deliveries(database: Path) -> dict[str, int]:
+def deliveries(database: Path | str) -> dict[str, int]:
     """Milestone deliveries by status, and how many pending ones are claimed, as the store holds them."""
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        rows = db.execute(
-            "SELECT status, count(*), sum(claimed_by IS NOT NULL) FROM deliveries WHERE kind = 'milestone' GROUP BY status"
-        ).fetchall()
-    counts = {status: number for status, number, _ in rows}
-    counts["claimed"] = sum(claimed or 0 for status, _, claimed in rows if status == "pending")
+    rows = select(
+        database,
+        "SELECT status, count(*), sum(CASE WHEN claimed_by IS NOT NULL THEN 1 ELSE 0 END) FROM deliveries "
+        "WHERE kind = 'milestone' GROUP BY status",
+    )
+    counts = {str(status): int(str(number)) for status, number, _ in rows}
+    counts["claimed"] = sum(int(str(claimed or 0)) for status, _, claimed in rows if status == "pending")
     return counts
 
 
@@ -251,7 +253,7 @@ async def stop(*processes: subprocess.Popen[str]) -> list[int]:
 async def all_sent(settings: Settings, fake: FakeDiscord, servers: int) -> None:
     """Until the store holds every one of the `servers` deliveries as sent."""
     await fake.wait_until(
-        lambda: deliveries(settings.database_path).get("sent") == servers or None,
+        lambda: deliveries(settings.database).get("sent") == servers or None,
         timeout=120,
         what="every delivery marked sent",
     )
@@ -292,7 +294,7 @@ async def test_two_processes_on_the_same_shards_send_each_post_once(tmp_path: Pa
                 timeout=60,
                 what="posts of both",
             )
-            assert deliveries(settings.database_path) == {"pending": servers, "claimed": 2 * CLAIM_BATCH}
+            assert deliveries(settings.database) == {"pending": servers, "claimed": 2 * CLAIM_BATCH}
             for guild_id in fake.guild_ids:
                 fake.release_replies(fake.guild(guild_id).channel_id)
             await all_sent(settings, fake, servers)
@@ -337,7 +339,7 @@ async def test_a_process_killed_holding_claims_is_finished_by_the_next_start(
             if killed.poll() is None:
                 killed.kill()
         # It died holding its first batch of claims, some of them posted but never heard back.
-        assert deliveries(settings.database_path) == {"pending": servers, "claimed": CLAIM_BATCH}
+        assert deliveries(settings.database) == {"pending": servers, "claimed": CLAIM_BATCH}
         assert sum(posts_per_channel(fake)) == CONCURRENCY
         for guild_id in fake.guild_ids:
             fake.release_replies(fake.guild(guild_id).channel_id)
@@ -345,7 +347,7 @@ async def test_a_process_killed_holding_claims_is_finished_by_the_next_start(
         assert await run_until_all_sent(settings, fake, tmp_path / "restarted", servers) == [0]
         # At once, not when the claims expired: it saw the killed process was gone.
         assert f":{killed.pid}:" in log_of(tmp_path / "restarted")
-        assert deliveries(settings.database_path) == {"sent": servers, "claimed": 0}
+        assert deliveries(settings.database) == {"sent": servers, "claimed": 0}
         assert (
             posts_per_channel(fake) == [1] * servers
         )  # those re-sent with their nonces came back as the same
@@ -373,14 +375,14 @@ async def test_sigterm_in_the_middle_of_a_fan_out_stops_cleanly_and_the_next_sta
             if process.poll() is None:
                 process.kill()
         assert code == 0
-        counts = deliveries(settings.database_path)
+        counts = deliveries(settings.database)
         assert counts["claimed"] == 0 and counts["pending"] + counts["sent"] == servers
         assert 0 < counts["sent"] < servers
         (line,) = [line for line in log_of(tmp_path / "stopped").splitlines() if "stopped on SIGTERM" in line]
         assert f"{counts['pending']} pending posts are left for the next start" in line
         assert "10 cut off unanswered after 5 s" in line  # the ten Discord never answered
         assert "the database is checkpointed" in line
-        assert not wal_size(settings.database_path)  # checkpointed: everything is in the file
+        assert not wal_size(settings.database_path)  # checkpointed: everything is in the file (SQLite's)
         for channel_id in hung:
             fake.release_replies(channel_id)
 
