@@ -17,8 +17,9 @@ from bot.config import DEFAULT_CANON_DIR, ConfigError, load_settings
 from bot.facts import Entry, Fact
 from bot.services.catalogue import Catalogue
 from bot.store import Store, StoreError
+from bot.store.database import latest_schema
 from bot.store.outbox import claim_rows
-from bot.store.postgres import masked
+from bot.store.postgres import latest_pg_schema, masked, pg_migrations
 from tests.engines import SERVER_URL, TEST_DATABASE, new_database, postgres_only
 from tests.harness import free_port
 from tests.postgres import PASSWORD, PASSWORD_USER
@@ -167,6 +168,26 @@ async def test_search_gives_the_same_hits_in_the_same_order_as_sqlites_fts5(seed
         assert len(await seeded.facts.search("citadel", 25)) == 14  # many hits, ordered by rank
     finally:
         await sqlite.close()
+
+
+def test_each_sqlite_schema_version_has_its_postgresql_twin() -> None:
+    """PostgreSQL's migrations are numbered by the SQLite schema version they reach: a new SQLite
+    migration (0015, say) needs migrations/postgresql/0015_*.sql too, or stores on PostgreSQL would report
+    an older schema, and exports from them would not import the same."""
+    assert latest_pg_schema() == latest_schema()
+    assert pg_migrations()[0][0] == 14  # SQLite's 0001-0014 at once
+
+
+@postgres_only
+async def test_processes_starting_together_on_an_empty_database_migrate_it_once(tmp_path: Path) -> None:
+    url = new_database(tmp_path)
+    stores = await asyncio.gather(*(Store.open(url) for _ in range(4)))
+    try:
+        assert [await store.schema_version() for store in stores] == [latest_schema()] * 4
+        assert await stores[0].facts.count() == 0
+        assert [await store.migrate() for store in stores] == [latest_schema()] * 4  # nothing left to apply
+    finally:
+        await asyncio.gather(*(store.close() for store in stores))
 
 
 def server_port() -> int:

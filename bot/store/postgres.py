@@ -10,6 +10,7 @@ loads it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import uuid
@@ -33,7 +34,6 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 SCHEMA_TABLE = "citadel_schema"  # one row: the schema version (SQLite keeps it in PRAGMA user_version)
 POOL_SIZE = 10
 CONNECT_TIMEOUT_S = 10
-URL_SCHEMES = ("postgresql", "postgres")
 
 # What reaching the server can fail with, besides the server's own errors.
 CONNECT_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
@@ -78,6 +78,10 @@ def _params(params: Params) -> list[Any]:
     return [int(p) if isinstance(p, bool) else p for p in params]
 
 
+def _writes(sql: str) -> bool:
+    return sql.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE")
+
+
 def _changed(status: str) -> int:
     """How many rows a command changed, from its status ("UPDATE 3", "INSERT 0 1", "SELECT 1")."""
     last = status.rsplit(" ", 1)[-1]
@@ -103,14 +107,12 @@ class PostgresTransaction(Transaction):
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         row = await self.connection.fetchrow(dialect_sql(sql), *_params(params))
-        if row is not None and sql.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
-            self.wrote = True
+        self.wrote = self.wrote or (row is not None and _writes(sql))  # INSERT … RETURNING
         return row
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         rows = await self.connection.fetch(dialect_sql(sql), *_params(params))
-        if rows and sql.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
-            self.wrote = True
+        self.wrote = self.wrote or (bool(rows) and _writes(sql))  # UPDATE … RETURNING
         return list(rows)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
@@ -145,11 +147,12 @@ class PostgresDatabase(Database):
         # Processes sharing the store share its schema: its name keys the channel and the locks, so
         # stores in other schemas of the same database (tests give each its own) never wait on each other.
         self._channel = f"citadel_{zlib.crc32(schema.encode()):08x}"
-        self._write_lock = zlib.crc32(f"citadel write {schema}".encode()) - 2**31
-        self._migrate_lock = zlib.crc32(f"citadel migrate {schema}".encode()) - 2**31
+        self._write_key = zlib.crc32(f"citadel write {schema}".encode()) - 2**31
+        self._migrate_key = zlib.crc32(f"citadel migrate {schema}".encode()) - 2**31
         self._token = uuid.uuid4().hex  # our own NOTIFYs carry it and are not news to us
         self._news = 0  # other processes' commits heard of
         self._closing = False
+        self._writers = asyncio.Lock()
         self._relistening: asyncio.Task[None] | None = None
 
     def error(self, error: BaseException) -> StoreError:
@@ -257,9 +260,19 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self, *, announce: bool = True, serial: bool = True) -> AsyncIterator[Transaction]:
+        # This process's writers queue here, not on the server: one pool connection at most waits for
+        # the advisory lock, and the others stay free for reads (a transaction's body may read too).
+        async with (
+            self._writers if serial else contextlib.nullcontext(),
+            self._transaction(announce=announce, serial=serial) as tx,
+        ):
+            yield tx
+
+    @asynccontextmanager
+    async def _transaction(self, *, announce: bool, serial: bool) -> AsyncIterator[Transaction]:
         async with self._pool.acquire() as connection, connection.transaction():
             if serial:  # one writer at a time across every process, as on SQLite
-                await connection.execute("SELECT pg_advisory_xact_lock($1)", self._write_lock)
+                await connection.execute("SELECT pg_advisory_xact_lock($1)", self._write_key)
             tx = PostgresTransaction(connection, self.clock, announce=announce)
             try:
                 yield tx
@@ -278,7 +291,7 @@ class PostgresDatabase(Database):
             if number <= current:
                 continue
             async with self._pool.acquire() as connection, connection.transaction():
-                await connection.execute("SELECT pg_advisory_xact_lock($1)", self._migrate_lock)
+                await connection.execute("SELECT pg_advisory_xact_lock($1)", self._migrate_key)
                 await connection.execute(
                     f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} (version INTEGER NOT NULL)"
                 )
