@@ -23,7 +23,7 @@ from bot.store.postgres import latest_pg_schema, masked, pg_migrations
 from tests.engines import SERVER_URL, TEST_DATABASE, new_database, postgres_only
 from tests.harness import free_port
 from tests.postgres import PASSWORD, PASSWORD_USER
-from tests.test_backup import cli
+from tests.test_backup import cli, files
 from tests.test_store_claims import NOW, TTL, planned
 
 FACT = Fact("filming_location", "Turin", "https://example.org/filming", "2026-11-01", key="turin")
@@ -215,6 +215,21 @@ async def test_a_refused_password_is_one_line_without_it(tmp_path: Path) -> None
         f'for user "{PASSWORD_USER}"): check both in DATABASE_URL.\n'
     )
     assert PASSWORD not in run.err and masked(url) == url.replace(f"wrong-{PASSWORD}", "***")
+
+
+async def test_backups_of_a_postgresql_store_are_refused_in_one_line_naming_pg_dump(tmp_path: Path) -> None:
+    url = f"postgresql://citadel:{PASSWORD}@127.0.0.1:{free_port()}/citadel"  # refused before connecting
+    for command in ("backup", "restore"):
+        run = await cli(tmp_path / "unused.sqlite3", command, str(tmp_path / "copy.sqlite3"), cwd=tmp_path,
+                        database_url=url)  # fmt: skip
+        assert (run.code, run.out) == (2, "")
+        assert run.err == (
+            f"citadel-bot: `{command}` copies a SQLite file; the store is PostgreSQL's (DATABASE_URL): back it up "
+            "and restore it with pg_dump and pg_restore (or `python -m bot export`, which works on either).\n"
+        )
+    assert files(tmp_path) == []  # nothing written
+    run = await cli(tmp_path / "unused.sqlite3", "migrate", "to-postgresql", cwd=tmp_path)
+    assert (run.code, run.out) == (2, "") and run.err.startswith("citadel-bot: migrate needs DATABASE_URL: set it")
 
 
 def test_a_database_url_that_is_not_postgresql_is_refused_without_repeating_it() -> None:
