@@ -7,7 +7,6 @@ import asyncio
 import gc
 import logging
 import signal
-import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -30,7 +29,7 @@ from bot.presence import Presence
 from bot.refusals import refusal
 from bot.render import Card, Style, to_text
 from bot.services import Catalogue
-from bot.store import Store, StoreError, check_file, store_error
+from bot.store import Store, StoreError, check_file
 from bot.watcher import Watcher, readers
 
 log = logging.getLogger("bot")
@@ -40,13 +39,13 @@ DEFAULT_WATCH_HOURS = 6  # `watch` with the watcher turned off still plans the n
 
 async def open_store(settings: Settings, clock: Clock = utc_now) -> Store:
     """The store, created and seeded with the canon on first use. StoreError (one line for the
-    operator) when the file cannot be used; nothing is left open then."""
-    store = await Store.open(settings.database_path, clock)
+    operator) when the database cannot be used; nothing is left open then."""
+    store = await Store.open(settings.database, clock)
     try:
         await load_canon(store, settings.canon_dir)
-    except sqlite3.Error as exc:
+    except store.errors as exc:
         await store.close()
-        raise store_error(settings.database_path, exc) from None
+        raise store.error(exc) from None
     except BaseException:
         await store.close()
         raise
@@ -57,6 +56,9 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
     """Run until stopped (SIGINT/SIGTERM); with `sync_only`, log in, sync the commands and stop."""
     token = settings.require_token()
     point_at(settings)
+    if settings.database_url is not None:  # a server's database: no file here to hold
+        await _run_bot(settings, token, sync_only=sync_only)
+        return
     check_file(settings.database_path)  # refused before anything is created beside it
     # Held for the whole run, shared with the other processes of this store: `restore` and `import`
     # refuse to replace the file while any bot holds it.
@@ -71,8 +73,8 @@ async def _run_bot(settings: Settings, token: str, *, sync_only: bool) -> None:
         if not sync_only:
             try:  # the first write of a start: a store that cannot be written is refused here
                 await presence.join()
-            except sqlite3.Error as exc:
-                raise store_error(settings.database_path, exc) from None
+            except store.errors as exc:
+                raise store.error(exc) from None
         bot = CitadelBot(settings, store, force_sync=sync_only, presence=presence)
         async with bot:
             if sync_only:
@@ -207,7 +209,8 @@ async def serve_web(settings: Settings) -> None:
         )
     from bot.web.site import Site  # not loaded by the other commands
 
-    check_file(settings.database_path)
+    if settings.database_url is None:
+        check_file(settings.database_path)
     store = await open_store(settings)
     try:
         catalogue = Catalogue(store, utc_now, default_time=settings.default_premiere_time)

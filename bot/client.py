@@ -253,8 +253,10 @@ class CitadelBot(commands.AutoShardedBot):
                 on_round=self.metrics.watcher_round,
             )
             self.watcher.start()
-        keeps_backups = self.settings.shard_ids is None or 0 in self.settings.shard_ids
+        # A PostgreSQL store (no file: store.path is None) is backed up with pg_dump; config refuses BACKUP_DIR.
+        keeps_backups = (self.settings.shard_ids is None or 0 in self.settings.shard_ids) and self.store.path is not None
         if self.settings.backup_dir is not None and not self.force_sync and keeps_backups:
+            assert self.store.path is not None
             self.backups = BackupSchedule(
                 self.store.path,
                 self.settings.backup_dir,

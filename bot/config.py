@@ -51,6 +51,9 @@ class Settings:
 
     discord_token: str | None = field(default=None, repr=False)
     database_path: Path = DEFAULT_DATABASE_PATH
+    # PostgreSQL instead of the SQLite file at database_path: postgresql://user:password@host:port/database.
+    # Not in the repr, so its password never reaches a log.
+    database_url: str | None = field(default=None, repr=False)
     canon_dir: Path = DEFAULT_CANON_DIR
     home_guild_ids: tuple[int, ...] = ()
     editor_role_id: int | None = None
@@ -84,6 +87,11 @@ class Settings:
     backup_dir: Path | None = None
     backup_every_hours: int = 24
     backup_keep: int = 7
+
+    @property
+    def database(self) -> Path | str:
+        """Where the store is: DATABASE_URL when set, else the SQLite file DATABASE_PATH."""
+        return self.database_url or self.database_path
 
     def require_token(self) -> str:
         """The token, or a ConfigError that says where to get one."""
@@ -198,7 +206,15 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     if backup_dir is not None and backup_dir.exists() and not backup_dir.is_dir():
         raise ConfigError(f"BACKUP_DIR {str(backup_dir)!r} is a file: give a folder, or leave it empty.")
 
+    database_url = _database_url(get("DATABASE_URL"))
+    if database_url is not None and backup_dir is not None:
+        raise ConfigError(
+            "BACKUP_DIR copies a SQLite file; with DATABASE_URL the store is PostgreSQL's, backed up with "
+            "pg_dump: leave BACKUP_DIR empty."
+        )
+
     return Settings(
+        database_url=database_url,
         http_port=_number("HTTP_PORT", get("HTTP_PORT"), 0, 1, 65535) or None,
         http_host=get("HTTP_HOST") or "127.0.0.1",
         public_url=_public_url(get("PUBLIC_URL")),
@@ -231,6 +247,26 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         if get("WIKIDATA_API")
         else WIKIDATA_API,
     )
+
+
+def _database_url(text: str) -> str | None:
+    """DATABASE_URL, checked: a postgresql:// (or postgres://) URL. Refusals never repeat the URL, which
+    may hold a password."""
+    if not text:
+        return None
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        raise ConfigError(
+            "DATABASE_URL is malformed: write it as postgresql://user:password@host:5432/database."
+        ) from None
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ConfigError(
+            f"DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/database), not "
+            f"{parts.scheme or 'a bare path'}: for a SQLite file set DATABASE_PATH instead."
+        )
+    return text
 
 
 def configure_logging(level: str) -> None:

@@ -1,4 +1,4 @@
-"""`python -m bot backup|restore|export|import`: the operator's commands for moving the store's data.
+"""`python -m bot backup|restore|export|import|migrate`: the operator's commands for moving the store's data.
 
 Each prints one line saying what it did and exits 0, or prints one line on stderr saying what is wrong
 (naming the setting or path) and what to do, changes nothing, and exits 2.
@@ -13,9 +13,10 @@ from typing import Any
 
 from bot.backup import DataError, human_size, latest_schema, restore, write_backup
 from bot.config import Settings
-from bot.portable import export_canon, export_data, import_data, summary
+from bot.portable import export_canon, export_data, import_data, migrate_store, summary
 
-COMMANDS = ("backup", "restore", "export", "import")
+COMMANDS = ("backup", "restore", "export", "import", "migrate")
+TO_POSTGRESQL, TO_SQLITE = "to-postgresql", "to-sqlite"
 EXIT_REFUSED = 2
 
 
@@ -42,6 +43,12 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
         "import", help="load an export (PATH) into a new, empty store at DATABASE_PATH"
     )
     import_parser.add_argument("path", type=Path, metavar="PATH")
+    migrate = commands.add_parser(
+        "migrate",
+        help="copy the SQLite store (DATABASE_PATH) into the empty PostgreSQL database (DATABASE_URL), or "
+        "back into a new SQLite file; stop the bot first",
+    )
+    migrate.add_argument("direction", choices=(TO_POSTGRESQL, TO_SQLITE))
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int | None:
@@ -49,14 +56,22 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int | None:
     if args.command not in COMMANDS:
         return None
     try:
-        print(_run(args, settings.database_path))
+        print(_run(args, settings))
     except DataError as exc:
         print(f"citadel-bot: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     return 0
 
 
-def _run(args: argparse.Namespace, database_path: Path) -> str:
+def _run(args: argparse.Namespace, settings: Settings) -> str:
+    database_path, url = settings.database_path, settings.database_url
+    if args.command == "migrate":
+        return _migrate(args.direction, database_path, url)
+    if url is not None and args.command in ("backup", "restore"):
+        raise DataError(
+            f"`{args.command}` copies a SQLite file; the store is PostgreSQL's (DATABASE_URL): back it up and "
+            "restore it with pg_dump and pg_restore (or `python -m bot export`, which works on either)."
+        )
     if args.command == "backup":
         copy = write_backup(database_path, args.path)
         return (
@@ -75,20 +90,35 @@ def _run(args: argparse.Namespace, database_path: Path) -> str:
             f"{copy.schema_version}){later}"
         )
     if args.command == "export" and args.canon is not None:
-        canon = export_canon(database_path, args.canon)
+        canon = export_canon(settings.database, args.canon)
         return (
             f"wrote {canon.entries} entries with {canon.facts} facts and {canon.sources} sources as canon "
             f"files to {args.canon}"
         )
     if args.command == "export":
-        exported = export_data(database_path, args.path)
+        exported = export_data(settings.database, args.path)
         return (
             f"wrote {exported.path} ({human_size(exported.size)}, schema version {exported.schema_version}): "
             f"{summary(exported.counts)}"
         )
-    imported = import_data(args.path, database_path)
+    imported = import_data(args.path, settings.database)
+    into = database_path if url is None else "DATABASE_URL"
     return (
-        f"imported {args.path} into {database_path} (schema version {imported.schema_version}"
+        f"imported {args.path} into {into} (schema version {imported.schema_version}"
         f"{f', migrated to {latest_schema()}' if imported.schema_version < latest_schema() else ''}): "
         f"{summary(imported.counts)}"
+    )
+
+
+def _migrate(direction: str, database_path: Path, url: str | None) -> str:
+    if url is None:
+        raise DataError(
+            "migrate needs DATABASE_URL: set it to the PostgreSQL database (postgresql://user:password@host/db) "
+            "that the SQLite store DATABASE_PATH moves into, or comes back from."
+        )
+    done = migrate_store(database_path, url, to_postgresql=direction == TO_POSTGRESQL)
+    way = "from DATABASE_PATH {0} into DATABASE_URL" if direction == TO_POSTGRESQL else "from DATABASE_URL into DATABASE_PATH {0}"
+    return (
+        f"copied {summary(done.counts)} {way.format(database_path)} in {done.seconds:.2f} s; "
+        "both now export the same file (python -m bot export)"
     )

@@ -16,8 +16,9 @@ import json
 import os
 import shutil
 import sqlite3
+import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -40,7 +41,7 @@ from bot.client import TREE_DIGEST_KEY
 from bot.facts import CONFIRMED, FIELD_SPECS, FIELDS, Entry, Fact, Kind, split_person
 from bot.posts import CITADEL_COMMAND_KEY
 from bot.running import InUse, exclusive
-from bot.store import Store, migrations, sql_statements
+from bot.store import Store, StoreError, migrations, sql_statements
 
 FORMAT = "citadel-bot export"
 FORMAT_VERSION = 1
@@ -165,29 +166,31 @@ def write_export(connection: sqlite3.Connection, file: TextIO) -> tuple[int, dic
         version = int(connection.execute("PRAGMA user_version").fetchone()[0])
         tables = exported_tables(connection)
         counts = count_rows(connection, tables)
-        header = {
-            "counts": counts,
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "schema_version": version,
-        }
-        file.write("{\n")
-        for key, value in sorted(header.items()):
-            file.write(f"{_dump(key)}: {_dump(value)},\n")
-        file.write('"tables": {\n')
-        for index, name in enumerate(sorted(tables)):
-            file.write(f"{_dump(name)}: [")
-            written = 0
-            for row in _rows(connection, tables[name]):
-                file.write(("\n" if written == 0 else ",\n") + _dump(row))
-                written += 1
-            if written != counts[name]:  # cannot happen inside one transaction; never write a lie
-                raise sqlite3.DatabaseError(f"table {name} changed while it was read")
-            file.write(("\n]" if written else "]") + ("," if index < len(tables) - 1 else "") + "\n")
-        file.write("}\n}\n")
+        write_document(file, version, counts, lambda name: _rows(connection, tables[name]))
     finally:
         connection.execute("COMMIT")
     return version, counts
+
+
+def write_document(
+    file: TextIO, version: int, counts: Mapping[str, int], rows: Callable[[str], Iterable[Mapping[str, Any]]]
+) -> None:
+    """The export's text: its header, then `rows(name)` of each table named in `counts`, in name order."""
+    header = {"counts": counts, "format": FORMAT, "format_version": FORMAT_VERSION, "schema_version": version}
+    file.write("{\n")
+    for key, value in sorted(header.items()):
+        file.write(f"{_dump(key)}: {_dump(value)},\n")
+    file.write('"tables": {\n')
+    for index, name in enumerate(sorted(counts)):
+        file.write(f"{_dump(name)}: [")
+        written = 0
+        for row in rows(name):
+            file.write(("\n" if written == 0 else ",\n") + _dump(row))
+            written += 1
+        if written != counts[name]:  # cannot happen inside one transaction; never write a lie
+            raise sqlite3.DatabaseError(f"table {name} changed while it was read")
+        file.write(("\n]" if written else "]") + ("," if index < len(counts) - 1 else "") + "\n")
+    file.write("}\n}\n")
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,14 @@ def _check_target_file(target: Path, what: str, example: str) -> None:
         )
 
 
+def _check_export_target(target: Path) -> None:
+    _check_target_file(target, "export", "citadel-export.json")
+    if target.exists() and not _is_export(target):
+        raise DataError(
+            f"{target} exists and is not a citadel-bot export, so it is not overwritten: give a new file name."
+        )
+
+
 def _is_export(path: Path) -> bool:
     try:
         with path.open("rb") as file:
@@ -217,15 +228,15 @@ def _is_export(path: Path) -> bool:
     return f'"format": {json.dumps(FORMAT)}'.encode() in start
 
 
-def export_data(database_path: Path, target: Path) -> Exported:
-    """Write everything in the store that is not a cache to `target` (see docs/export-format.md)."""
+def export_data(database: Path | str, target: Path) -> Exported:
+    """Write everything in the store that is not a cache to `target` (see docs/export-format.md): the
+    SQLite file `database`, or the PostgreSQL database at the DATABASE_URL `database`."""
     started = time.perf_counter()
+    if not isinstance(database, Path):
+        return _export_postgres(database, target, started)
+    database_path = database
     check_store(database_path, "export")
-    _check_target_file(target, "export", "citadel-export.json")
-    if target.exists() and not _is_export(target):
-        raise DataError(
-            f"{target} exists and is not a citadel-bot export, so it is not overwritten: give a new file name."
-        )
+    _check_export_target(target)
     temp = temp_beside(target)
     try:
         connection = connect_store(database_path)
@@ -340,11 +351,30 @@ class Imported:
     seconds: float
 
 
-def import_data(source: Path, database_path: Path) -> Imported:
-    """Load the export `source` into a new store at `database_path` (absent, or empty of data), all or
-    nothing: the store is built beside it, checked, and renamed into place. DataError when refused."""
+def import_data(source: Path, database: Path | str) -> Imported:
+    """Load the export `source` into a new store at `database` (a SQLite file, absent or empty of data;
+    or a PostgreSQL database empty of data), all or nothing: the store is built beside it, checked, and
+    renamed into place (on PostgreSQL, built as a SQLite file first, then copied in one transaction).
+    DataError when refused."""
     started = time.perf_counter()
     version, tables = read_export(source)
+    if not isinstance(database, Path):
+        with tempfile.TemporaryDirectory(prefix="citadel-import-") as folder:
+            built = Path(folder, "import.sqlite3")
+            _build_and_replace(source, version, tables, built)
+            _copy_to_postgres(built, database)
+        counts = {name: len(rows) for name, rows in tables.items()}
+        return Imported(source, version, counts, time.perf_counter() - started)
+    _into_new_sqlite("import", source, version, tables, database)
+    counts = {name: len(rows) for name, rows in tables.items()}
+    return Imported(database, version, counts, time.perf_counter() - started)
+
+
+def _into_new_sqlite(
+    what: str, source: Path, version: int, tables: Mapping[str, list[dict[str, Any]]], database_path: Path
+) -> None:
+    """Build a new SQLite store at `database_path` (absent, or empty of data, and held by no bot) from
+    `tables` of schema `version`; `what` (import, migrate) names the command in its refusals."""
     if database_path.is_dir():
         raise DataError(
             f"DATABASE_PATH {database_path} is a folder: give a file path such as data/citadel.sqlite3."
@@ -354,29 +384,27 @@ def import_data(source: Path, database_path: Path) -> Imported:
             if database_path.exists():
                 if database_path.stat().st_size and not is_sqlite(database_path):
                     raise DataError(
-                        f"DATABASE_PATH {database_path} is not a SQLite database: import only into a new store "
+                        f"DATABASE_PATH {database_path} is not a SQLite database: {what} only into a new store "
                         "(point DATABASE_PATH at a new file); nothing was changed."
                     )
                 counts = _state_counts(database_path)
                 if any(counts.values()):
                     raise DataError(
-                        f"DATABASE_PATH {database_path} already holds data ({summary(counts)}): import only into "
-                        "a new store: point DATABASE_PATH at a new file (or move this one away) and import again; "
+                        f"DATABASE_PATH {database_path} already holds data ({summary(counts)}): {what} only into "
+                        f"a new store: point DATABASE_PATH at a new file (or move this one away) and {what} again; "
                         "nothing was changed."
                     )
             _build_and_replace(source, version, tables, database_path)
     except InUse as exc:
         raise DataError(
-            f"a bot is running on DATABASE_PATH {database_path} (it holds {exc.lock_path}): import only into a "
+            f"a bot is running on DATABASE_PATH {database_path} (it holds {exc.lock_path}): {what} only into a "
             "new store that no bot uses; nothing was changed."
         ) from None
     except sqlite3.Error as exc:
         raise DataError(
-            f"cannot read DATABASE_PATH {database_path} ({one_line_error(exc)}): import only into a new store; "
+            f"cannot read DATABASE_PATH {database_path} ({one_line_error(exc)}): {what} only into a new store; "
             "nothing was changed."
         ) from exc
-    counts = {name: len(rows) for name, rows in tables.items()}
-    return Imported(database_path, version, counts, time.perf_counter() - started)
 
 
 def _build_and_replace(
@@ -470,6 +498,119 @@ def _insert(
         raise
     finally:
         connection.execute("PRAGMA foreign_keys = ON")
+
+
+# --- PostgreSQL: export, import, and `python -m bot migrate` ---------------------------------------
+
+
+def _state(tables: Mapping[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """The rows of `tables` that are state: all but the caches in `meta`."""
+    return {
+        name: [row for row in rows if name != "meta" or row.get("key") not in CACHE_META_KEYS]
+        for name, rows in tables.items()
+    }
+
+
+async def _read_postgres(url: str) -> tuple[int, dict[str, list[dict[str, Any]]]]:
+    from bot.store.postgres import dump
+
+    store = await _open(url)
+    try:
+        version, tables = await dump(store, RUNTIME_TABLES, RUNTIME_COLUMNS)
+    finally:
+        await store.close()
+    return version, _state(tables)
+
+
+async def _open(url: str) -> Store:
+    try:
+        return await Store.open(url)
+    except StoreError as exc:
+        raise DataError(str(exc).rstrip(".") + "; nothing was changed.") from None
+
+
+def _export_postgres(url: str, target: Path, started: float) -> Exported:
+    _check_export_target(target)
+    version, tables = asyncio.run(_read_postgres(url))
+    temp = temp_beside(target)
+    try:
+        with temp.open("w", encoding="utf-8", newline="\n") as file:
+            write_document(file, version, {n: len(rows) for n, rows in tables.items()}, tables.__getitem__)
+            file.flush()
+            os.fsync(file.fileno())
+        temp.replace(target)
+    except OSError as exc:
+        raise DataError(
+            f"cannot export to {target} ({one_line_error(exc)}): check the free space and permissions of "
+            f"{target.parent}; nothing was written."
+        ) from exc
+    finally:
+        temp.unlink(missing_ok=True)
+    counts = {name: len(rows) for name, rows in tables.items()}
+    return Exported(target, target.stat().st_size, version, counts, time.perf_counter() - started)
+
+
+def _copy_to_postgres(database_path: Path, url: str) -> dict[str, int]:
+    """Copy the state of the SQLite store at `database_path` (brought to this code's schema first) into
+    the PostgreSQL database at `url`, which must hold no data; the rows of each table."""
+    asyncio.run(_migrated(database_path))
+    connection = connect_store(database_path)
+    try:
+        connection.execute("BEGIN")
+        tables = exported_tables(connection)
+        rows = {name: list(_rows(connection, table)) for name, table in tables.items()}
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+    asyncio.run(_load_postgres(url, rows))
+    return {name: len(table) for name, table in rows.items()}
+
+
+async def _migrated(database_path: Path) -> None:
+    store = await Store.open(database_path)
+    await store.close()
+
+
+async def _load_postgres(url: str, tables: dict[str, list[dict[str, Any]]]) -> None:
+    from bot.store.postgres import dump, load, masked
+
+    store = await _open(url)
+    try:
+        _, held = await dump(store, RUNTIME_TABLES, RUNTIME_COLUMNS)
+        counts = {name: len(rows) for name, rows in _state(held).items()}
+        if any(counts.values()):
+            raise DataError(
+                f"DATABASE_URL {masked(url)} already holds data ({summary(counts)}): copy only into an empty "
+                "database (a new one, or drop this one's tables); nothing was changed."
+            )
+        try:
+            await load(store, tables)
+        except store.errors as exc:
+            raise DataError(
+                f"cannot copy into DATABASE_URL {masked(url)} ({one_line_error(exc)}); nothing was changed."
+            ) from None
+    finally:
+        await store.close()
+
+
+@dataclass(frozen=True)
+class Migrated:
+    counts: dict[str, int]
+    seconds: float
+
+
+def migrate_store(database_path: Path, url: str, *, to_postgresql: bool) -> Migrated:
+    """`python -m bot migrate`: copy the SQLite store at `database_path` into the empty PostgreSQL
+    database at `url`, or (`to_postgresql=False`) the PostgreSQL store into a new SQLite file; either way
+    the two stores then export the same bytes. The source is left as it was."""
+    started = time.perf_counter()
+    if to_postgresql:
+        check_store(database_path, "migrate")
+        counts = _copy_to_postgres(database_path, url)
+        return Migrated(counts, time.perf_counter() - started)
+    version, tables = asyncio.run(_read_postgres(url))
+    _into_new_sqlite("migrate", Path("DATABASE_URL"), version, tables, database_path)
+    return Migrated({name: len(rows) for name, rows in tables.items()}, time.perf_counter() - started)
 
 
 # --- canon ----------------------------------------------------------------------------------------
@@ -589,11 +730,12 @@ def _said(facts: list[Fact]) -> list[tuple[str | bool, ...]]:
     ]
 
 
-def export_canon(database_path: Path, directory: Path) -> Canon:
+def export_canon(database: Path | str, directory: Path) -> Canon:
     """Write the store's current entries and facts as canon files in the new (or empty) folder
-    `directory`, after reading them back as the bot would and checking they say the same. Not for
-    a running event loop (the CLI's): it runs its own."""
-    check_store(database_path, "export")
+    `directory`, after reading them back as the bot would and checking they say the same. `database`:
+    the SQLite file, or a DATABASE_URL. Not for a running event loop (the CLI's): it runs its own."""
+    if isinstance(database, Path):
+        check_store(database, "export")
     if directory.exists() and not directory.is_dir():
         raise DataError(f"{directory} is a file: give --canon a new or empty folder.")
     if directory.is_dir() and any(directory.iterdir()):
@@ -604,7 +746,7 @@ def export_canon(database_path: Path, directory: Path) -> Canon:
         raise DataError(
             f"the folder {directory.parent} does not exist: create it, or give --canon another folder."
         )
-    entries, facts = asyncio.run(_read_store(database_path))
+    entries, facts = asyncio.run(_read_store(database))
     if any(entry.slug == Path(SOURCES_FILE).stem for entry in entries):
         raise DataError(f"the entry `sources` would be written over {SOURCES_FILE}: rename that entry first.")
     canon = render_canon(entries, facts)
@@ -628,8 +770,8 @@ def export_canon(database_path: Path, directory: Path) -> Canon:
     return canon
 
 
-async def _read_store(database_path: Path) -> tuple[list[Entry], dict[str, list[Fact]]]:
-    store = await Store.open(database_path)
+async def _read_store(database: Path | str) -> tuple[list[Entry], dict[str, list[Fact]]]:
+    store = await (Store.open(database) if isinstance(database, Path) else _open(database))
     try:
         return await _entries_and_facts(store)
     finally:

@@ -1,4 +1,4 @@
-"""Shared fixtures: real SQLite files in tmp_path and a private copy of the shipped canon."""
+"""Shared fixtures: a real store on this run's engine (SQLite files in tmp_path, or PostgreSQL: see\ntests/engines.py) and a private copy of the shipped canon."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from bot.client import CitadelBot
 from bot.clock import ManualClock
 from bot.config import DEFAULT_CANON_DIR, Settings
 from bot.store import Store
+from tests.engines import ENGINE, POSTGRES, new_database
 from tests.fake_discord import FakeDiscord, openapi
 from tests.harness import make_fake, make_settings, running_bot
 from tests.web_support import AXE, CHROMIUM, NO_AXE, NO_CHROMIUM
@@ -21,6 +22,10 @@ from tests.web_support import AXE, CHROMIUM, NO_AXE, NO_CHROMIUM
 def pytest_configure(config: pytest.Config) -> None:
     if openapi.SPEC_PATH is not None and not openapi.SPEC_PATH.is_file():
         raise pytest.UsageError(f"{openapi.SPEC_ENV}={openapi.SPEC_PATH}: no such file")
+
+
+def pytest_report_header() -> str:
+    return f"store engine: {ENGINE}" + ("" if POSTGRES else " (for PostgreSQL: python -m tests.postgres python -m pytest)")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -42,7 +47,8 @@ def canon_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "citadel.sqlite3")
+    """A new, empty store on the engine of this run (tests/engines.py)."""
+    opened = await Store.open(new_database(tmp_path))
     yield opened
     await opened.close()
 

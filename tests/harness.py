@@ -21,6 +21,7 @@ from bot.__main__ import open_store
 from bot.client import CitadelBot, point_at
 from bot.clock import ManualClock, utc_now
 from bot.config import Settings
+from tests.engines import new_database
 from tests.fake_discord import FakeDiscord, GuildSpec, InteractionRecord, guild_id_for_index
 from tests.fake_discord.payloads import FLAG_EPHEMERAL
 from tests.fake_discord.waiting import Changes
@@ -57,6 +58,7 @@ def make_settings(tmp_path: Path, canon_dir: Path, fake: FakeDiscord) -> Setting
     return Settings(
         discord_token=TOKEN,
         database_path=tmp_path / "bot.sqlite3",
+        database_url=database if isinstance(database := new_database(tmp_path, "bot"), str) else None,
         canon_dir=canon_dir,
         home_guild_ids=(HOME.id,),
         editor_role_id=EDITOR_ROLE_ID,
@@ -185,6 +187,7 @@ def bot_process(
         LOG_LEVEL=log_level,
         HOME_GUILD_IDS=",".join(map(str, settings.home_guild_ids)),
         DATABASE_PATH=str(settings.database_path),
+        DATABASE_URL=settings.database_url or "",
         CANON_DIR=str(settings.canon_dir),
         DISCORD_API_BASE=str(settings.discord_api_base),
         DISCORD_GATEWAY_URL=str(settings.discord_gateway_url),

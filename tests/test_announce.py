@@ -25,6 +25,7 @@ from bot.posts import Posts
 from bot.services.announcements import Announcements
 from bot.store import Store, put_fact
 from bot.store.servers import GuildSettings
+from tests.engines import new_database
 from tests.fake_discord import FakeDiscord
 from tests.harness import HOME, MANAGE_GUILD, OTHER, assert_ephemeral_line, bot_process, running_bot
 
@@ -622,7 +623,7 @@ async def never_asked(guild_id: int) -> str | None:
 
 async def test_a_servers_countdown_starts_when_it_picks_its_channel(tmp_path: Path) -> None:
     clock = ManualClock(START)
-    store = await Store.open(tmp_path / "bot.sqlite3", clock)
+    store = await Store.open(new_database(tmp_path), clock)
     try:
         announcements = Announcements(store, Posts(store, time(0, tzinfo=UTC)), lambda: None, never_asked)
         assert (await announcements.post_in(HOME.id, 10)).countdown_since == iso(START)
@@ -651,7 +652,7 @@ async def test_each_server_is_planned_only_the_milestones_after_its_countdown_st
     milestone (passed 2 days ago) is planned only for servers subscribed by then."""
     seven = milestone(7)
     clock = ManualClock(seven + timedelta(days=2))
-    store = await Store.open(tmp_path / "bot.sqlite3", clock)
+    store = await Store.open(new_database(tmp_path), clock)
     try:
         await load_canon(store, canon_dir)
         await store.facts.edit(

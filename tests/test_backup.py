@@ -32,8 +32,13 @@ from bot.running import hold, in_use, lock_path
 from bot.services import Catalogue
 from bot.store import Store, migrations, sql_statements
 from bot.store.servers import GuildSettings
+from tests.engines import POSTGRES
 from tests.fake_discord import FakeDiscord
 from tests.harness import ROOT, TOKEN, bot_process, finished, make_settings, running_bot
+from tests.store_probe import select
+
+# SQLite's online backup of a running bot's store: a PostgreSQL store is backed up with pg_dump.
+BACKS_UP_SQLITE = pytest.mark.skipif(POSTGRES, reason="SQLite's online backup; PostgreSQL's is pg_dump")
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ASKED_AT = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)  # "now" for the answers compared
@@ -68,11 +73,15 @@ class Run:
         return lines[0]
 
 
-async def cli(database_path: Path, *args: str, cwd: Path, canon_dir: Path = DEFAULT_CANON_DIR) -> Run:
-    """`python -m bot <args>` as the operator runs it, with DATABASE_PATH and CANON_DIR set (and no .env)."""
+async def cli(
+    database_path: Path, *args: str, cwd: Path, canon_dir: Path = DEFAULT_CANON_DIR, database_url: str | None = None
+) -> Run:
+    """`python -m bot <args>` as the operator runs it, with DATABASE_PATH and CANON_DIR set (and no .env),
+    and DATABASE_URL when given."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "HOME_GUILD_IDS", "BACKUP_DIR")}
     env.update(
-        DATABASE_PATH=str(database_path), CANON_DIR=str(canon_dir), LOG_LEVEL="INFO", PYTHONPATH=str(ROOT)
+        DATABASE_PATH=str(database_path), CANON_DIR=str(canon_dir), LOG_LEVEL="INFO", PYTHONPATH=str(ROOT),
+        DATABASE_URL=database_url or "",
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", *args, cwd=cwd, env=env,
@@ -123,9 +132,9 @@ def pragma(path: Path, name: str) -> object:
         return db.execute(f"PRAGMA {name}").fetchone()[0]
 
 
-def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite(path) as db:
-        return db.execute(sql).fetchall()
+def rows(where: Path | str, sql: str) -> list[tuple[object, ...]]:
+    """The rows `sql` reads from the store at `where` (a SQLite file, or a PostgreSQL URL)."""
+    return select(where, sql)
 
 
 def files(folder: Path) -> list[str]:
@@ -175,6 +184,7 @@ async def answers(settings: Settings, searches: tuple[str, ...] = ("Milan",)) ->
 # --- backup ------------------------------------------------------------------------------------------------
 
 
+@BACKS_UP_SQLITE
 async def test_a_backup_while_the_bot_runs_is_a_whole_checked_copy_of_the_store(
     settings: Settings, fake: FakeDiscord, tmp_path: Path
 ) -> None:
@@ -216,6 +226,7 @@ async def test_a_backup_while_the_bot_runs_is_a_whole_checked_copy_of_the_store(
     assert len(rows(target, "SELECT id FROM entries")) == 6
 
 
+@BACKS_UP_SQLITE
 async def test_a_backup_taken_during_a_fan_out_restores_to_a_sound_store_that_answers_the_same(
     tmp_path: Path, canon_dir: Path
 ) -> None:
@@ -496,6 +507,7 @@ def stamp(moment: datetime) -> str:
     return backup_name(moment)
 
 
+@BACKS_UP_SQLITE
 async def test_rotating_backups_keep_the_newest_and_never_touch_other_files(
     seeded: Store, tmp_path: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -526,6 +538,7 @@ async def test_rotating_backups_keep_the_newest_and_never_touch_other_files(
     assert infos[-1].getMessage().endswith(f"; keeping the newest 3, removed {stamp(START + 2 * day)}")
 
 
+@BACKS_UP_SQLITE
 async def test_on_start_a_backup_is_taken_only_if_the_newest_is_older_than_the_interval(
     seeded: Store, tmp_path: Path, clock: ManualClock
 ) -> None:
@@ -549,6 +562,7 @@ async def test_on_start_a_backup_is_taken_only_if_the_newest_is_older_than_the_i
         assert backups.written == [stale / stamp(clock())]
 
 
+@BACKS_UP_SQLITE
 async def test_a_failed_backup_warns_and_is_tried_again_within_the_hour(
     seeded: Store, tmp_path: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -46,13 +46,14 @@ async def test_every_fact_has_a_source_and_a_source_date(seeded: Store) -> None:
 async def test_loading_an_unchanged_canon_again_writes_nothing(
     seeded: Store, canon_dir: Path, tmp_path: Path
 ) -> None:
-    before = (tmp_path / "citadel.sqlite3").stat().st_mtime_ns, count(seeded, "revisions")
-    wal = tmp_path / "citadel.sqlite3-wal"
-    wal_size = wal.stat().st_size
+    revisions = count(seeded, "revisions")
+    wal = seeded.path and seeded.path.with_name(seeded.path.name + "-wal")
+    wal_size = wal.stat().st_size if wal else 0
     report = await load_canon(seeded, canon_dir)
     assert report.loaded == [] and report.revisions == 0
-    assert count(seeded, "revisions") == before[1]
-    assert wal.stat().st_size == wal_size  # not a single page written
+    assert count(seeded, "revisions") == revisions
+    if wal:  # SQLite
+        assert wal.stat().st_size == wal_size  # not a single page written
 
 
 async def test_an_unchanged_canon_is_not_even_parsed_but_a_changed_byte_is_checked(

@@ -13,6 +13,7 @@ from bot.errors import UnknownEntry
 from bot.facts import Entry, Fact
 from bot.services.catalogue import CHECK_EVERY, Catalogue
 from bot.store import Store
+from tests.engines import sqlite_only
 
 NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
 SOURCE = "https://example.org/news"
@@ -74,13 +75,14 @@ async def test_an_answer_made_while_the_facts_changed_is_sent_but_not_kept(
     assert await catalogue.kept("q", slow) == "new"  # but not kept: made again
 
 
+@sqlite_only  # PostgreSQL tells of another process's commit at once: tests/test_postgres.py
 async def test_another_process_is_noticed_once_the_clock_passes_the_check_interval(
     catalogue: Catalogue, seeded: Store
 ) -> None:
     clock = catalogue.clock
     assert isinstance(clock, ManualClock)
     await catalogue.notice_changes()
-    other = await Store.open(seeded.path)  # a second process sharing the file
+    other = await Store.open(seeded.where)  # a second process sharing the file
     try:
         await other.entries.create(Entry("zeta-test", "Zeta", aliases=("Z",), position=90), "other (2)")
     finally:

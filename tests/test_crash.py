@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -9,10 +10,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 from bot.canon import load_canon
 from bot.store import Store
+from tests.engines import new_database
+from tests.store_probe import select
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,25 +39,25 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
 
 
-def state(path: Path) -> tuple[str, str, int, str, int]:
-    db = sqlite3.connect(path)
-    try:
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        value, revision_id = db.execute(
-            "SELECT value, revision_id FROM facts WHERE field = 'schedule' "
-            "AND entry_id = (SELECT id FROM entries WHERE slug = 'diana')"
-        ).fetchone()
-        last_id, last_new = db.execute(
-            "SELECT id, json_extract(new, '$.value') FROM revisions WHERE field = 'schedule' "
-            "AND entry_id = (SELECT id FROM entries WHERE slug = 'diana') ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-        total = db.execute("SELECT count(*) FROM revisions WHERE field = 'schedule'").fetchone()[0]
-        return value, last_new, revision_id, str(last_id), total
-    finally:
-        db.close()
+def state(where: Path | str) -> tuple[str, str, int, str, int]:
+    if isinstance(where, Path):
+        with closing(sqlite3.connect(where)) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    [(value, revision_id)] = select(
+        where,
+        "SELECT value, revision_id FROM facts WHERE field = 'schedule' "
+        "AND entry_id = (SELECT id FROM entries WHERE slug = 'diana')",
+    )
+    [(last_id, last_new)] = select(
+        where,
+        "SELECT id, new FROM revisions WHERE field = 'schedule' "
+        "AND entry_id = (SELECT id FROM entries WHERE slug = 'diana') ORDER BY id DESC LIMIT 1",
+    )
+    [(total,)] = select(where, "SELECT count(*) FROM revisions WHERE field = 'schedule'")
+    return str(value), json.loads(str(last_new))["value"], int(revision_id), str(last_id), int(total)
 
 
-def edit_until_killed(path: Path, round_: int, rng: random.Random) -> int:
+def edit_until_killed(path: Path | str, round_: int, rng: random.Random) -> int:
     """Run the editor, kill it with SIGKILL somewhere inside an edit; the number of the last edit it printed."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     child = subprocess.Popen(
@@ -74,7 +78,7 @@ def edit_until_killed(path: Path, round_: int, rng: random.Random) -> int:
 
 
 async def test_sigkill_during_edits_leaves_old_or_new_never_half(tmp_path: Path, canon_dir: Path) -> None:
-    path = tmp_path / "crash.sqlite3"
+    path = new_database(tmp_path, "crash")
     store = await Store.open(path)
     await load_canon(store, canon_dir)
     await store.close()

@@ -4,8 +4,8 @@ security cases. Counts of revisions and rows are exact; refusals leave the store
 from __future__ import annotations
 
 import asyncio
+import json
 import random
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -25,29 +25,23 @@ from tests.harness import (
     handled,
     running_bot,
 )
+from tests.store_probe import select
 
 NO_PERMISSIONS = 0
 SOURCE = "https://example.org/citadel-news"
 
 
-def dump(path: Path) -> list[tuple[Any, ...]]:
+def dump(where: Path | str) -> list[tuple[Any, ...]]:
     """Every row the curation touches, for 'the store is exactly as it was'."""
-    db = sqlite3.connect(path)
-    try:
-        rows: list[tuple[Any, ...]] = []
-        for table in ("entries", "facts", "revisions", "suggestions"):
-            rows += [(table, *row) for row in db.execute(f"SELECT * FROM {table} ORDER BY rowid")]
-        return rows
-    finally:
-        db.close()
+    rows: list[tuple[Any, ...]] = []
+    for table in ("entries", "facts", "revisions", "suggestions"):
+        rows += [(table, *row) for row in select(where, f"SELECT * FROM {table} ORDER BY id")]
+    return rows
 
 
-def count(path: Path, table: str, where: str = "1") -> int:
-    db = sqlite3.connect(path)
-    try:
-        return int(db.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0])
-    finally:
-        db.close()
+def count(where: Path | str, table: str, condition: str = "TRUE") -> int:
+    [(number,)] = select(where, f"SELECT count(*) FROM {table} WHERE {condition}")
+    return int(str(number))
 
 
 class Moderators:
@@ -116,7 +110,7 @@ def buttons(message: dict[str, Any]) -> dict[str, str]:
 async def test_add_edit_remove_and_revert_a_fact(
     bot: CitadelBot, mods: Moderators, settings: Settings
 ) -> None:
-    db = settings.database_path
+    db = settings.database
     revisions = count(db, "revisions")
     record = await mods.fake.invoke_command("citadel", subcommand="diana")  # an answer to keep
     assert fields_of((await record.wait_response())["data"]["embeds"][0])["Episodes"].startswith("6 [")
@@ -165,11 +159,7 @@ async def test_add_edit_remove_and_revert_a_fact(
     assert "Paris [" in fields["Filmed in"]
     assert count(db, "revisions") == revisions + 4
 
-    history = (
-        sqlite3.connect(db)
-        .execute("SELECT action, who, reason FROM revisions ORDER BY id DESC LIMIT 4")
-        .fetchall()
-    )
+    history = select(db, "SELECT action, who, reason FROM revisions ORDER BY id DESC LIMIT 4")
     assert history == [
         ("add", "ana (1001)", f"revert of #{removal}"),
         ("remove", "ana (1001)", "not in the source"),
@@ -226,7 +216,7 @@ async def test_history_pages_with_buttons(bot: CitadelBot, mods: Moderators, fak
 async def test_two_moderators_editing_the_same_fact_lose_nothing(
     bot: CitadelBot, mods: Moderators, fake: FakeDiscord, settings: Settings
 ) -> None:
-    db = settings.database_path
+    db = settings.database
     before = count(db, "revisions")
     ana_form = await mods.run("fact", "edit", mods.ana, entry="diana", field="episodes")
     ben_form = await mods.run("fact", "edit", mods.ben, entry="diana", field="episodes")
@@ -251,14 +241,14 @@ async def test_two_moderators_editing_the_same_fact_lose_nothing(
     assert form["components"][0]["components"][0]["value"] == winner_value
     saved = await fake.submit_modal(retry, {"value": "9", "source": SOURCE, "source_date": ""})
     stored_answer(await saved.wait_response(), "Episodes now says “9”")
-    rows = (
-        sqlite3.connect(db)
-        .execute(
-            "SELECT json_extract(old, '$.value'), json_extract(new, '$.value') FROM revisions WHERE field = 'episodes' "
-            "AND entry_id = (SELECT id FROM entries WHERE slug = 'diana') ORDER BY id"
+    rows = [
+        tuple(json.loads(text)["value"] if text else None for text in row)
+        for row in select(
+            db,
+            "SELECT old, new FROM revisions WHERE field = 'episodes' "
+            "AND entry_id = (SELECT id FROM entries WHERE slug = 'diana') ORDER BY id",
         )
-        .fetchall()
-    )
+    ]
     assert rows == [(None, "6"), ("6", winner_value), (winner_value, "9")]
 
 
@@ -286,7 +276,7 @@ async def test_entries_are_added_edited_removed_and_restored(
 
     refused = await mods.answer("entry", "remove", entry="season-3")
     assert_ephemeral_line(refused, "still has 1 fact.", "Nothing was changed")
-    assert count(settings.database_path, "entries", "removed_at IS NULL") == 7
+    assert count(settings.database, "entries", "removed_at IS NULL") == 7
 
     record = await mods.run("entry", "remove", entry="season-3", force=True)
     prompt = await record.wait_response()
@@ -300,13 +290,13 @@ async def test_entries_are_added_edited_removed_and_restored(
     )
     content = (await confirmed.wait_response())["data"]["content"]
     assert content.startswith("Revision #") and "removed the entry “season-3” and its facts" in content
-    assert count(settings.database_path, "entries", "removed_at IS NULL") == 6
+    assert count(settings.database, "entries", "removed_at IS NULL") == 6
     choices = await fake.autocomplete("citadel", subcommand="show", option="entry", value="season 3")
     assert "season-3" not in [c["value"] for c in choices]
 
     revision = int(content.split("#")[1].split(":")[0])
     stored_answer(await mods.answer("fact", "revert", revision=revision), f"reverted #{revision}")
-    assert count(settings.database_path, "entries", "removed_at IS NULL") == 7
+    assert count(settings.database, "entries", "removed_at IS NULL") == 7
 
 
 # --- suggestions ------------------------------------------------------------------------------------
@@ -338,7 +328,7 @@ async def test_a_suggestion_is_reviewed_approved_and_credited(
     assert review["embeds"][0]["description"] == "Belgrade"
     assert buttons(review) == {"Approve": "suggestion:1:approve", "Reject": "suggestion:1:reject"}
 
-    revisions = count(settings.database_path, "revisions")
+    revisions = count(settings.database, "revisions")
     # Two moderators click Approve at the same moment: it is approved once.
     clicks = await asyncio.gather(
         fake.click_button(
@@ -349,16 +339,14 @@ async def test_a_suggestion_is_reviewed_approved_and_credited(
     eve_answer, ana_answer = [await click.wait_response() for click in clicks]
     approved, late = (eve_answer, ana_answer) if eve_answer["type"] == 7 else (ana_answer, eve_answer)
     assert_ephemeral_line(late, "Suggestion #1 was already approved.")
-    assert count(settings.database_path, "revisions") == revisions + 1
+    assert count(settings.database, "revisions") == revisions + 1
     assert approved["type"] == 7 and approved["data"]["components"] == []
     approver = "eve (1003)" if approved is eve_answer else "ana (1001)"
     decision = fields_of(approved["data"]["embeds"][0])["Decision"]
     assert decision.startswith(f"Approved by {approver}: revision #")
 
-    row = (
-        sqlite3.connect(settings.database_path)
-        .execute("SELECT value, added_by FROM facts WHERE field = 'filming_location' AND key = 'belgrade'")
-        .fetchone()
+    [row] = select(
+        settings.database, "SELECT value, added_by FROM facts WHERE field = 'filming_location' AND key = 'belgrade'"
     )
     assert row == ("Belgrade", f"fan (2001), suggestion #1 approved by {approver}")
     (told,) = await fake.wait_for_message(int(fake.dm_channel_for(fan)["id"]), count=1)
@@ -382,7 +370,7 @@ async def test_a_rejection_asks_for_a_reason_and_tells_the_suggester(
         fields_of(rejected["data"]["embeds"][0])["Decision"]
         == "Rejected by ana (1001)\nReason: No source says so."
     )
-    assert count(settings.database_path, "facts", "key = 'atlantis'") == 0
+    assert count(settings.database, "facts", "key = 'atlantis'") == 0
     (told,) = await fake.wait_for_message(int(fake.dm_channel_for(fan)["id"]), count=1)
     assert told["content"].endswith("was not accepted. Reason: No source says so.")
 
@@ -405,7 +393,7 @@ async def test_review_buttons_work_after_a_restart_and_closed_dms_break_nothing(
             await fake.click_button(review, "suggestion:1:approve", user=mods.ana, permissions=MANAGE_GUILD)
         ).wait_response()
         assert fields_of(approved["data"]["embeds"][0])["Decision"].startswith("Approved by ana (1001)")
-        assert count(settings.database_path, "facts", "key = 'novi sad'") == 1
+        assert count(settings.database, "facts", "key = 'novi sad'") == 1
         assert fake.messages.get(int(fake.dm_channel_for(fan)["id"]), []) == []
 
 
@@ -416,11 +404,11 @@ async def test_at_most_five_suggestions_an_hour(
     for n in range(5):
         assert_ephemeral_line(await suggest(fake, fan, f"Place {n}"), f"Suggestion #{n + 1} is waiting")
     await fake.wait_for_message(HOME.channel_id, count=5)  # suggest() waited for each review post's id
-    before = dump(settings.database_path)
+    before = dump(settings.database)
     line = assert_ephemeral_line(await suggest(fake, fan, "Place 6"), "You can make 5 suggestions an hour.")
     assert "<t:" in line and ":R>" in line and "Nothing was stored." in line
-    assert dump(settings.database_path) == before
-    assert count(settings.database_path, "suggestions") == 5
+    assert dump(settings.database) == before
+    assert count(settings.database, "suggestions") == 5
     await fake.wait_for_message(HOME.channel_id, count=5)
     assert len(fake.messages[HOME.channel_id]) == 5
 
@@ -444,12 +432,12 @@ EDITING_CALLS = [
 async def test_members_without_manage_server_or_the_editor_role_are_refused_everything(
     bot: CitadelBot, mods: Moderators, settings: Settings
 ) -> None:
-    before = dump(settings.database_path)
+    before = dump(settings.database)
     for group, sub, options in EDITING_CALLS:
         # The fake delivers the command as if a server admin had overridden Discord's permissions.
         answer = await mods.answer(group, sub, mods.max, **options)
         assert_ephemeral_line(answer, "Only moderators can do that")
-    assert dump(settings.database_path) == before
+    assert dump(settings.database) == before
 
 
 async def test_the_editor_role_is_enough(bot: CitadelBot, mods: Moderators) -> None:
@@ -464,7 +452,7 @@ async def test_review_buttons_refuse_non_moderators(
 ) -> None:
     await suggest(fake, fake.make_user(2005, "fan5"), "Kragujevac")
     (review,) = await fake.wait_for_message(HOME.channel_id, count=1)
-    before = dump(settings.database_path)
+    before = dump(settings.database)
     for custom_id in ("suggestion:1:approve", "suggestion:1:reject"):
         answer = await (
             await fake.click_button(review, custom_id, user=mods.max, permissions=0)
@@ -476,7 +464,7 @@ async def test_review_buttons_refuse_non_moderators(
         await fake.click_button(other_review, "suggestion:1:approve", user=mods.ana, permissions=MANAGE_GUILD)
     ).wait_response()
     assert_ephemeral_line(answer, "only in the bot's home server")
-    assert dump(settings.database_path) == before
+    assert dump(settings.database) == before
 
 
 async def test_editing_commands_exist_only_in_the_home_server(
@@ -485,7 +473,7 @@ async def test_editing_commands_exist_only_in_the_home_server(
     assert fake.commands(OTHER.id) == []
     assert {c["name"] for c in fake.commands("global")} == {"citadel", "announce"}
     forged_id = next(int(c["id"]) for c in fake.commands(HOME.id) if c["name"] == "fact")
-    before = dump(settings.database_path)
+    before = dump(settings.database)
     record = await fake.invoke_command(
         "fact",
         subcommand="add",
@@ -496,7 +484,7 @@ async def test_editing_commands_exist_only_in_the_home_server(
         command_id=forged_id,
     )
     assert_ephemeral_line(await record.wait_response(), "isn't available here")
-    assert dump(settings.database_path) == before
+    assert dump(settings.database) == before
 
 
 # --- bad input --------------------------------------------------------------------------------------
@@ -556,11 +544,11 @@ BAD_INPUT = [
 async def test_bad_input_gets_one_line_and_changes_nothing(
     bot: CitadelBot, mods: Moderators, settings: Settings, options: dict[str, str], says: str
 ) -> None:
-    before = dump(settings.database_path)
+    before = dump(settings.database)
     call = {"entry": "diana", "source": SOURCE, **options}
     line = assert_ephemeral_line(await mods.answer("fact", "add", **call), says)
     assert line.endswith("Nothing was changed.")
-    assert dump(settings.database_path) == before
+    assert dump(settings.database) == before
 
 
 TRICKS = [
@@ -583,11 +571,7 @@ async def test_mentions_markdown_and_sql_are_stored_as_written_and_ping_nobody(
     response = await mods.answer("fact", "add", entry="diana", field="notes", value=text, source=SOURCE)
     fields = stored_answer(response, "added Notes")
     assert response["data"]["allowed_mentions"] == {"parse": []}
-    stored = (
-        sqlite3.connect(settings.database_path)
-        .execute("SELECT value FROM facts WHERE field = 'notes' ORDER BY id DESC LIMIT 1")
-        .fetchone()[0]
-    )
+    [(stored,)] = select(settings.database, "SELECT value FROM facts WHERE field = 'notes' ORDER BY id DESC LIMIT 1")
     assert stored == " ".join(text.split())
     assert "link](https://evil" not in fields["Notes"]  # a masked link is shown as text (\[…\]), not made
     assert "\\@everyone" in fields["Notes"] or "@everyone" not in text
@@ -633,14 +617,14 @@ async def test_an_item_picked_from_autocomplete_is_edited_only_while_unchanged(
                           value="Paris", source="https://example.org/newer"),
         "Filmed in now says “Paris”",
     )  # fmt: skip
-    before = dump(settings.database_path)
+    before = dump(settings.database)
     stale = await mods.answer(
         "fact", "edit", entry="diana", field="filming_location", item=picked, value="Paris, France"
     )
     assert_ephemeral_line(
         stale, "Someone changed that Filmed in item after you picked it", "Nothing was changed"
     )
-    assert dump(settings.database_path) == before
+    assert dump(settings.database) == before
 
 
 # --- confidence, and the sources of edits -----------------------------------------------------------
@@ -649,7 +633,7 @@ async def test_an_item_picked_from_autocomplete_is_edited_only_while_unchanged(
 async def test_an_edit_names_the_source_of_a_new_value_and_confidence_is_an_edit(
     bot: CitadelBot, mods: Moderators, fake: FakeDiscord, settings: Settings
 ) -> None:
-    db = settings.database_path
+    db = settings.database
     before = dump(db)
     line = assert_ephemeral_line(
         await mods.answer("fact", "edit", entry="diana", field="episodes", value="7"),
@@ -665,13 +649,10 @@ async def test_an_edit_names_the_source_of_a_new_value_and_confidence_is_an_edit
     )
     assert fields["Episodes"].startswith("6 _(reported, not confirmed)_ [")
     assert len(dump(db)) == len(before) + 1  # one revision more; nothing else changed in number
-    row = (
-        sqlite3.connect(db)
-        .execute(
-            "SELECT value, source, source_date, confidence FROM facts WHERE field = 'episodes' AND entry_id = "
-            "(SELECT id FROM entries WHERE slug = 'diana')"
-        )
-        .fetchone()
+    [row] = select(
+        db,
+        "SELECT value, source, source_date, confidence FROM facts WHERE field = 'episodes' AND entry_id = "
+        "(SELECT id FROM entries WHERE slug = 'diana')",
     )
     assert row == (
         "6",
@@ -723,9 +704,7 @@ async def test_a_rumour_is_marked_everywhere_fans_read_it_and_suggestions_are_re
     review = (await fake.wait_for_message(HOME.channel_id, count=3))[-1]  # after the two answers above
     assert review["embeds"][0]["title"] == "Suggestion #1: Citadel: Diana · Filmed in"
     assert fields_of(review["embeds"][0])["Confidence"] == "reported"
-    assert sqlite3.connect(settings.database_path).execute(
-        "SELECT confidence FROM suggestions"
-    ).fetchall() == [("reported",)]
+    assert select(settings.database, "SELECT confidence FROM suggestions") == [("reported",)]
 
 
 async def test_an_entry_not_released_yet_says_so_for_its_trailer(bot: CitadelBot, fake: FakeDiscord) -> None:

@@ -8,11 +8,9 @@ each REST body against Discord's OpenAPI spec; the fixture fails any test that s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import signal
-import sqlite3
 import statistics
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from bot.config import Settings
 from bot.facts import Entry
 from bot.services.catalogue import CHECK_EVERY
 from bot.store import Store
+from tests.engines import sqlite_only
 from tests.fake_discord import FakeDiscord
 from tests.fake_discord.payloads import FLAG_EPHEMERAL
 from tests.harness import (
@@ -41,7 +40,7 @@ from tests.harness import (
     finished,
     running_bot,
 )
-from tests.store_probe import count
+from tests.store_probe import count, write
 
 
 async def test_citadel_diana_answers_with_the_sourced_embed(bot: CitadelBot, fake: FakeDiscord) -> None:
@@ -290,15 +289,9 @@ async def test_the_bot_resumes_after_a_dropped_connection(bot: CitadelBot, fake:
     assert embed_of(await ask(fake, "diana"))["title"] == "Citadel: Diana"
 
 
-async def write_elsewhere(path: Path, statement: str) -> None:
+async def write_elsewhere(where: Path | str, statement: str) -> None:
     """Run one write on the bot's database through a connection of its own, off the event loop."""
-
-    def write() -> None:
-        with contextlib.closing(sqlite3.connect(path)) as db:
-            db.execute(statement)
-            db.commit()
-
-    await asyncio.to_thread(write)
+    await asyncio.to_thread(write, where, statement)
 
 
 async def test_an_error_inside_a_command_is_one_ephemeral_line_and_the_bot_carries_on(
@@ -306,9 +299,9 @@ async def test_an_error_inside_a_command_is_one_ephemeral_line_and_the_bot_carri
 ) -> None:
     # The database breaks under the bot (written from a thread, as another process would: a blocking
     # write on the bot's own event loop would wait on a transaction the loop can no longer finish).
-    await write_elsewhere(settings.database_path, "ALTER TABLE facts RENAME TO facts_away")
+    await write_elsewhere(settings.database, "ALTER TABLE facts RENAME TO facts_away")
     assert_ephemeral_line(await ask(fake, "diana"), "Something went wrong on our side")
-    await write_elsewhere(settings.database_path, "ALTER TABLE facts_away RENAME TO facts")
+    await write_elsewhere(settings.database, "ALTER TABLE facts_away RENAME TO facts")
     assert embed_of(await ask(fake, "diana"))["title"] == "Citadel: Diana"
 
 
@@ -360,6 +353,7 @@ async def test_a_token_discord_rejects_ends_with_one_line_and_exit_code_2(
     assert fake.identifies == []
 
 
+@sqlite_only  # the check interval is SQLite's polling; PostgreSQL's news: tests/test_postgres.py
 async def test_an_answer_kept_in_memory_is_dropped_when_another_process_changes_the_database(
     fake: FakeDiscord, settings: Settings
 ) -> None:
@@ -367,7 +361,7 @@ async def test_an_answer_kept_in_memory_is_dropped_when_another_process_changes_
     async with running_bot(settings, fake, clock):
         assert fields_of(embed_of(await ask(fake, "diana")))["Episodes"].startswith("6 [")
         await write_elsewhere(  # as a second bot process sharing the file would
-            settings.database_path,
+            settings.database,
             "UPDATE facts SET value = '9' WHERE field = 'episodes' AND entry_id = (SELECT id FROM entries WHERE slug = 'diana')",
         )
         # Looked at once per CHECK_EVERY of the bot's clock: until then the kept answer stands.
@@ -376,6 +370,7 @@ async def test_an_answer_kept_in_memory_is_dropped_when_another_process_changes_
         assert fields_of(embed_of(await ask(fake, "diana")))["Episodes"].startswith("9 [")
 
 
+@sqlite_only  # the check interval is SQLite's polling; PostgreSQL's news: tests/test_postgres.py
 async def test_an_entry_another_process_adds_is_offered_and_answered_within_the_check_interval(
     fake: FakeDiscord, settings: Settings
 ) -> None:
@@ -386,7 +381,7 @@ async def test_an_entry_another_process_adds_is_offered_and_answered_within_the_
     clock = ManualClock(utc_now())
     async with running_bot(settings, fake, clock) as bot:
         assert await offered("zeta") == []  # asked once, so the empty list is kept too
-        other = await Store.open(settings.database_path)  # as a second bot process sharing the file would
+        other = await Store.open(settings.database)  # as a second bot process sharing the store would
         try:
             await other.entries.create(
                 Entry("zeta-test", "Zeta (a test entry)", aliases=("Zeta",), position=90),

@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.facts import Entry, Fact, fact_key
 from bot.portable import CACHE_META_KEYS, FORMAT, FORMAT_VERSION, export_data, toml_string
 from bot.store import Store
+from tests.engines import fetch
 from tests.fake_discord import FakeDiscord
 from tests.harness import HOME, OTHER, running_bot
 from tests.test_backup import (
@@ -137,7 +138,7 @@ async def test_export_import_export_gives_back_the_same_bytes_and_the_same_answe
         await bot.announcer.settled()
 
     first = tmp_path / "export.json"
-    said = (await cli(settings.database_path, "export", str(first), cwd=tmp_path)).said
+    said = (await cli(settings.database_path, "export", str(first), cwd=tmp_path, database_url=settings.database_url)).said
     document = json.loads(first.read_text(encoding="utf-8"))
     tables = document["tables"]
     assert said == (
@@ -153,11 +154,11 @@ async def test_export_import_export_gives_back_the_same_bytes_and_the_same_answe
     assert set(tables) == STATE_TABLES
     for name in STATE_TABLES - {"meta", *CLAIMED}:
         assert tables[name] == [
-            dict(row) for row in dict_rows(settings.database_path, f"SELECT * FROM {name} ORDER BY 1, 2")
+            dict(row) for row in dict_rows(settings.database, f"SELECT * FROM {name} ORDER BY 1, 2, 3")
         ], name
     assert document["counts"] == {name: len(tables[name]) for name in STATE_TABLES}
     assert {name for name in STATE_TABLES if not tables[name]} == {"meta"}  # its keys are all caches
-    assert {key for (key,) in rows(settings.database_path, "SELECT key FROM meta")} == CACHE_META_KEYS
+    assert {row["key"] for row in dict_rows(settings.database, "SELECT key FROM meta")} == CACHE_META_KEYS
     for name in CLAIMED:
         assert [d["id"] for d in tables[name]] == sorted(d["id"] for d in tables[name])
         assert all("claimed_by" not in d and "claim_expires" not in d for d in tables[name])
@@ -179,7 +180,7 @@ async def test_export_import_export_gives_back_the_same_bytes_and_the_same_answe
     assert [r["slug"] for r in tables["entries"] if r["removed_at"]] == ["mexico"]
 
     again = tmp_path / "again.json"
-    assert (await cli(settings.database_path, "export", str(again), cwd=tmp_path)).code == 0
+    assert (await cli(settings.database_path, "export", str(again), cwd=tmp_path, database_url=settings.database_url)).code == 0
     assert again.read_bytes() == first.read_bytes()
 
     imported = Settings(database_path=tmp_path / "moved" / "citadel.sqlite3", canon_dir=settings.canon_dir)
@@ -199,7 +200,12 @@ def titles(fake: FakeDiscord, channel_id: int) -> list[str]:
     return sorted(m["embeds"][0]["title"] for m in fake.messages[channel_id])
 
 
-def dict_rows(path: Path, sql: str) -> list[dict[str, Any]]:
+def dict_rows(where: Path | str, sql: str) -> list[dict[str, Any]]:
+    """The rows `sql` reads from the store at `where` (a SQLite file, or a PostgreSQL URL), as dicts."""
+    if isinstance(where, str):
+        derived = ("words", "word_count")  # PostgreSQL's search columns, generated from the facts
+        return [{k: v for k, v in row.items() if k not in derived} for row in fetch(where, sql)]
+    path = where
     with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
         db.row_factory = sqlite3.Row
         return [dict(row) for row in db.execute(sql)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +28,7 @@ from tests.fake_discord import FakeDiscord
 from tests.fake_discord.payloads import FLAG_EPHEMERAL
 from tests.fake_sources import FakeTVmaze, FakeWikidata
 from tests.harness import HOME, OTHER, TOKEN, bot_process, finished, free_port, running_bot
+from tests.store_probe import write
 from tests.test_announce import A_DAY_EARLY, PREMIERE, START, set_premiere, subscribe
 from tests.test_watcher import name_ids, serve_what_the_canon_says
 
@@ -188,13 +188,8 @@ async def test_healthz_follows_the_gateway_and_the_scheduler(settings: Settings,
 # --- /metrics -------------------------------------------------------------------------------------
 
 
-def rename(database: Path, table: str, to: str) -> None:
-    db = sqlite3.connect(database, timeout=10)
-    try:
-        db.execute(f"ALTER TABLE {table} RENAME TO {to}")
-        db.commit()
-    finally:
-        db.close()
+def rename(database: Path | str, table: str, to: str) -> None:
+    write(database, f"ALTER TABLE {table} RENAME TO {to}")
 
 
 def command_of(payload: dict[str, Any]) -> str:
@@ -220,10 +215,10 @@ async def test_metrics_count_every_interaction_the_fake_sent(settings: Settings,
     async with running_bot(settings, fake) as bot, aiohttp.ClientSession() as http:
         # The database breaks under the bot for one question. (In a thread: the bot's scheduler may be in
         # a transaction just then, which it can finish only while the event loop runs.)
-        await asyncio.to_thread(rename, settings.database_path, "facts", "facts_away")
+        await asyncio.to_thread(rename, settings.database, "facts", "facts_away")
         broken = await fake.invoke_command("citadel", subcommand="diana")
         await broken.wait_response()
-        await asyncio.to_thread(rename, settings.database_path, "facts_away", "facts")
+        await asyncio.to_thread(rename, settings.database, "facts_away", "facts")
         records = [broken]
         for _ in range(5):
             records.append(await fake.invoke_command("citadel", subcommand="diana"))

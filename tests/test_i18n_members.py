@@ -10,7 +10,6 @@ catalogue's extractor reads it): none may appear in an answer in a language that
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -38,6 +37,7 @@ from tests.harness import (
     make_settings,
     running_bot,
 )
+from tests.store_probe import select
 from tests.test_announce import PREMIERE, START, advance, milestone, set_premiere
 from tests.test_follow import said
 from tests.test_i18n import KEYWORDS
@@ -223,7 +223,7 @@ async def test_exact_answers_in_hindi_and_french(
         f"Vos rappels par MP :\n• **Citadel season 2** : 7 jours avant et le jour même ; prochain MP {seven} "
         f"(<t:{int(milestone(7).timestamp())}:R>)."
     )
-    rows = sqlite3.connect(settings.database_path).execute("SELECT user_id, locale FROM reminders").fetchall()
+    rows = select(settings.database, "SELECT user_id, locale FROM reminders")
     assert rows == [(3102, "fr")]
 
 
@@ -295,7 +295,7 @@ async def test_a_moderators_fact_add_and_history_have_no_english_left(
 async def test_an_input_error_reads_in_the_moderators_language(
     bot: CitadelBot, fake: FakeDiscord, settings: Settings
 ) -> None:
-    before = sqlite3.connect(settings.database_path).execute("SELECT count(*) FROM revisions").fetchone()
+    before = select(settings.database, "SELECT count(*) FROM revisions")
     moderator = {"user": fake.make_user(1001, "ana"), "permissions": MANAGE_GUILD, "guild_id": HOME.id}
     options = {"entry": "diana", "field": "notes", "value": "x", "source": SOURCE}
     future = await fake.invoke_command("fact", subcommand="add", options=options | {"source_date": "2099-01-01"},
@@ -313,7 +313,7 @@ async def test_an_input_error_reads_in_the_moderators_language(
         "Quelle: enthält ein unsichtbares oder die Schreibrichtung änderndes Zeichen (U+200B); entferne es und "
         "versuche es erneut. Es wurde nichts geändert."
     )
-    after = sqlite3.connect(settings.database_path).execute("SELECT count(*) FROM revisions").fetchone()
+    after = select(settings.database, "SELECT count(*) FROM revisions")
     assert after == before
 
 
@@ -371,5 +371,5 @@ async def test_the_review_post_is_in_the_home_servers_language_and_the_dm_in_the
         (told,) = await fake.wait_for_message(int(fake.dm_channel_for(fan)["id"]), count=1)
         assert told["content"].startswith("Citadel: Honey Bunny के लिए आपका सुझाव #1 (")
         assert told["content"].endswith("“Belgrade”) स्वीकार हो गया है और अब तथ्यों में शामिल है। धन्यवाद!")
-    rows = sqlite3.connect(settings.database_path).execute("SELECT id, locale FROM suggestions").fetchall()
+    rows = select(settings.database, "SELECT id, locale FROM suggestions")
     assert rows == [(1, "hi")]

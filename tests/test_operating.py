@@ -29,6 +29,7 @@ from bot.store.servers import GuildSettings
 from tests.fake_discord import FakeDiscord, InteractionRecord
 from tests.fake_discord.waiting import Changes
 from tests.harness import ROOT, TOKEN, bot_process, make_settings
+from tests.store_probe import select
 
 SOURCE = "https://example.org/premiere"
 
@@ -216,14 +217,15 @@ async def subscribe_all(settings: Settings, fake: FakeDiscord) -> None:
     await store.close()
 
 
-def deliveries(database: Path) -> dict[str, int]:
+def deliveries(database: Path | str) -> dict[str, int]:
     """Milestone deliveries by status, and how many pending ones are claimed, as the store holds them."""
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        rows = db.execute(
-            "SELECT status, count(*), sum(claimed_by IS NOT NULL) FROM deliveries WHERE kind = 'milestone' GROUP BY status"
-        ).fetchall()
-    counts = {status: number for status, number, _ in rows}
-    counts["claimed"] = sum(claimed or 0 for status, _, claimed in rows if status == "pending")
+    rows = select(
+        database,
+        "SELECT status, count(*), sum(CASE WHEN claimed_by IS NOT NULL THEN 1 ELSE 0 END) FROM deliveries "
+        "WHERE kind = 'milestone' GROUP BY status",
+    )
+    counts = {str(status): int(str(number)) for status, number, _ in rows}
+    counts["claimed"] = sum(int(str(claimed or 0)) for status, _, claimed in rows if status == "pending")
     return counts
 
 
@@ -261,7 +263,7 @@ async def stop(*processes: subprocess.Popen[str]) -> list[int]:
 async def all_sent(settings: Settings, fake: FakeDiscord, servers: int) -> None:
     """Until the store holds every one of the `servers` deliveries as sent."""
     await fake.wait_until(
-        lambda: deliveries(settings.database_path).get("sent") == servers or None,
+        lambda: deliveries(settings.database).get("sent") == servers or None,
         timeout=120,
         what="every delivery marked sent",
     )
@@ -292,9 +294,8 @@ def start(
     )
 
 
-def lease_holders(database: Path) -> dict[int, str]:
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        return dict(db.execute("SELECT shard_id, owner FROM shard_leases"))
+def lease_holders(database: Path | str) -> dict[int, str]:
+    return {int(str(shard)): str(owner) for shard, owner in select(database, "SELECT shard_id, owner FROM shard_leases")}
 
 
 async def test_a_standby_takes_the_shards_of_a_process_killed_mid_fan_out(
@@ -323,7 +324,7 @@ async def test_a_standby_takes_the_shards_of_a_process_killed_mid_fan_out(
             await fake.wait_until(
                 lambda: logged(tmp_path / "second", "standing by"), timeout=30, what="a standby"
             )
-            holders = lease_holders(settings.database_path)
+            holders = lease_holders(settings.database)
             assert sorted(holders) == [0, 1] and {h.split(":")[1] for h in holders.values()} == {
                 str(first.pid)
             }
@@ -346,7 +347,7 @@ async def test_a_standby_takes_the_shards_of_a_process_killed_mid_fan_out(
             await all_sent(settings, fake, servers)
             answered_after = await each_shard_answers(fake)
             assert posts_per_channel(fake, posts_only=True) == [1] * servers  # none lost, none twice
-            holders = lease_holders(settings.database_path)
+            holders = lease_holders(settings.database)
             assert {h.split(":")[1] for h in holders.values()} == {str(second.pid)}
             # The standby RESUMEd the killed process's sessions: nothing but the first two IDENTIFYs.
             assert len(fake.identifies) == 2 and len(fake.resumes) == 2 and fake.invalid_sessions == []
@@ -388,7 +389,7 @@ async def test_a_process_killed_holding_claims_is_finished_by_the_next_start(
             if killed.poll() is None:
                 killed.kill()
         # It died holding its first batch of claims, some of them posted but never heard back.
-        assert deliveries(settings.database_path) == {"pending": servers, "claimed": CLAIM_BATCH}
+        assert deliveries(settings.database) == {"pending": servers, "claimed": CLAIM_BATCH}
         assert sum(posts_per_channel(fake)) == CONCURRENCY
         for guild_id in fake.guild_ids:
             fake.release_replies(fake.guild(guild_id).channel_id)
@@ -396,7 +397,7 @@ async def test_a_process_killed_holding_claims_is_finished_by_the_next_start(
         assert await run_until_all_sent(settings, fake, tmp_path / "restarted", servers) == [0]
         # At once, not when the claims expired: it saw the killed process was gone.
         assert f":{killed.pid}:" in log_of(tmp_path / "restarted")
-        assert deliveries(settings.database_path) == {"sent": servers, "claimed": 0}
+        assert deliveries(settings.database) == {"sent": servers, "claimed": 0}
         assert (
             posts_per_channel(fake) == [1] * servers
         )  # those re-sent with their nonces came back as the same
@@ -424,20 +425,20 @@ async def test_sigterm_in_the_middle_of_a_fan_out_stops_cleanly_and_the_next_sta
             if process.poll() is None:
                 process.kill()
         assert code == 0
-        counts = deliveries(settings.database_path)
+        counts = deliveries(settings.database)
         assert counts["claimed"] == 0 and counts["pending"] + counts["sent"] == servers
         assert 0 < counts["sent"] < servers
         (line,) = [line for line in log_of(tmp_path / "stopped").splitlines() if "stopped on SIGTERM" in line]
         assert f"{counts['pending']} pending posts are left for the next start" in line
         assert "10 cut off unanswered after 5 s" in line  # the ten Discord never answered
         assert "the database is checkpointed" in line
-        assert not wal_size(settings.database_path)  # checkpointed: everything is in the file
+        assert not wal_size(settings.database_path)  # checkpointed: everything is in the file (SQLite's)
         for channel_id in hung:
             fake.release_replies(channel_id)
 
         assert await run_until_all_sent(settings, fake, tmp_path / "restarted", servers) == [0]
         assert posts_per_channel(fake) == [1] * servers  # 0 lost, 0 duplicates
-        assert not [hit for hit in fake.rate_limited if hit.is_global]
+        assert not [hit for hit in fake.rate_limited if hit[2] == "global"]  # (method, path, scope, time)
 
 
 # --- interactions being answered when the stop comes ------------------------------------------------

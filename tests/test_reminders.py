@@ -229,8 +229,8 @@ async def test_the_list_and_its_cancel_button_work_after_a_restart(
             "Cancelled your reminder for Spanish Citadel spin-off: no more DMs about it.\n\n"
             "You have no reminders. `/citadel remind entry:` asks for a DM before a premiere."
         )
-    assert rows(settings.database_path, "SELECT count(*) FROM reminders") == [(0,)]
-    assert rows(settings.database_path, "SELECT count(*) FROM reminder_deliveries") == [(0,)]
+    assert rows(settings.database, "SELECT count(*) FROM reminders") == [(0,)]
+    assert rows(settings.database, "SELECT count(*) FROM reminder_deliveries") == [(0,)]
 
 
 async def test_dms_to_many_members_are_paced_under_the_dm_ceiling(
@@ -279,7 +279,7 @@ async def test_a_sigkill_while_dms_are_claimed_sends_each_dm_once(
     assert [(d.status, d.message_id) for d in held] == [("pending", None)] * 3
     await store.close()
     claimed = "SELECT count(*) FROM reminder_deliveries WHERE claimed_by IS NOT NULL"
-    assert rows(settings.database_path, claimed) == [(3,)]  # it died holding all three
+    assert rows(settings.database, claimed) == [(3,)]  # it died holding all three
 
     for member in members:
         fake.release_replies(dm_channel(fake, member))

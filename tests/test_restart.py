@@ -53,7 +53,7 @@ async def every_shard_answers(fake: FakeDiscord) -> None:
 
 
 async def saved_sessions(settings: Settings) -> dict[int, tuple[str, int]]:
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database)
     try:
         rows = await store._database.fetchall("SELECT shard_id, session_id, sequence FROM gateway_sessions")
     finally:

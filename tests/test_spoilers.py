@@ -36,6 +36,7 @@ from bot.render import (
 from bot.spoilers import hidden, lifted_at
 from bot.store import Store
 from bot.store.servers import GuildSettings
+from tests.engines import new_database
 from tests.fake_discord import FakeDiscord
 from tests.harness import HOME, MANAGE_GUILD, OTHER, assert_ephemeral_line, embed_of, fields_of
 from tests.test_announce import subscribe
@@ -273,7 +274,7 @@ async def test_a_moderator_marking_a_spoiler_makes_a_revision_shown_in_history(
 
 
 async def test_the_canon_export_keeps_the_spoiler_marks(canon_dir: Path, tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "citadel.sqlite3")
+    store = await Store.open(new_database(tmp_path))
     await load_canon(store, canon_dir)
     spoilers_before = {
         (slug, f.field, f.key)
@@ -293,12 +294,12 @@ async def test_the_canon_export_keeps_the_spoiler_marks(canon_dir: Path, tmp_pat
     await store.close()
 
     folder = tmp_path / "exported"
-    await asyncio.to_thread(export_canon, store.path, folder)
+    await asyncio.to_thread(export_canon, store.where, folder)
     diana_file = tomllib.loads((folder / "diana.toml").read_text(encoding="utf-8"))
     assert [f.get("spoiler") for f in diana_file["facts"] if f["field"] == "plot"] == [True]
     assert all("spoiler" not in f for f in diana_file["facts"] if f["field"] != "plot")
 
-    fresh = await Store.open(tmp_path / "fresh.sqlite3")
+    fresh = await Store.open(new_database(tmp_path, "fresh"))
     try:
         await load_canon(fresh, folder)
         spoilers_after = {

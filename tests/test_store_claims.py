@@ -15,6 +15,7 @@ from bot.clock import ManualClock
 from bot.store import Store
 from bot.store.processes import shards_text
 from bot.store.servers import Shards
+from tests.engines import new_database
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 TTL = timedelta(seconds=60)
@@ -30,7 +31,7 @@ async def planned(store: Store, count: int) -> None:
 
 async def test_two_connections_racing_for_the_same_deliveries_split_them(seeded: Store) -> None:
     await planned(seeded, 300)
-    other = await Store.open(seeded.path)
+    other = await Store.open(seeded.where)
     try:
         taken: dict[str, list[int]] = {"a": [], "b": []}
 
@@ -57,7 +58,7 @@ async def test_an_expired_claim_is_taken_over_and_a_live_one_is_waited_for(
     canon_dir: Path, tmp_path: Path
 ) -> None:
     clock = ManualClock(NOW)
-    store = await Store.open(tmp_path / "s.sqlite3", clock)
+    store = await Store.open(new_database(tmp_path), clock)
     try:
         await load_canon(store, canon_dir)
         await planned(store, 3)
@@ -105,7 +106,7 @@ async def test_a_processs_dm_claims_are_renewed_released_and_taken_over_with_its
     canon_dir: Path, tmp_path: Path
 ) -> None:
     clock = ManualClock(NOW)
-    store = await Store.open(tmp_path / "s.sqlite3", clock)
+    store = await Store.open(new_database(tmp_path), clock)
     try:
         await load_canon(store, canon_dir)
         await planned(store, 2)

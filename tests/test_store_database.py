@@ -12,12 +12,14 @@ import pytest
 from bot.errors import EntryNotFound
 from bot.facts import Fact
 from bot.store import BUSY_TIMEOUT_MS, Store, Transaction, entry_id, migrations, put_fact, remove_fact
-from bot.store.database import Database, sql_statements
+from bot.store.database import SqliteDatabase, sql_statements
+from tests.engines import sqlite_only
 from tests.store_probe import count
 
 FACT = Fact("episodes", "7", "https://example.org/episodes", "2026-11-01")
 
 
+@sqlite_only
 async def test_migrations_build_the_schema_from_empty_and_record_its_version(tmp_path: Path) -> None:
     path = tmp_path / "new.sqlite3"
     store = await Store.open(path)
@@ -43,8 +45,9 @@ def test_migration_statements_keep_triggers_whole_and_drop_comments() -> None:
     ]
 
 
+@sqlite_only
 async def test_connection_pragmas(tmp_path: Path) -> None:
-    db = await Database.connect(tmp_path / "pragmas.sqlite3")
+    db = await SqliteDatabase.connect(tmp_path / "pragmas.sqlite3")
     try:
         assert await db.pragma("foreign_keys") == 1
         assert await db.pragma("busy_timeout") == BUSY_TIMEOUT_MS
@@ -145,6 +148,7 @@ async def test_write_helpers_take_a_transaction() -> None:
         assert first.name == "tx" and first.annotation in ("Transaction", Transaction)
 
 
+@sqlite_only
 async def test_a_checkpoint_empties_the_write_ahead_log(seeded: Store, tmp_path: Path) -> None:
     await seeded.checkpoint()
     assert (tmp_path / "citadel.sqlite3-wal").stat().st_size == 0

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.clock import ManualClock
 from bot.store import Store
+from tests.engines import new_database
 
 T0 = datetime(2026, 12, 7, 18, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=20)
@@ -20,7 +21,7 @@ async def test_racing_processes_never_hold_one_shard_together(tmp_path: Path) ->
     """Eight processes (each its own connection to the file) grab at all ten shards at once, again and
     again, in random order: each shard is held by exactly one of them after every round."""
     clock = ManualClock(T0)
-    path = tmp_path / "s.sqlite3"
+    path = new_database(tmp_path)
     stores = [await Store.open(path, clock) for _ in range(8)]
     rng = random.Random(15)
     try:
@@ -48,7 +49,7 @@ async def test_racing_processes_never_hold_one_shard_together(tmp_path: Path) ->
 
 async def test_a_lease_moves_only_when_it_runs_out_or_is_given_up(tmp_path: Path) -> None:
     clock = ManualClock(T0)
-    store = await Store.open(tmp_path / "s.sqlite3", clock)
+    store = await Store.open(new_database(tmp_path), clock)
     leases = store.shard_leases
     try:
         assert await leases.hold("a", [0, 1], 2, LEASE) == {0, 1}

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.store import Store, migrations, sql_statements
-from bot.store.database import Database
+from bot.store.database import SqliteDatabase
 from bot.store.servers import DEFAULT_MILESTONES, GuildSettings, Shards
+from tests.engines import sqlite_only
 
 # Guild ids whose shard (of 2) is 0 and 1.
 EVEN, ODD = 0 << 22, 1 << 22
@@ -56,13 +57,14 @@ async def test_when_a_servers_countdown_started_is_kept(store: Store) -> None:
     assert odd.countdown_since is None and odd.since is None  # every milestone counts
 
 
+@sqlite_only  # a SQLite data migration (PostgreSQL starts at schema 14)
 async def test_servers_subscribed_before_the_upgrade_count_down_from_their_settings_last_save(
     tmp_path: Path,
 ) -> None:
     """Migration 0006: a subscribed server's countdown starts when its settings row was last saved (no
     earlier than it picked its channel, no later than the upgrade); a server with no channel has none."""
     path = tmp_path / "before-0006.sqlite3"
-    db = await Database.connect(path)
+    db = await SqliteDatabase.connect(path)
     for number, file in migrations():
         if number < 6:
             for statement in sql_statements(file.read_text(encoding="utf-8")):

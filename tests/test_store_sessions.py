@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.clock import ManualClock
 from bot.store import GatewaySession, Store
+from tests.engines import new_database
 
 T0 = datetime(2026, 12, 7, 18, 0, tzinfo=UTC)
 
@@ -20,7 +21,7 @@ async def test_sessions_are_replaced_per_shard_and_only_fresh_ones_of_the_same_c
     tmp_path: Path,
 ) -> None:
     clock = ManualClock(T0)
-    store = await Store.open(tmp_path / "s.sqlite3", clock)
+    store = await Store.open(new_database(tmp_path), clock)
     try:
         sessions = store.gateway_sessions
         assert await sessions.save([session(0, 5), session(1, 7)]) == 2

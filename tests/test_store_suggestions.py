@@ -14,6 +14,7 @@ from bot.clock import ManualClock
 from bot.errors import AlreadyDecided, AlreadyStored, EntryNotFound, RateLimited, SuggestionNotFound
 from bot.facts import Fact
 from bot.store import Store
+from tests.engines import new_database
 from tests.store_probe import count
 
 START = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -28,7 +29,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def clocked(tmp_path: Path, canon_dir: Path, clock: ManualClock) -> AsyncIterator[Store]:
-    store = await Store.open(tmp_path / "suggestions.sqlite3", clock)
+    store = await Store.open(new_database(tmp_path), clock)
     await load_canon(store, canon_dir)
     yield store
     await store.close()

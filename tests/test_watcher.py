@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -34,6 +33,7 @@ from bot.watcher import RETRY_FIRST, TVmazeReader, Watcher, WikidataReader, diff
 from tests.fake_discord import FakeDiscord
 from tests.fake_sources import FakeTVmaze, FakeWikidata
 from tests.harness import HOME, MANAGE_GUILD, ROOT, fields_of, handled, running_bot
+from tests.store_probe import select
 
 START = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 CITADEL, DIANA = 1001, 1002  # the fakes' show ids
@@ -76,12 +76,8 @@ def serve_what_the_canon_says(tvmaze: FakeTVmaze, wikidata: FakeWikidata) -> Non
     wikidata.set_entity(DIANA_QID, start="2024-10", precision=10, episodes=6)  # a month: less than the canon
 
 
-def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    db = sqlite3.connect(path)
-    try:
-        return list(db.execute(sql))
-    finally:
-        db.close()
+def rows(where: Path | str, sql: str) -> list[tuple[Any, ...]]:
+    return select(where, sql)
 
 
 @pytest.fixture
@@ -158,7 +154,7 @@ async def test_each_difference_is_proposed_once_and_approving_one_posts_the_upda
         clock.advance(timedelta(hours=6))
         await bot.watcher.wait_for_rounds(4)
         assert len(fake.messages[HOME.channel_id]) == 4
-        assert rows(watched.database_path, "SELECT count(*) FROM suggestions") == [(4,)]
+        assert rows(watched.database, "SELECT count(*) FROM suggestions") == [(4,)]
 
         # Approving the premiere stores it as a revision crediting the watcher, and the change posts.
         review = next(m for m in posted if m["embeds"][0]["title"].endswith("Premiere"))
@@ -187,7 +183,7 @@ async def test_each_difference_is_proposed_once_and_approving_one_posts_the_upda
         ).wait_response()
         clock.advance(timedelta(hours=6))
         await bot.watcher.wait_for_rounds(6)
-        assert rows(watched.database_path, "SELECT count(*) FROM suggestions") == [(4,)]
+        assert rows(watched.database, "SELECT count(*) FROM suggestions") == [(4,)]
         # ...and it comes back once the source's value changes again.
         tvmaze.seasons[CITADEL][1]["episodeOrder"] = 9
         clock.advance(timedelta(hours=6))
@@ -216,7 +212,7 @@ async def test_suggestions_filed_while_the_bot_was_away_are_posted_when_it_conne
     report = await run_watch(watched)
     assert report.returncode == 0, report.stderr
     unposted = "SELECT count(*) FROM suggestions WHERE review_message_id IS NULL"
-    assert rows(watched.database_path, unposted) == [(2,)]  # the status, and season 2's network
+    assert rows(watched.database, unposted) == [(2,)]  # the status, and season 2's network
     offline = replace(watched, watch_interval_hours=0)  # only what `watch` filed is posted
     async with running_bot(offline, fake):
         posted = await review_posts(fake, 2)
@@ -227,7 +223,7 @@ async def test_suggestions_filed_while_the_bot_was_away_are_posted_when_it_conne
         posted_ids = [(int(p["id"]),) for p in posted]
         await fake.wait_until(
             lambda: (
-                rows(watched.database_path, "SELECT review_message_id FROM suggestions ORDER BY id")
+                rows(watched.database, "SELECT review_message_id FROM suggestions ORDER BY id")
                 == posted_ids
             ),
             what="the review posts' ids to be stored",
@@ -241,6 +237,7 @@ async def run_watch(settings: Settings) -> subprocess.CompletedProcess[str]:
     env = {
         **{k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"},
         "DATABASE_PATH": str(settings.database_path),
+        "DATABASE_URL": settings.database_url or "",
         "CANON_DIR": str(settings.canon_dir),
         "TVMAZE_API": settings.tvmaze_api,
         "WIKIDATA_API": settings.wikidata_api,
@@ -297,10 +294,10 @@ async def store_with_ids(seeded: Store, canon_dir: Path) -> Store:
     return seeded
 
 
-def dump(path: Path) -> list[tuple[Any, ...]]:
+def dump(where: Path | str) -> list[tuple[Any, ...]]:
     found: list[tuple[Any, ...]] = []
     for table in ("entries", "facts", "revisions", "suggestions", "watch_proposals"):
-        found += [(table, *row) for row in rows(path, f"SELECT * FROM {table} ORDER BY rowid")]
+        found += [(table, *row) for row in rows(where, f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4")]
     return found
 
 
@@ -328,14 +325,14 @@ async def test_a_failing_source_proposes_nothing_changes_nothing_and_backs_off(
     else:
         tvmaze.mode = mode
     clock = ManualClock(START)
-    before = dump(store_with_ids.path)
+    before = dump(store_with_ids.where)
     async with aiohttp.ClientSession() as session:
         reader = TVmazeReader(TVmaze(session, tvmaze.url, timeout=0.2))
         watcher = Watcher(store_with_ids, clock, [reader], interval=timedelta(hours=6))
         with caplog.at_level(logging.INFO, logger="bot.watcher"):
             first = await watcher.round(reader)
         assert (first.proposals, first.read, first.failed) == ((), 0, 3)
-        assert dump(store_with_ids.path) == before  # nothing proposed, nothing changed
+        assert dump(store_with_ids.where) == before  # nothing proposed, nothing changed
         (line,) = [r.getMessage() for r in caplog.records if r.name == "bot.watcher"]
         assert says in line and "\n" not in line
         assert first.state.error.startswith(says) and first.state.failures == 1

@@ -28,6 +28,7 @@ from bot.web.language import negotiate
 from bot.web.site import CSP
 from tests.fake_discord import FakeDiscord
 from tests.harness import TOKEN, ask, bot_process, embed_of, fields_of, finished, free_port, make_settings
+from tests.store_probe import select, write
 from tests.test_curation import Moderators
 from tests.web_support import SECURITY, get, parse, serving
 
@@ -71,12 +72,13 @@ def addresses() -> list[str]:
 
 
 async def test_every_answer_carries_the_security_headers_and_no_route_writes(
-    page: tuple[Store, str], http: aiohttp.ClientSession, settings_path: Path
+    page: tuple[Store, str], http: aiohttp.ClientSession, settings_path: Path | str
 ) -> None:
     _store, base = page
-    watcher = sqlite3.connect(settings_path)  # another connection: its data_version moves on any commit
-    version = watcher.execute("PRAGMA data_version").fetchone()[0]
-    rows = {t: watcher.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("facts", "revisions")}
+    # Another connection to the SQLite file: its data_version moves on any commit.
+    watcher = sqlite3.connect(settings_path) if isinstance(settings_path, Path) else None
+    version = watcher.execute("PRAGMA data_version").fetchone()[0] if watcher else None
+    rows = {t: select(settings_path, f"SELECT count(*) FROM {t}") for t in ("facts", "revisions")}
     statuses = {}
     for path in addresses():
         got = await get(http, base + path, **{"Accept-Language": "it"})
@@ -93,13 +95,14 @@ async def test_every_answer_carries_the_security_headers_and_no_route_writes(
         "/entries/nope", "/entries/diana/history?before=x", "/nowhere",
     }  # fmt: skip
     assert set(statuses.values()) == {200, 404}
-    assert watcher.execute("PRAGMA data_version").fetchone()[0] == version
-    assert {t: watcher.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in rows} == rows
+    if watcher:
+        assert watcher.execute("PRAGMA data_version").fetchone()[0] == version
+    assert {t: select(settings_path, f"SELECT count(*) FROM {t}") for t in rows} == rows
 
 
 @pytest.fixture
-def settings_path(tmp_path: Path) -> Path:
-    return tmp_path / "citadel.sqlite3"  # the `store` fixture's file
+def settings_path(store: Store) -> Path | str:
+    return store.where  # the `store` fixture's file, or its PostgreSQL URL
 
 
 async def test_an_unchanged_page_is_a_304_and_a_changed_one_is_not(
@@ -331,17 +334,18 @@ async def test_hostile_facts_render_as_text_everywhere(
 
 
 async def test_a_store_the_page_cannot_read_is_one_line_and_a_503(
-    page: tuple[Store, str], http: aiohttp.ClientSession, settings_path: Path
+    page: tuple[Store, str], http: aiohttp.ClientSession, settings_path: Path | str
 ) -> None:
     _store, base = page
-    with sqlite3.connect(settings_path) as db:
-        for (trigger,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-            db.execute(f"DROP TRIGGER {trigger}")
-        db.execute("ALTER TABLE facts RENAME TO facts_gone")  # as a broken or foreign file would have it
+    if isinstance(settings_path, Path):
+        with sqlite3.connect(settings_path) as db:
+            for (trigger,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+                db.execute(f"DROP TRIGGER {trigger}")
+    write(settings_path, "ALTER TABLE facts RENAME TO facts_gone")  # as a broken or foreign store would have it
     got = await get(http, base + "/entries/mothership")
     assert got.status == 503 and got.headers["Retry-After"] == "60"
     assert "The page cannot read its facts right now; try again in a minute." in parse(got.text).text
-    assert "Traceback" not in got.text and "sqlite" not in got.text.lower()
+    assert "Traceback" not in got.text and "sqlite" not in got.text.lower() and "postgres" not in got.text.lower()
     assert (await get(http, base + "/style.css")).status == 200  # and the server still answers
 
 

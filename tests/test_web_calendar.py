@@ -15,6 +15,7 @@ from icalendar import Calendar
 from bot.clock import ManualClock
 from bot.facts import Fact
 from bot.store import Store
+from tests.engines import new_database
 from tests.web_support import get, serving
 
 SOURCE = "https://example.org/premiere-news"
@@ -29,7 +30,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def store(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "citadel.sqlite3", clock)
+    opened = await Store.open(new_database(tmp_path), clock)
     yield opened
     await opened.close()
 

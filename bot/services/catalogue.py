@@ -54,7 +54,7 @@ class Catalogue:
         self._making: dict[Hashable, asyncio.Future[Any]] = {}
         self._generation = 0  # moves on every forget(): an answer made from older facts is not kept
         self._choices: OrderedDict[str, tuple[Entry, ...]] = OrderedDict()
-        self._version = -1  # PRAGMA data_version when last looked
+        self._version = -1  # the store's data_version when last looked
         self._revision = -1  # the newest revision when the entries were last read
         self._checked_at: datetime | None = None
 
@@ -63,10 +63,18 @@ class Catalogue:
         self._version = await self.store.data_version()
         await self.refresh()
         self.store.on_change.append(self.forget)
+        self.store.on_news.append(self.news)
 
     def close(self) -> None:
         if self.forget in self.store.on_change:
             self.store.on_change.remove(self.forget)
+        if self.news in self.store.on_news:
+            self.store.on_news.remove(self.news)
+
+    def news(self) -> None:
+        """The store says another process committed: the next `notice_changes` looks at once, however
+        lately it last looked."""
+        self._checked_at = None
 
     def forget(self) -> None:
         self._answers.clear()
@@ -82,7 +90,7 @@ class Catalogue:
     async def notice_changes(self) -> None:
         """Drop kept answers if a process sharing the database committed since we last looked, and
         re-read the entries if that commit made a revision. Looked at most every `check_every` of the
-        injected clock; this process's own changes show at once."""
+        injected clock, and at once after the store brought news; this process's own changes show at once."""
         now = self.clock()
         if self._checked_at is not None and now - self._checked_at < self.check_every:
             return

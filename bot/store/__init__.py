@@ -1,8 +1,8 @@
-"""The SQLite store: `Store` opens the file and holds one object per concern (entries, facts, history…)."""
+"""The store: `Store` opens the database (a SQLite file, or PostgreSQL at a DATABASE_URL) and holds one
+object per concern (entries, facts, history…). Nothing outside bot/store knows which engine it runs on."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -13,6 +13,7 @@ from bot.store.database import (
     BUSY_TIMEOUT_MS,
     MIGRATIONS_DIR,
     Database,
+    SqliteDatabase,
     StoreError,
     Transaction,
     check_file,
@@ -58,6 +59,7 @@ __all__ = [
     "check_file",
     "entry_id",
     "fts_query",
+    "is_database_url",
     "migrations",
     "put_fact",
     "record_revision",
@@ -74,9 +76,10 @@ class Store:
     Reads run on their own; every write is one transaction. To group writes, open `transaction()` and
     pass the Transaction it yields to the write helpers (`put_fact`, `remove_fact`, `upsert_entry`…)."""
 
-    def __init__(self, database: Database, path: Path) -> None:
+    def __init__(self, database: Database, path: Path | None) -> None:
         self._database = database
-        self.path = path  # the file it was opened from
+        self.path = path  # the SQLite file it was opened from (None on PostgreSQL)
+        self.where: Path | str = path if path is not None else getattr(database, "url", "")  # path or URL
         self.entries = Entries(database)
         self.facts = Facts(database)
         self.history = History(database)
@@ -93,19 +96,42 @@ class Store:
         self.shard_leases = ShardLeases(database)
 
     @classmethod
-    async def open(cls, path: Path | str, clock: Clock = utc_now) -> Store:
-        """Open (creating if needed) the database at `path` and bring its schema up to date."""
-        database = await Database.connect(path, clock)
-        store = cls(database, Path(path))
+    async def open(cls, where: Path | str, clock: Clock = utc_now) -> Store:
+        """Open (creating if needed) the store and bring its schema up to date: a SQLite file at the path
+        `where`, or the PostgreSQL database at `where` when it is a postgresql:// URL (DATABASE_URL)."""
+        database: Database
+        if is_database_url(where):
+            from bot.store.postgres import PostgresDatabase  # asyncpg is loaded only for PostgreSQL
+
+            database = await PostgresDatabase.connect(str(where), clock)
+            store = cls(database, None)
+        else:
+            database = await SqliteDatabase.connect(where, clock)
+            store = cls(database, Path(where))
         try:
             await store.migrate()
-        except sqlite3.Error as exc:
+        except database.errors as exc:
             await database.close()
-            raise store_error(path, exc) from None
+            raise database.error(exc) from None
         except BaseException:
             await database.close()
             raise
         return store
+
+    @property
+    def errors(self) -> tuple[type[BaseException], ...]:
+        """What the engine's driver raises for a store that cannot be used (`error` words it)."""
+        return self._database.errors
+
+    def error(self, error: BaseException) -> StoreError:
+        """The operator's one line for `error`, naming DATABASE_PATH or DATABASE_URL (never its password)."""
+        return self._database.error(error)
+
+    @property
+    def on_news(self) -> list[Callable[[], None]]:
+        """Called when another process sharing the store has committed, on an engine that says so at once
+        (PostgreSQL); elsewhere `data_version` is polled."""
+        return self._database.on_news
 
     async def close(self) -> None:
         await self._database.close()
@@ -130,13 +156,18 @@ class Store:
         return await self._database.migrate()
 
     async def schema_version(self) -> int:
-        return await self._database.pragma("user_version")
+        return await self._database.schema_version()
 
     async def data_version(self) -> int:
-        """Changes when another connection (another process sharing the file) commits; see on_change
-        for this connection's own commits."""
-        return await self._database.pragma("data_version")
+        """Changes when another process sharing the store commits; see on_change for this process's own
+        commits."""
+        return await self._database.data_version()
 
     async def checkpoint(self) -> None:
-        """Copy the write-ahead log into the database file and truncate it (before copying the file)."""
-        await self._database.fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
+        """Make the store's files whole for a copy (SQLite: the write-ahead log into the database file)."""
+        await self._database.checkpoint()
+
+
+def is_database_url(where: Path | str) -> bool:
+    """Whether `where` names a PostgreSQL database (postgresql:// or postgres://) rather than a file."""
+    return isinstance(where, str) and where.startswith(("postgresql://", "postgres://"))

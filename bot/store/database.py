@@ -1,4 +1,6 @@
-"""The SQLite connection: pragmas, numbered migrations, write transactions, and the one slug -> id lookup."""
+"""The store's engine interface (reads, write transactions, migrations, news of other processes), its
+SQLite engine (pragmas, numbered migrations, BEGIN IMMEDIATE), and the one slug -> id lookup. The
+PostgreSQL engine is in bot/store/postgres.py."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ import os
 import re
 import shutil
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -136,25 +139,19 @@ def _iso(clock: Clock) -> str:
     return clock().astimezone(UTC).isoformat(timespec="seconds")
 
 
-class Reads:
-    """Queries on `connection`: what the Database (between transactions) and an open Transaction (which
-    sees its own writes) both read with."""
+Row = Any  # a row that indexes both by position and by column name (aiosqlite.Row, asyncpg.Record)
 
-    @property
-    def connection(self) -> aiosqlite.Connection:
-        raise NotImplementedError
 
-    # Each read runs whole in one call to aiosqlite's thread. A statement left open between two awaits
-    # (execute, then fetch) would hold a read snapshot on the shared connection while other coroutines
-    # run; a write transaction begun meanwhile, after another process committed, would then fail at
-    # once with "database is locked" instead of waiting out the busy timeout.
+class Reads(ABC):
+    """Queries: what a Database (between transactions) and an open Transaction (which sees its own
+    writes) both read with. SQL is written for SQLite, `?` placeholders and all; the PostgreSQL engine
+    translates it in one place (bot/store/postgres.py, `dialect_sql`)."""
 
-    async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
-        rows = await self.connection.execute_fetchall(sql, params)
-        return next(iter(rows), None)
+    @abstractmethod
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
 
-    async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
-        return list(await self.connection.execute_fetchall(sql, params))
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
 
 
 class Transaction(Reads):
@@ -165,11 +162,114 @@ class Transaction(Reads):
     `announce`: whether its revisions are news (change events for the announcer); `changed`: whether
     it recorded any, so the store's `on_change` listeners run after it commits."""
 
-    def __init__(self, connection: aiosqlite.Connection, clock: Clock, *, announce: bool) -> None:
-        self._connection: aiosqlite.Connection | None = connection
+    # What the subquery choosing the rows a claim takes ends with: nothing where one writer at a time
+    # holds the whole database (SQLite); FOR UPDATE SKIP LOCKED where claimers run side by side.
+    skip_locked = ""
+
+    def __init__(self, clock: Clock, *, announce: bool) -> None:
         self.clock = clock
         self.announce = announce
         self.changed = False
+
+    def now(self) -> str:
+        return _iso(self.clock)
+
+    @abstractmethod
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; returns how many rows it changed."""
+
+    @abstractmethod
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> int:
+        """Run one statement per row; returns how many rows they changed."""
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        """Run one INSERT of a table with an `id` column; returns the new row's id."""
+        row = await self.fetchone(f"{sql} RETURNING id", params)
+        assert row is not None
+        return int(row[0])
+
+
+class Database(Reads):
+    """The narrow handle the store's parts share, whichever engine holds the data: reads, write
+    transactions (one at a time, across every process sharing the store, unless a transaction asks
+    for less), the clock, and the listeners of committed changes."""
+
+    dialect = ""  # "sqlite" or "postgresql": only the store's own SQL may differ by it
+    # The exceptions the engine's driver raises for what the operator must fix (`error` words them).
+    errors: tuple[type[BaseException], ...] = ()
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        # Called after a transaction of this process that changed facts or entries commits (the
+        # scheduler wakes up, kept answers are dropped).
+        self.on_change: list[Callable[[], None]] = []
+        # Called when another process is known to have committed, where the engine says so at once
+        # (PostgreSQL's NOTIFY); on SQLite nobody calls them, and `data_version` is polled.
+        self.on_news: list[Callable[[], None]] = []
+
+    def now(self) -> str:
+        return _iso(self.clock)
+
+    def after_change(self) -> None:
+        for listener in self.on_change:
+            listener()
+
+    @abstractmethod
+    def error(self, error: BaseException) -> StoreError:
+        """The operator's line for an error of the engine met while opening or writing the store."""
+
+    @abstractmethod
+    def transaction(
+        self, *, announce: bool = True, serial: bool = True
+    ) -> AbstractAsyncContextManager[Transaction]:
+        """One write transaction; rolled back on any exception. With `announce=False` its changes are
+        history but not news (the first seeding of an empty store). With `serial=False` it may run
+        beside other writers (a claim, whose one UPDATE takes its rows FOR UPDATE SKIP LOCKED); on an
+        engine with one writer at a time that changes nothing."""
+
+    @abstractmethod
+    async def migrate(self) -> int:
+        """Apply every migration newer than the database, each once however many processes start."""
+
+    @abstractmethod
+    async def schema_version(self) -> int: ...
+
+    @abstractmethod
+    async def data_version(self) -> int:
+        """A number that moves when another process sharing the store commits."""
+
+    @abstractmethod
+    async def checkpoint(self) -> None:
+        """Make the store's own files whole before they are copied (nothing to do on a server)."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+class SqliteReads(Reads):
+    """Reads on the one aiosqlite connection."""
+
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        raise NotImplementedError
+
+    # Each read runs whole in one call to aiosqlite's thread. A statement left open between two awaits
+    # (execute, then fetch) would hold a read snapshot on the shared connection while other coroutines
+    # run; a write transaction begun meanwhile, after another process committed, would then fail at
+    # once with "database is locked" instead of waiting out the busy timeout.
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        rows = await self.connection.execute_fetchall(sql, params)
+        return next(iter(rows), None)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        return list(await self.connection.execute_fetchall(sql, params))
+
+
+class SqliteTransaction(SqliteReads, Transaction):
+    def __init__(self, connection: aiosqlite.Connection, clock: Clock, *, announce: bool) -> None:
+        super().__init__(clock, announce=announce)
+        self._connection: aiosqlite.Connection | None = connection
 
     @property
     def connection(self) -> aiosqlite.Connection:
@@ -180,16 +280,11 @@ class Transaction(Reads):
     def _finish(self) -> None:
         self._connection = None
 
-    def now(self) -> str:
-        return _iso(self.clock)
-
     async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one statement; returns the connection's last inserted rowid (the new row's, after an INSERT)."""
         async with self.connection.execute(sql, params) as cursor:
-            return int(cursor.lastrowid or 0)
+            return max(cursor.rowcount, 0)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> int:
-        """Run one statement per row; returns how many rows they changed."""
         connection = self.connection
         before = connection.total_changes
         async with connection.executemany(sql, rows):
@@ -197,20 +292,24 @@ class Transaction(Reads):
         return connection.total_changes - before
 
 
-class Database(Reads):
-    """The narrow handle the store's parts share: reads on the one connection, write transactions
-    (one at a time), the clock, and the listeners of committed changes."""
+class SqliteDatabase(SqliteReads, Database):
+    """The SQLite engine: one connection to the file, shared by every coroutine of the process."""
 
-    def __init__(self, connection: aiosqlite.Connection, clock: Clock = utc_now) -> None:
+    dialect = "sqlite"
+    errors = (sqlite3.Error,)
+
+    def __init__(self, connection: aiosqlite.Connection, path: Path | str, clock: Clock = utc_now) -> None:
+        super().__init__(clock)
         self._connection = connection
-        self.clock = clock
+        self.path = path
         # One connection is shared by every coroutine; the lock keeps one write transaction at a time.
         self._write_lock = asyncio.Lock()
-        # Called after a transaction that changed facts or entries commits (the scheduler wakes up).
-        self.on_change: list[Callable[[], None]] = []
+
+    def error(self, error: BaseException) -> StoreError:
+        return store_error(self.path, error)
 
     @classmethod
-    async def connect(cls, path: Path | str, clock: Clock = utc_now) -> Database:
+    async def connect(cls, path: Path | str, clock: Clock = utc_now) -> SqliteDatabase:
         """Open (creating if needed) the database file at `path`, with the store's pragmas.
 
         StoreError, with the file untouched and nothing left open, when it is not a SQLite database,
@@ -242,7 +341,7 @@ class Database(Reads):
         except BaseException:
             await connection.close()
             raise
-        return cls(connection, clock)
+        return cls(connection, path, clock)
 
     @property
     def connection(self) -> aiosqlite.Connection:
@@ -251,19 +350,24 @@ class Database(Reads):
     async def close(self) -> None:
         await self.connection.close()
 
-    def now(self) -> str:
-        return _iso(self.clock)
-
     async def pragma(self, name: str) -> int:
         row = await self.fetchone(f"PRAGMA {name}")
         return int(row[0]) if row else 0
 
+    async def schema_version(self) -> int:
+        return await self.pragma("user_version")
+
+    async def data_version(self) -> int:
+        return await self.pragma("data_version")
+
+    async def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file and truncate it (before copying the file)."""
+        await self.fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
+
     @asynccontextmanager
-    async def transaction(self, *, announce: bool = True) -> AsyncIterator[Transaction]:
-        """One write transaction; rolled back on any exception. With `announce=False` its changes are
-        history but not news (the first seeding of an empty store)."""
+    async def transaction(self, *, announce: bool = True, serial: bool = True) -> AsyncIterator[Transaction]:
         async with self._write_lock:
-            tx = Transaction(self.connection, self.clock, announce=announce)
+            tx = SqliteTransaction(self.connection, self.clock, announce=announce)
             begin = asyncio.ensure_future(self.connection.execute("BEGIN IMMEDIATE"))
             try:
                 await asyncio.shield(begin)
@@ -286,8 +390,7 @@ class Database(Reads):
                     await self.connection.execute("ROLLBACK")
                 raise
         if tx.changed:
-            for listener in self.on_change:
-                listener()
+            self.after_change()
 
     async def migrate(self) -> int:
         """Apply every migration newer than the database, each in its own transaction.

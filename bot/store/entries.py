@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-import aiosqlite
-
 from bot.errors import EntryExists, EntryNotFound, HasChildren, HasFacts, OwnParent, SameEntry
 from bot.facts import Entry
-from bot.store.database import Database, Reads, Transaction, entry_id
+from bot.store.database import Database, Reads, Row, Transaction, entry_id
 from bot.store.facts import remove_fact
 from bot.store.revisions import record_entry_revision
 
@@ -19,7 +17,7 @@ _ENTRY_SQL = (
 )
 
 
-def entry_from_row(row: aiosqlite.Row) -> Entry:
+def entry_from_row(row: Row) -> Entry:
     return Entry(
         slug=row["slug"],
         title=row["title"],

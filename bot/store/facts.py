@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-import aiosqlite
-
 from bot.errors import FactExists, FactNotFound, ItemExists, SameEdit, SameFact, StaleEdit
 from bot.facts import Fact
-from bot.store.database import Database, Reads, Transaction, entry_id
+from bot.store.database import Database, Reads, Row, Transaction, entry_id
 from bot.store.revisions import FACT_CONTENT, fact_content, record_revision
 
 _FACT_FIELDS = (
@@ -38,6 +36,35 @@ _SEARCH_SQL = (
     "JOIN facts f ON f.id = facts_fts.rowid JOIN entries e ON e.id = f.entry_id "
     "WHERE facts_fts MATCH ? ORDER BY bm25(facts_fts), e.position, f.id LIMIT ?"
 )
+# PostgreSQL's: the facts whose generated tsvector `words` (migrations/postgresql) has every word (the
+# last as a prefix), ordered by FTS5's bm25 computed the same way (k1 1.2, b 0.75, an idf of at most 0
+# counted as 1e-6; the lengths of the matching row and of the average row in words), so both engines
+# give the same hits in the same order. Parameters: the tsquery, the whole words, the last word, the limit.
+_PG_SEARCH_SQL = """
+WITH terms AS (
+    SELECT citadel_fold(w) AS word, false AS prefix FROM unnest(?::text[]) AS w
+    UNION ALL SELECT citadel_fold(?), true
+), corpus AS (
+    SELECT count(*)::float8 AS n, coalesce(avg(word_count), 1)::float8 AS avgdl FROM facts
+), idf AS (
+    SELECT t.word, t.prefix, CASE WHEN x.idf <= 0 THEN 1e-6 ELSE x.idf END AS idf
+    FROM terms t, corpus c, LATERAL (
+        SELECT ln((c.n - count(*) + 0.5) / (count(*) + 0.5)) AS idf FROM facts m
+        WHERE m.words @@ to_tsquery('simple', quote_literal(t.word) || CASE WHEN t.prefix THEN ':*' ELSE '' END)
+    ) x
+), hits AS (
+    SELECT f.*, (
+        SELECT sum(i.idf * tf.f * 2.2 / (tf.f + 1.2 * (1 - 0.75 + 0.75 * f.word_count / c.avgdl)))
+        FROM idf i, corpus c, LATERAL (
+            SELECT coalesce(sum(cardinality(u.positions)), 0)::float8 AS f FROM unnest(f.words) u
+            WHERE u.lexeme = i.word OR (i.prefix AND starts_with(u.lexeme, i.word))
+        ) tf
+    ) AS score
+    FROM facts f WHERE f.words @@ to_tsquery('simple', citadel_fold(?))
+)
+SELECT e.slug, e.title, h.field, h.value, h.note, h.source, h.source_date, h.confidence, h.spoiler
+FROM hits h JOIN entries e ON e.id = h.entry_id ORDER BY h.score DESC, e.position, h.id LIMIT ?
+"""
 
 
 @dataclass(frozen=True)
@@ -53,7 +80,7 @@ class SearchHit:
     spoiler: bool = False
 
 
-def search_hit(row: aiosqlite.Row) -> SearchHit:
+def search_hit(row: Row) -> SearchHit:
     return SearchHit(
         row["slug"], row["title"], row["field"], row["value"], row["note"], row["source"], row["source_date"],
         row["confidence"], spoiler=bool(row["spoiler"]),
@@ -73,18 +100,25 @@ def fts_query(text: str) -> str:
     return " ".join(quoted)
 
 
+def tsquery(text: str) -> str:
+    """The same query for PostgreSQL's to_tsquery: every word (only word characters, so nothing to
+    escape) required, the last one as a prefix."""
+    words = _FTS_WORD.findall(text)[:12]
+    return " & ".join(words) + ":*" if words else ""
+
+
 def canon_fact_content(fact: Fact) -> dict[str, str | bool]:
     """What a fact says (not who stored it, nor where it sits): what the canon's snapshot compares."""
     return {name: getattr(fact, name) for name in _COMPARED}
 
 
-def fact_from_row(row: aiosqlite.Row) -> Fact:
+def fact_from_row(row: Row) -> Fact:
     return Fact(
         **{name: row[name] for name in _FACT_FIELDS if name != "spoiler"}, spoiler=bool(row["spoiler"])
     )
 
 
-def row_content(row: aiosqlite.Row) -> dict[str, str | bool]:
+def row_content(row: Row) -> dict[str, str | bool]:
     """What a revision records of a stored fact (the spoiler flag as a boolean, as in fact_content)."""
     return {name: bool(row[name]) if name == "spoiler" else row[name] for name in FACT_CONTENT}
 
@@ -94,7 +128,7 @@ def stamped(fact: Fact, who: str, at: str) -> Fact:
     return replace(fact, added_by=who, added_at=at)
 
 
-async def stored_fact(reader: Reads, entry: int, field: str, key: str) -> aiosqlite.Row | None:
+async def stored_fact(reader: Reads, entry: int, field: str, key: str) -> Row | None:
     """The row of the fact at (field, key) of entry id `entry`, with its id."""
     return await reader.fetchone(
         "SELECT id, field, key, value, note, source, source_date, confidence, added_by, added_at, position, "
@@ -198,6 +232,13 @@ class Facts:
 
     async def search(self, query: str, limit: int = 10) -> list[SearchHit]:
         """Facts whose text matches every word of `query` (prefix match on the last), best first."""
+        if self._db.dialect == "postgresql":
+            words = _FTS_WORD.findall(query)[:12]
+            if not words:
+                return []
+            params: tuple[object, ...] = (words[:-1], words[-1], tsquery(query), limit)
+            rows = await self._db.fetchall(_PG_SEARCH_SQL, params)
+            return [search_hit(row) for row in rows]
         match = fts_query(query)
         if not match:
             return []

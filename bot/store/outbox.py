@@ -69,7 +69,7 @@ def narrowed(select: str, **equal: object) -> tuple[str, list[object]]:
     (None: any value), and its parameters."""
     given = {column: value for column, value in equal.items() if value is not None}
     where = "".join(f" AND d.{column} = ?" for column in given)
-    return f"{select} WHERE 1{where}", list(given.values())
+    return f"{select} WHERE TRUE{where}", list(given.values())
 
 
 async def claim_rows(
@@ -77,13 +77,15 @@ async def claim_rows(
 ) -> list[int]:
     """Claim for `owner`, until `ttl` from now, up to `limit` pending rows of `table` due by `now` that
     nobody holds (or whose claim expired), soonest first; their ids. One UPDATE: of two processes
-    racing for a row, exactly one gets it. `where` narrows it (" AND ...")."""
+    racing for a row, exactly one gets it (on SQLite, as one writer at a time; on PostgreSQL the rows
+    are taken FOR UPDATE SKIP LOCKED, so a row another claimer holds is passed over, not waited for).
+    `where` narrows it (" AND ...")."""
     stamp = tx.now()
     until = (datetime.fromisoformat(stamp) + ttl).isoformat(timespec="seconds")
     rows = await tx.fetchall(
         f"UPDATE {table} SET claimed_by = ?, claim_expires = ? WHERE id IN ("
         f"SELECT id FROM {table} WHERE status = 'pending' AND due_at <= ? "
-        f"AND (claimed_by IS NULL OR claim_expires <= ?){where} ORDER BY due_at, id LIMIT ?) "
+        f"AND (claimed_by IS NULL OR claim_expires <= ?){where} ORDER BY due_at, id LIMIT ?{tx.skip_locked}) "
         "RETURNING id",
         (owner, until, now.isoformat(timespec="seconds"), stamp, limit),
     )
@@ -94,8 +96,8 @@ async def next_due(db: Database, table: str, where: str = "") -> datetime | None
     """When the next pending row of `table` can be sent: its due time, or, while another process holds
     a live claim on it, when that claim expires (should that process die with it)."""
     row = await db.fetchone(
-        "SELECT min(CASE WHEN claimed_by IS NOT NULL AND claim_expires > ? THEN max(due_at, claim_expires) "
-        f"ELSE due_at END) FROM {table} WHERE status = 'pending'{where}",
+        "SELECT min(CASE WHEN claimed_by IS NOT NULL AND claim_expires > ? AND claim_expires > due_at "
+        f"THEN claim_expires ELSE due_at END) FROM {table} WHERE status = 'pending'{where}",
         (db.now(),),
     )
     return datetime.fromisoformat(row[0]) if row and row[0] else None
@@ -130,7 +132,7 @@ class Outbox:
                     (entry,),
                 )
                 changes = summarize((row[1], row[2], row[3], row[4]) for row in rows)
-                batch_id = await tx.execute(
+                batch_id = await tx.insert(
                     "INSERT INTO update_batches (entry_id, created_at, changes) VALUES (?, ?, ?)",
                     (entry, tx.now(), json.dumps(changes, ensure_ascii=False)),
                 )
@@ -228,7 +230,7 @@ class Outbox:
         UPDATE takes only those nobody holds (or whose claim expired), so of two processes racing for
         the same delivery exactly one gets it. Sending a claimed delivery is then this process's alone."""
         where = f" AND {shards.sql()}" if shards is not None else ""
-        async with self._db.transaction() as tx:
+        async with self._db.transaction(serial=False) as tx:
             ids = await claim_rows(tx, "deliveries", owner, ttl, now, limit, where)
             if not ids:
                 return []
@@ -243,9 +245,7 @@ class Outbox:
         released = 0
         async with self._db.transaction() as tx:
             for table in CLAIMED_TABLES:
-                await tx.execute(f"UPDATE {table} SET {UNCLAIMED} WHERE claimed_by = ?", (owner,))
-                row = await tx.fetchone("SELECT changes()")
-                released += int(row[0]) if row else 0
+                released += await tx.execute(f"UPDATE {table} SET {UNCLAIMED} WHERE claimed_by = ?", (owner,))
         return released
 
     async def renew(self, owner: str, ttl: timedelta) -> int:
@@ -256,12 +256,10 @@ class Outbox:
         async with self._db.transaction() as tx:
             until = (datetime.fromisoformat(tx.now()) + ttl).isoformat(timespec="seconds")
             for table in CLAIMED_TABLES:
-                await tx.execute(
+                renewed += await tx.execute(
                     f"UPDATE {table} SET claim_expires = ? WHERE claimed_by = ? AND status = 'pending'",
                     (until, owner),
                 )
-                row = await tx.fetchone("SELECT changes()")
-                renewed += int(row[0]) if row else 0
         return renewed
 
     async def claims(self) -> dict[str, int]:
@@ -286,7 +284,8 @@ class Outbox:
         pending ones some process holds a live claim on ("claimed"): for /metrics."""
         where = f"WHERE {shards.sql()}" if shards is not None else ""
         rows = await self._db.fetchall(
-            f"SELECT status, count(*), sum(claimed_by IS NOT NULL AND claim_expires > ?) FROM deliveries {where} "
+            "SELECT status, count(*), sum(CASE WHEN claimed_by IS NOT NULL AND claim_expires > ? THEN 1 ELSE 0 END) "
+            f"FROM deliveries {where} "
             "GROUP BY status",
             (self._db.now(),),
         )

@@ -109,13 +109,12 @@ class Reminders:
         """Forget the member's reminder for the entry and its DMs not sent yet; whether there was one."""
         async with self._db.transaction() as tx:
             entry = await entry_id(tx, entry_slug, removed=True)
-            await tx.execute("DELETE FROM reminders WHERE user_id = ? AND entry_id = ?", (user_id, entry))
-            row = await tx.fetchone("SELECT changes()")
+            removed = await tx.execute("DELETE FROM reminders WHERE user_id = ? AND entry_id = ?", (user_id, entry))
             await tx.execute(
                 "DELETE FROM reminder_deliveries WHERE user_id = ? AND entry_id = ? AND status = 'pending'",
                 (user_id, entry),
             )
-        return bool(row and row[0])
+        return removed > 0
 
     async def of_member(self, user_id: int) -> list[Reminder]:
         """The member's reminders, in franchise order (entries removed since are left out)."""
@@ -161,7 +160,7 @@ class Reminders:
         self, now: datetime, owner: str, ttl: timedelta, limit: int
     ) -> list[ReminderDelivery]:
         """Claim up to `limit` due DMs for `owner` (see outbox.claim_rows) and return them."""
-        async with self._db.transaction() as tx:
+        async with self._db.transaction(serial=False) as tx:
             ids = await claim_rows(tx, "reminder_deliveries", owner, ttl, now, limit)
             if not ids:
                 return []

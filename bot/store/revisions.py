@@ -6,10 +6,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import aiosqlite
-
 from bot.facts import Entry, Fact
-from bot.store.database import Transaction, entry_id
+from bot.store.database import Row, Transaction, entry_id
 
 ENTRY_FIELD = "_entry"  # the revisions of an entry's own attributes use this field name
 
@@ -36,7 +34,7 @@ class Revision:
     reason: str
 
 
-def revision_from_row(row: aiosqlite.Row) -> Revision:
+def revision_from_row(row: Row) -> Revision:
     old, new = (json.loads(row[i]) if row[i] else None for i in (5, 6))
     return Revision(row[0], row[1], row[2], row[3], row[4], old, new, row[7], row[8], row[9])
 
@@ -69,7 +67,7 @@ async def record_revision(
 ) -> int:
     """Append a revision of entry id `entry` and return its id. Unless the transaction is not news,
     its change event (the announcer's outbox) commits with it, or neither does."""
-    revision = await tx.execute(
+    revision = await tx.insert(
         "INSERT INTO revisions (entry_id, field, key, action, old, new, who, at, reason) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (

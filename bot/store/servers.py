@@ -6,10 +6,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-import aiosqlite
-
 from bot.facts import SPOILER_DAYS
-from bot.store.database import Database
+from bot.store.database import Database, Row
 from bot.zones import DEFAULT_HOUR, DEFAULT_ZONE, PostingTime
 
 DEFAULT_MILESTONES = (30, 14, 7, 3, 1, 0)
@@ -72,7 +70,7 @@ class GuildSettings:
         return datetime.fromisoformat(self.countdown_since) if self.countdown_since else None
 
 
-def settings_from_row(row: aiosqlite.Row) -> GuildSettings:
+def settings_from_row(row: Row) -> GuildSettings:
     return GuildSettings(
         guild_id=row["guild_id"],
         channel_id=row["channel_id"],
@@ -133,7 +131,7 @@ class Servers:
             return
         async with self._db.transaction() as tx:
             await tx.execute(
-                "UPDATE guild_settings SET locale = ? WHERE guild_id = ? AND locale IS NOT ?",
+                "UPDATE guild_settings SET locale = ? WHERE guild_id = ? AND (locale IS NULL OR locale <> ?)",
                 (locale, guild_id, locale),
             )
 

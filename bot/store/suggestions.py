@@ -61,7 +61,7 @@ async def insert_suggestion(
     locale: str | None = None,
 ) -> int:
     """A pending suggestion of `fact` for entry id `entry`; its id."""
-    return await tx.execute(
+    return await tx.insert(
         "INSERT INTO suggestions (entry_id, field, key, value, source, source_date, confidence, note, "
         "user_id, user_name, guild_id, created_at, locale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (

@@ -63,7 +63,7 @@ class Watch:
             await tx.execute(
                 "INSERT INTO watch_sources (source, last_ok_at, last_run_at, error, failures, next_at) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET "
-                "last_ok_at = coalesce(excluded.last_ok_at, last_ok_at), last_run_at = excluded.last_run_at, "
+                "last_ok_at = coalesce(excluded.last_ok_at, watch_sources.last_ok_at), last_run_at = excluded.last_run_at, "
                 "error = excluded.error, failures = excluded.failures, next_at = excluded.next_at",
                 (source, None if error else now, now, error, failures, next_at.isoformat()),
             )

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -135,13 +134,15 @@ class Site:
         """`page` in the visitor's language; an unknown entry is a 404 and a store it cannot read a 503,
         each with one line, never a crash or a traceback shown."""
 
+        unreadable: tuple[type[BaseException], ...] = (*self.catalogue.store.errors, StoreError, OSError)
+
         async def answer(request: web.Request) -> web.Response:
             with reading(negotiate(request.headers.get("Accept-Language"))):
                 try:
                     return await page(request)
                 except _NotFound as missing:
                     return self._problem(request, 404, missing.line)
-                except (sqlite3.Error, StoreError, OSError) as exc:
+                except unreadable as exc:
                     log.warning("the page %s could not read the store: %s", request.path, exc)
                     return self._problem(request, 503, tr(UNAVAILABLE))
 
