@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -175,6 +175,7 @@ def bot_process(
     *args: str,
     log_level: str = "INFO",
     log_changes: Changes | None = None,
+    on: Sequence[str] = (),
     **extra_env: str,
 ) -> subprocess.Popen[str]:
     """`python -m bot [args]` with settings from the environment; its output goes to files in `cwd`
@@ -194,7 +195,7 @@ def bot_process(
         PYTHONPATH=str(ROOT),
         **extra_env,
     )
-    command = [sys.executable, "-m", "bot", *args]
+    command = [*on, sys.executable, "-m", "bot", *args]  # on: e.g. `ip netns exec HOST`, another host
     if log_changes is None:
         with (cwd / "stdout.txt").open("w") as out, (cwd / "stderr.txt").open("w") as err:
             return subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err, text=True)
