@@ -363,7 +363,13 @@ class Announcer:
 
     async def language(self, settings: GuildSettings) -> str | None:
         """The language of a server's posts and events (see own_language)."""
-        return await own_language(settings, None, self.sender.server_locale, self.store.servers)
+        return await own_language(settings, None, self._ask_locale, self.store.servers)
+
+    async def _ask_locale(self, guild_id: int) -> str | None:
+        # A request to Discord like a post (once a server, for those whose language is not known yet):
+        # paced with the posts, so that a fan-out to them stays within Discord's global limit.
+        await self._pace()
+        return await self.sender.server_locale(guild_id)
 
     async def send(self, delivery: Delivery, settings: GuildSettings | None, now: datetime) -> int:
         """Post one delivery; returns 1 if it was posted."""

@@ -437,7 +437,7 @@ async def test_sigterm_in_the_middle_of_a_fan_out_stops_cleanly_and_the_next_sta
 
         assert await run_until_all_sent(settings, fake, tmp_path / "restarted", servers) == [0]
         assert posts_per_channel(fake) == [1] * servers  # 0 lost, 0 duplicates
-        assert not [hit for hit in fake.rate_limited if hit.is_global]
+        assert not [hit for hit in fake.rate_limited if hit[2] == "global"]  # (method, path, scope, time)
 
 
 # --- interactions being answered when the stop comes ------------------------------------------------

@@ -133,7 +133,7 @@ class Servers:
             return
         async with self._db.transaction() as tx:
             await tx.execute(
-                "UPDATE guild_settings SET locale = ? WHERE guild_id = ? AND locale IS NOT ?",
+                "UPDATE guild_settings SET locale = ? WHERE guild_id = ? AND (locale IS NULL OR locale <> ?)",
                 (locale, guild_id, locale),
             )
 
