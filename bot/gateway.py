@@ -265,6 +265,7 @@ async def start_shard(bot: CitadelBot, gateway: yarl.URL, shard_id: int) -> None
     assert running is not None  # launched: the leased list itself (see CitadelBot.launch_shards)
     running.append(shard_id)
     await bot.launch_shard(gateway, shard_id)
+    bot.announcer.poke()  # its servers' posts are this process's to send now
 
 
 async def stop_shard(bot: CitadelBot, shard_id: int) -> None:
