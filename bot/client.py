@@ -192,6 +192,10 @@ class CitadelBot(commands.AutoShardedBot):
             return sorted(self._leased)
         return list(self.settings.shard_ids or range(self.shard_count or 0))
 
+    def standing_by(self) -> bool:
+        """Whether this process runs no shard, because other processes hold the leases of all it may run."""
+        return self._leased is not None and not self._leased
+
     async def launch_shards(self) -> None:
         """discord.py's own launch_shards (pinned: 2.7), but only for the shards whose leases this process
         takes: SHARD_IDS (or every shard) that no live process holds. With none, it stands by, and the

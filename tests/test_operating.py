@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.__main__ import open_store
@@ -28,7 +29,7 @@ from bot.store.database import latest_schema
 from bot.store.servers import GuildSettings
 from tests.fake_discord import FakeDiscord, InteractionRecord
 from tests.fake_discord.waiting import Changes
-from tests.harness import ROOT, TOKEN, bot_process, make_settings
+from tests.harness import ROOT, TOKEN, bot_process, free_port, make_settings
 
 SOURCE = "https://example.org/premiere"
 
@@ -278,7 +279,7 @@ async def run_until_all_sent(settings: Settings, fake: FakeDiscord, cwd: Path, s
 
 
 def start(
-    settings: Settings, cwd: Path, log_changes: Changes | None = None, log_level: str = "INFO"
+    settings: Settings, cwd: Path, log_changes: Changes | None = None, log_level: str = "INFO", **env: str
 ) -> subprocess.Popen[str]:
     cwd.mkdir()
     return bot_process(
@@ -289,7 +290,14 @@ def start(
         WATCH_INTERVAL_HOURS="0",
         log_changes=log_changes,
         log_level=log_level,
+        **env,
     )
+
+
+async def health(port: int) -> tuple[int, str]:
+    """GET /healthz of a bot process: its status code and the status it names."""
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as response:
+        return response.status, (await response.json())["status"]
 
 
 def lease_holders(database: Path) -> dict[int, str]:
@@ -319,10 +327,12 @@ async def test_a_standby_takes_the_shards_of_a_process_killed_mid_fan_out(
                 what="the first posts",
             )
             # Started once the first holds every lease and is mid-fan-out.
-            second = start(settings, tmp_path / "second", log_changes=fake.changes)
+            port = free_port()
+            second = start(settings, tmp_path / "second", log_changes=fake.changes, HTTP_PORT=str(port))
             await fake.wait_until(
                 lambda: logged(tmp_path / "second", "standing by"), timeout=30, what="a standby"
             )
+            assert await health(port) == (200, "standby")  # healthy, and says what it is
             holders = lease_holders(settings.database_path)
             assert sorted(holders) == [0, 1] and {h.split(":")[1] for h in holders.values()} == {
                 str(first.pid)
@@ -345,6 +355,7 @@ async def test_a_standby_takes_the_shards_of_a_process_killed_mid_fan_out(
             )
             await all_sent(settings, fake, servers)
             answered_after = await each_shard_answers(fake)
+            assert await health(port) == (200, "ok")
             assert posts_per_channel(fake, posts_only=True) == [1] * servers  # none lost, none twice
             holders = lease_holders(settings.database_path)
             assert {h.split(":")[1] for h in holders.values()} == {str(second.pid)}
