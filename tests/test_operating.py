@@ -377,6 +377,69 @@ async def each_shard_answers(fake: FakeDiscord) -> int:
     return answered
 
 
+async def test_a_frozen_process_loses_its_shard_and_never_answers_for_it_again(
+    tmp_path: Path, canon_dir: Path
+) -> None:
+    """The hard case for "never two processes on one shard": the owner is frozen (SIGSTOP), not dead, so
+    its socket stays open. The standby takes the shard once the lease runs out and answers; when the
+    frozen one wakes, it finds it lost the lease and stops the shard, having handled nothing meanwhile:
+    every command is answered exactly once (Discord refuses a second answer with 40060)."""
+    async with FakeDiscord(guilds=4, token=TOKEN) as fake:
+        settings = replace(make_settings(tmp_path, canon_dir, fake), home_guild_ids=())
+        # DEBUG: it logs each save of its gateway session.
+        first = start(settings, tmp_path / "first", log_changes=fake.changes, log_level="DEBUG")
+        second = None
+        records: list[InteractionRecord] = []
+
+        def only_the_seconds_socket() -> bool:
+            # The woken first may RESUME the session back for a moment (and is then fenced: it handles
+            # nothing) before it stops the shard and closes its socket: wait until that is over.
+            session = fake.shard_sessions[0]
+            return len(fake.connections) == 1 and session.connection in fake.connections
+
+        async def answered_once() -> None:
+            record = await fake.invoke_command("citadel", subcommand="diana", guild_id=fake.guild_ids[0])
+            records.append(record)
+            assert (await record.wait_response(10))["data"]["embeds"][0]["title"] == "Citadel: Diana"
+
+        try:
+            await fake.wait_until(
+                lambda: logged(tmp_path / "first", "connected as"), timeout=30, what="the owner"
+            )
+            second = start(settings, tmp_path / "second", log_changes=fake.changes)
+            await fake.wait_until(
+                lambda: logged(tmp_path / "second", "standing by"), timeout=30, what="a standby"
+            )
+            await answered_once()
+            await fake.wait_until(  # its session as the answer left it, saved (within 5 s)
+                lambda: logged(tmp_path / "first", "saved 1 gateway sessions"), timeout=30, what="a save"
+            )
+            first.send_signal(signal.SIGSTOP)
+            await fake.wait_until(
+                lambda: logged(tmp_path / "second", "1 of them resumed"), timeout=60, what="the takeover"
+            )
+            await answered_once()  # by the second, while the first is frozen with its socket open
+            first.send_signal(signal.SIGCONT)
+            await fake.wait_until(
+                lambda: logged(tmp_path / "first", "shard 0: its lease went to another process"),
+                timeout=30,
+                what="the woken owner stopping its shard",
+            )
+            await fake.wait_until(only_the_seconds_socket, timeout=30, what="the first's socket closed")
+            for _ in range(5):
+                await answered_once()
+            # Only the second answers from now on; no command was ever answered twice.
+            assert all(not record.rejected for record in records), [r.rejected for r in records]
+            assert {owner.split(":")[1] for owner in lease_holders(settings.database_path).values()} == {
+                str(second.pid)
+            }
+        finally:
+            if first.poll() is None:
+                first.send_signal(signal.SIGCONT)
+            codes = await stop(first, *([second] if second else []))
+        assert codes == [0, 0]
+
+
 async def test_a_process_killed_holding_claims_is_finished_by_the_next_start(
     tmp_path: Path, canon_dir: Path
 ) -> None:
