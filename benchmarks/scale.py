@@ -16,9 +16,11 @@ waiting out discord.py's 5 s between IDENTIFYs, which at 100 shards is over 8 mi
   honours the intent.
 
 It measures the seconds from each process's start until the first and the last of its shards answered
-a `/citadel diana` sent to one server of that shard; then, one bot at a time while the others idle,
-`/citadel diana` latency p50/p99 (sequential and 50 in flight, over servers of every shard), answers
-per second with 50 in flight, and resident memory after start-up and after the load. Memory per server
+a `/citadel diana` sent to one server of that shard; resident memory once start-up is done; then, one
+bot at a time while the others idle, in three rounds (each starting with the next bot, so a busy minute
+on a shared machine slows all alike), `/citadel diana` latency p50/p99 (sequential and 50 in flight,
+over servers of every shard) and answers per second with 50 in flight, each figure the median of its
+rounds; and resident memory after the load. Memory per server
 is (RSS after start-up at N - RSS after start-up at 1 server) / N, the 1-server figure from a start of
 the same bot against a 1-guild fake at the beginning of the run.
 
@@ -67,6 +69,7 @@ from benchmarks.bench import (
     is_embed,
     latency_run,
     machine,
+    median_of,
     ratio,
     rss_mb,
     send_diana,
@@ -104,21 +107,24 @@ TARGETS = (
 class Counts:
     """How much of each measurement to do; `--quick` shortens everything to try the benchmark out."""
 
-    interactions: int = 2_000
-    throughput_seconds: float = 30.0
+    rounds: int = 3  # the bots are loaded in turn, this many times; each figure is the median of its rounds
+    interactions: int = 1_000  # per round, sequential and again 50 in flight
+    throughput_seconds: float = 10.0  # per round
     restart_servers: int = 10_000
 
     @classmethod
     def quick(cls) -> Counts:
-        return cls(interactions=200, throughput_seconds=5.0, restart_servers=5_000)
+        return cls(rounds=2, interactions=200, throughput_seconds=3.0, restart_servers=5_000)
 
 
 def shards_for(servers: int) -> int:
     return max(1, math.ceil(servers / SERVERS_PER_SHARD))
 
 
-def new_fake(servers: int) -> FakeDiscord:
-    return FakeDiscord(guilds=servers, token=TOKEN, recommended_shards=shards_for(servers), validate=False)
+def new_fake(servers: int, shards: int | None = None) -> FakeDiscord:
+    """A fake Discord of `servers` guilds recommending `shards` shards (by default 1 per 1,000 servers)."""
+    shards = shards or shards_for(servers)
+    return FakeDiscord(guilds=servers, token=TOKEN, recommended_shards=shards, validate=False)
 
 
 def connected_shards(fake: FakeDiscord) -> int:
@@ -257,68 +263,97 @@ async def baseline_rss(spec: BotSpec, canon: Path, answers: Path, workdir: Path)
 async def measure_size(
     servers: int, counts: Counts, canon: Path, answers: Path, workdir: Path, baselines: dict[str, float]
 ) -> dict[str, dict[str, Any]]:
-    """Every bot at `servers` servers: started together, then loaded one at a time."""
+    """Every bot at `servers` servers: started together, then loaded one at a time. Started with them,
+    the floor and ours with as many shards but one server per shard: what the shards cost without a
+    guild cache to speak of (stopped once measured)."""
+    shards = shards_for(servers)
+    runs = [(spec.key, spec, servers) for spec in BOTS]
+    if shards > 1:
+        runs += [(f"{spec.key}_shards_only", spec, shards) for spec in (FLOOR, OURS)]
     results: dict[str, dict[str, Any]] = {}
     async with contextlib.AsyncExitStack() as stack:
         made = time.perf_counter()
-        fakes = {spec.key: await stack.enter_async_context(new_fake(servers)) for spec in BOTS}
-        print(f"[{servers:,}] {len(fakes)} fakes of {servers:,} guilds made in {time.perf_counter() - made:.1f}s",
-              flush=True)  # fmt: skip
+        fakes = {key: await stack.enter_async_context(new_fake(guilds, shards)) for key, _, guilds in runs}
+        print(f"[{servers:,}] {len(fakes)} fakes made in {time.perf_counter() - made:.1f}s", flush=True)
         # The fakes' guilds live as long as the run: out of the driver's collections from now on.
         gc.collect()
         gc.freeze()
         stack.callback(gc.unfreeze)
         popens: dict[str, Any] = {}
         starts: list[asyncio.Future[dict[str, Any]]] = []
-        for n, spec in enumerate(BOTS):
+        for n, (key, spec, guilds) in enumerate(runs):
             if n:
                 await asyncio.sleep(STAGGER)
-            run_dir = workdir / f"{spec.key}-{servers}"
-            popen, started = start_bot(spec, fakes[spec.key], run_dir, {"canon": canon}, answers, workdir)
-            popens[spec.key] = popen
+            run_dir = workdir / f"{key}-{servers}"
+            popen, started = start_bot(spec, fakes[key], run_dir, {"canon": canon}, answers, workdir)
+            popens[key] = popen
             stack.push_async_callback(stop, popen, STOP_LIMIT)
-            results[spec.key] = {"bot": spec.key, "label": spec.label, "servers": servers,
-                                 "load_average_before": os.getloadavg()}  # fmt: skip
-            starts.append(
-                asyncio.ensure_future(every_shard_answers(fakes[spec.key], started, popen, run_dir))
-            )
-        print(f"[{servers:,}] {len(BOTS)} bots started, {shards_for(servers)} shards each", flush=True)
-        for spec, start in zip(BOTS, starts, strict=True):
-            results[spec.key]["start"] = await start
-            print(f"[{servers:,}] {spec.label}: every shard answered "
-                  f"{results[spec.key]['start']['every_shard_s']:.1f}s after starting", flush=True)  # fmt: skip
+            results[key] = {"bot": spec.key, "label": spec.label, "servers": guilds,
+                            "load_average_before": os.getloadavg()}  # fmt: skip
+            starts.append(asyncio.ensure_future(every_shard_answers(fakes[key], started, popen, run_dir)))
+        print(f"[{servers:,}] {len(runs)} bots started, {shards} shards each", flush=True)
+        for (key, spec, guilds), start in zip(runs, starts, strict=True):
+            results[key]["start"] = await start
+            print(f"[{servers:,}] {spec.label} ({guilds:,} servers): every shard answered "
+                  f"{results[key]['start']['every_shard_s']:.1f}s after starting", flush=True)  # fmt: skip
+        for key, spec, _ in runs[len(BOTS) :]:
+            popen = popens[key]
+            await settle(psutil.Process(popen.pid), popen, workdir / f"{key}-{servers}")
+            bare = results.pop(key)
+            bare["rss_start_mb"] = rss_mb(psutil.Process(popen.pid))
+            bare["exit_code"] = await stop(popen, STOP_LIMIT)
+            results[spec.key]["shards_only"] = bare
         for spec in BOTS:
             fake, popen = fakes[spec.key], popens[spec.key]
+            process = psutil.Process(popen.pid)
+            await settle(process, popen, workdir / f"{spec.key}-{servers}")
+            results[spec.key].update(
+                intents=identified_intents(fake),
+                guild_creates=fake.dispatch_counts["GUILD_CREATE"],
+                rss_one_server_mb=baselines[spec.key],
+                rss_start_mb=rss_mb(process),
+                kb_per_server=(rss_mb(process) - baselines[spec.key]) * 1024 / servers,
+                rounds=[],
+            )
+        # In turn, `rounds` times, each round starting with the next bot: a busy minute on a shared
+        # machine then slows every bot alike rather than one bot's whole block of measurements.
+        for n in range(counts.rounds):
+            for spec in BOTS[n % len(BOTS) :] + BOTS[: n % len(BOTS)]:
+                run_dir = workdir / f"{spec.key}-{servers}"
+                found = await load_round(fakes[spec.key], popens[spec.key], run_dir, counts)
+                results[spec.key]["rounds"].append(found)
+                print(f"[{servers:,}] round {n + 1}: {spec.label} answered "
+                      f"{found['throughput']['per_second']:,.0f}/s (load average {found['load_average'][0]:.2f})",
+                      flush=True)  # fmt: skip
+        for spec in BOTS:
+            popen = popens[spec.key]
+            await settle(psutil.Process(popen.pid), popen, workdir / f"{spec.key}-{servers}")
             result = results[spec.key]
-            result["intents"] = identified_intents(fake)
-            result["guild_creates"] = fake.dispatch_counts["GUILD_CREATE"]
-            run_dir = workdir / f"{spec.key}-{servers}"
-            result.update(await load(fake, popen, run_dir, counts, baselines[spec.key], servers))
+            result["rss_load_mb"] = rss_mb(psutil.Process(popen.pid))
+            if "shards_only" in result:
+                result["rss_shards_only_mb"] = result["shards_only"]["rss_start_mb"]
+                result["guild_cache_mb"] = result["rss_start_mb"] - result["rss_shards_only_mb"]
+            result.update(
+                median_of([{k: v for k, v in r.items() if k != "load_average"} for r in result["rounds"]])
+            )
             result["load_average_after"] = os.getloadavg()
-            print(f"[{servers:,}] {spec.label}: measured", flush=True)
         results["driver"] = {"rss_mb": rss_mb(psutil.Process())}
     return results
 
 
-async def load(
-    fake: FakeDiscord, popen: Any, run_dir: Path, counts: Counts, baseline: float, servers: int
-) -> dict[str, Any]:
-    """RSS after start-up, diana latency (sequential and 50 in flight), answers per second, RSS after."""
-    process = psutil.Process(popen.pid)
-    await settle(process, popen, run_dir)
-    forget(fake)
-    result: dict[str, Any] = {"rss_one_server_mb": baseline, "rss_start_mb": rss_mb(process)}
-    result["kb_per_server"] = (result["rss_start_mb"] - baseline) * 1024 / servers
+async def load_round(fake: FakeDiscord, popen: Any, run_dir: Path, counts: Counts) -> dict[str, Any]:
+    """One round of load on one bot: diana latency sequential and 50 in flight, answers per second."""
+    result: dict[str, Any] = {"load_average": os.getloadavg()}
     guilds = fake.guild_ids  # consecutive guilds are on consecutive shards
     for mode, in_flight in (("sequential", 1), ("in_flight", IN_FLIGHT)):
         result[f"diana_{mode}"] = await latency_run(
             fake, send_diana, is_embed, counts.interactions, in_flight, guilds
         )
         forget(fake)
-    result["throughput"] = await throughput_run(fake, counts.throughput_seconds, guilds, process)
+    result["throughput"] = await throughput_run(
+        fake, counts.throughput_seconds, guilds, psutil.Process(popen.pid)
+    )
     forget(fake)
-    await settle(process, popen, run_dir)
-    result["rss_load_mb"] = rss_mb(process)
     alive(popen, run_dir)
     return result
 
@@ -397,6 +432,8 @@ ROWS: tuple[tuple[str, str, str, int], ...] = (
     ("RSS after start-up", "rss_start_mb", "MB", 1),
     ("RSS after the load", "rss_load_mb", "MB", 1),
     ("memory per server", "kb_per_server", "KB", 2),
+    ("RSS, same shards, 1 server each", "rss_shards_only_mb", "MB", 1),
+    ("  RSS after start-up minus that", "guild_cache_mb", "MB", 1),
     ("GUILD_CREATEs received", "guild_creates", "", 0),
 )
 
