@@ -63,6 +63,7 @@ from benchmarks.bench import (
     alive,
     answered,
     code_version,
+    cpu_seconds,
     drop,
     fmt,
     forget,
@@ -320,10 +321,12 @@ async def measure_size(
         for n in range(counts.rounds):
             for spec in BOTS[n % len(BOTS) :] + BOTS[: n % len(BOTS)]:
                 run_dir = workdir / f"{spec.key}-{servers}"
-                found = await load_round(fakes[spec.key], popens[spec.key], run_dir, counts)
+                idle = [psutil.Process(popens[other.key].pid) for other in BOTS if other is not spec]
+                found = await load_round(fakes[spec.key], popens[spec.key], run_dir, counts, idle)
                 results[spec.key]["rounds"].append(found)
                 print(f"[{servers:,}] round {n + 1}: {spec.label} answered "
-                      f"{found['throughput']['per_second']:,.0f}/s (load average {found['load_average'][0]:.2f})",
+                      f"{found['throughput']['per_second']:,.0f}/s (load average {found['load_average'][0]:.2f}, "
+                      f"the rest of the machine {found['throughput']['rest_cpu_percent']:.0f}% of a core)",
                       flush=True)  # fmt: skip
         for spec in BOTS:
             popen = popens[spec.key]
@@ -341,8 +344,20 @@ async def measure_size(
     return results
 
 
-async def load_round(fake: FakeDiscord, popen: Any, run_dir: Path, counts: Counts) -> dict[str, Any]:
-    """One round of load on one bot: diana latency sequential and 50 in flight, answers per second."""
+def machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine has used, all cores together."""
+    times = psutil.cpu_times()
+    return (
+        times.user + times.nice + times.system + getattr(times, "irq", 0.0) + getattr(times, "softirq", 0.0)
+    )
+
+
+async def load_round(
+    fake: FakeDiscord, popen: Any, run_dir: Path, counts: Counts, idle: Sequence[psutil.Process]
+) -> dict[str, Any]:
+    """One round of load on one bot: diana latency sequential and 50 in flight, answers per second,
+    and where the machine's CPU went meanwhile: the bot, the driver, the idle bots and the rest of the
+    machine (other people's work on a shared machine), in % of one core."""
     result: dict[str, Any] = {"load_average": os.getloadavg()}
     guilds = fake.guild_ids  # consecutive guilds are on consecutive shards
     for mode, in_flight in (("sequential", 1), ("in_flight", IN_FLIGHT)):
@@ -350,9 +365,15 @@ async def load_round(fake: FakeDiscord, popen: Any, run_dir: Path, counts: Count
             fake, send_diana, is_embed, counts.interactions, in_flight, guilds
         )
         forget(fake)
-    result["throughput"] = await throughput_run(
-        fake, counts.throughput_seconds, guilds, psutil.Process(popen.pid)
+    began, busy, idle_cpu = time.perf_counter(), machine_busy_seconds(), sum(cpu_seconds(p) for p in idle)
+    throughput = await throughput_run(fake, counts.throughput_seconds, guilds, psutil.Process(popen.pid))
+    took = time.perf_counter() - began
+    throughput["idle_bots_cpu_percent"] = 100 * (sum(cpu_seconds(p) for p in idle) - idle_cpu) / took
+    throughput["machine_cpu_percent"] = 100 * (machine_busy_seconds() - busy) / took
+    throughput["rest_cpu_percent"] = throughput["machine_cpu_percent"] - (
+        throughput["bot_cpu_percent"] + throughput["driver_cpu_percent"] + throughput["idle_bots_cpu_percent"]
     )
+    result["throughput"] = throughput
     forget(fake)
     alive(popen, run_dir)
     return result
@@ -428,6 +449,8 @@ ROWS: tuple[tuple[str, str, str, int], ...] = (
     (f"answers/s ({IN_FLIGHT} in flight)", "throughput.per_second", "/s", 0),
     ("  bot CPU meanwhile", "throughput.bot_cpu_percent", "%", 0),
     ("  driver CPU meanwhile", "throughput.driver_cpu_percent", "%", 0),
+    ("  the idle bots' CPU meanwhile", "throughput.idle_bots_cpu_percent", "%", 0),
+    ("  the rest of the machine meanwhile", "throughput.rest_cpu_percent", "%", 0),
     ("RSS at 1 server", "rss_one_server_mb", "MB", 1),
     ("RSS after start-up", "rss_start_mb", "MB", 1),
     ("RSS after the load", "rss_load_mb", "MB", 1),
