@@ -76,6 +76,7 @@ CLEARED_ENV = (
     "SHARD_COUNT",
     "SHARD_IDS",
     "FLOOR_DEFAULTS",
+    "FLOOR_INTENTS",
     "FLOOR_ANSWERS",
     "UPDATE_SETTLE_SECONDS",
     "ANNOUNCE_RATE",
@@ -257,9 +258,9 @@ async def floor_answers(store: Store) -> dict[str, Any]:
     return {"diana": diana, "search": search, "choices": choices}
 
 
-async def build_stores(directory: Path) -> tuple[dict[str, Path], Path, dict[str, int]]:
-    """The two store files every run starts from (copied, so each run is a first start), and the
-    floor's answers file."""
+async def build_canon_store(directory: Path) -> tuple[Path, Path, int]:
+    """The store with the shipped canon (copied for each run, so each run is a first start), the
+    floor's answers file, and how many facts the canon holds."""
     canon = directory / "canon.sqlite3"
     store = await Store.open(canon)
     try:
@@ -270,6 +271,13 @@ async def build_stores(directory: Path) -> tuple[dict[str, Path], Path, dict[str
         await store.checkpoint()
     finally:
         await store.close()
+    return canon, answers, canon_facts
+
+
+async def build_stores(directory: Path) -> tuple[dict[str, Path], Path, dict[str, int]]:
+    """The two store files every run starts from (copied, so each run is a first start), and the
+    floor's answers file."""
+    canon, answers, canon_facts = await build_canon_store(directory)
     big = directory / "facts-100k.sqlite3"
     shutil.copyfile(canon, big)
     started = time.perf_counter()
@@ -652,25 +660,35 @@ def bot_env(spec: BotSpec, fake: FakeDiscord, database: Path, answers: Path, pyc
     return env
 
 
-async def stop(popen: subprocess.Popen[bytes]) -> None:
+async def stop(popen: subprocess.Popen[bytes], grace: float = 20.0) -> int:
+    """SIGTERM, then SIGKILL if it has not exited within `grace` seconds; its exit code."""
     if popen.poll() is None:
         popen.send_signal(signal.SIGTERM)
         try:
-            await asyncio.to_thread(popen.wait, 20)
+            await asyncio.to_thread(popen.wait, grace)
         except subprocess.TimeoutExpired:
             popen.kill()
             await asyncio.to_thread(popen.wait)
+    return popen.returncode
 
 
 def start_bot(
-    spec: BotSpec, fake: FakeDiscord, run_dir: Path, stores: dict[str, Path], answers: Path, workdir: Path
+    spec: BotSpec,
+    fake: FakeDiscord,
+    run_dir: Path,
+    stores: dict[str, Path],
+    answers: Path,
+    workdir: Path,
+    database: Path | None = None,
 ) -> tuple[subprocess.Popen[bytes], float]:
-    """`python -m bot` (or the floor) as an operator starts it, on a fresh copy of its store, with its
-    output in files; returns the process and the perf_counter() just before it was started."""
+    """`python -m bot` (or the floor) as an operator starts it, on a fresh copy of its store (or on
+    `database` as it stands, to start it again), with its output in files; returns the process and
+    the perf_counter() just before it was started."""
     run_dir.mkdir()
-    database = run_dir / "bot.sqlite3"
-    if spec.store is not None:
-        shutil.copyfile(stores[spec.store], database)
+    if database is None:
+        database = run_dir / "bot.sqlite3"
+        if spec.store is not None:
+            shutil.copyfile(stores[spec.store], database)
     env = bot_env(spec, fake, database, answers, workdir / "pycache")
     gc.collect()  # now, not while the bot starts (see DriverGc)
     with (run_dir / "stdout.txt").open("wb") as out, (run_dir / "stderr.txt").open("wb") as err:

@@ -11,6 +11,10 @@ nothing else: no store, no canon, no scheduler. Whatever citadel-bot costs beyon
 FLOOR_DEFAULTS=1 builds it with discord.py's defaults instead (`Intents.default()`, default member and
 message caches): the "default-configured" bot the benchmark floods with chat messages.
 
+FLOOR_INTENTS=none builds it with no intents at all (no GUILDS: Discord then sends no GUILD_CREATE and
+the bot keeps no guild cache; interactions carry what the commands need): the floor for a bot that runs
+without the guild cache.
+
 FLOOR_ANSWERS may name a JSON file {"diana": embed, "search": embed, "choices": [choice, ...]} (the
 benchmark writes one with exactly what citadel-bot answers, so both send the same bytes); it is read
 once at start. Without it the constants below are used.
@@ -111,7 +115,9 @@ def shard_settings(environ: dict[str, str]) -> tuple[int | None, list[int] | Non
 class FloorBot(commands.AutoShardedBot):
     """citadel-bot's client configuration (or discord.py's defaults) and nothing else."""
 
-    def __init__(self, *, defaults: bool, shard_count: int | None, shard_ids: list[int] | None) -> None:
+    def __init__(
+        self, *, defaults: bool, guilds: bool = True, shard_count: int | None, shard_ids: list[int] | None
+    ) -> None:
         if defaults:
             super().__init__(
                 command_prefix=commands.when_mentioned,
@@ -122,7 +128,7 @@ class FloorBot(commands.AutoShardedBot):
             )
         else:
             intents = discord.Intents.none()
-            intents.guilds = True
+            intents.guilds = guilds
             super().__init__(
                 command_prefix=commands.when_mentioned,
                 help_command=None,
@@ -154,7 +160,12 @@ async def run(environ: dict[str, str]) -> None:
     point_at(environ)
     shard_count, shard_ids = shard_settings(environ)
     defaults = environ.get("FLOOR_DEFAULTS", "") not in ("", "0")
-    async with FloorBot(defaults=defaults, shard_count=shard_count, shard_ids=shard_ids) as bot:
+    intents = environ.get("FLOOR_INTENTS", "guilds")
+    if intents not in ("guilds", "none"):
+        raise SystemExit(f"floor_bot: FLOOR_INTENTS must be guilds or none, not {intents!r}")
+    async with FloorBot(
+        defaults=defaults, guilds=intents == "guilds", shard_count=shard_count, shard_ids=shard_ids
+    ) as bot:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))

@@ -192,6 +192,10 @@ class CitadelBot(commands.AutoShardedBot):
             return sorted(self._leased)
         return list(self.settings.shard_ids or range(self.shard_count or 0))
 
+    def standing_by(self) -> bool:
+        """Whether this process runs no shard, because other processes hold the leases of all it may run."""
+        return self._leased is not None and not self._leased
+
     async def launch_shards(self) -> None:
         """discord.py's own launch_shards (pinned: 2.7), but only for the shards whose leases this process
         takes: SHARD_IDS (or every shard) that no live process holds. With none, it stands by, and the
@@ -441,13 +445,15 @@ def _keep_no_servers(connection: Any) -> None:
 
 
 def _answer_only_while_leased(bot: CitadelBot) -> None:
-    """An interaction is handled only while this process surely holds its shards' leases: one that could
-    not renew them for a while (its store unreachable, the process frozen) may have lost them to another
-    process, which then answers. One wrapper around the INTERACTION_CREATE parser (pinned: discord.py 2.7)."""
+    """An interaction is handled only if it came for a shard whose lease this process surely holds: one
+    that could not renew its leases for a while (its store unreachable, the process frozen) may have lost
+    them to another process, which then answers; and a shard it just stopped may still be delivering. One wrapper around the INTERACTION_CREATE parser (pinned: discord.py 2.7)."""
     parse = bot._connection.parsers["INTERACTION_CREATE"]
 
     def parse_while_leased(data: dict[str, Any]) -> None:
-        if bot.leaser.surely_ours():
+        guild_id = data.get("guild_id")
+        shard_id = (int(guild_id) >> 22) % (bot.shard_count or 1) if guild_id else 0  # DMs come on shard 0
+        if bot.leaser.surely_ours() and shard_id in bot.own_shard_ids():
             parse(data)
         else:
             log.warning(

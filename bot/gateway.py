@@ -259,6 +259,10 @@ class ShardLeaser:
         await self.store.shard_leases.release(self.owner)
 
 
+async def _stopped(*_: object) -> None:
+    """What a stopped shard does when discord.py's queue asks it to reconnect: nothing."""
+
+
 async def start_shard(bot: CitadelBot, gateway: yarl.URL, shard_id: int) -> None:
     """Start running one more shard (its lease just came to this process)."""
     running = bot.shard_ids
@@ -277,6 +281,9 @@ async def stop_shard(bot: CitadelBot, shard_id: int) -> None:
     bot.gateway.live.pop(shard_id, None)
     if shard is None:
         return
+    # A reconnect its worker queued before this (discord.py's client runs them from a queue that still
+    # holds the Shard) would otherwise RESUME the session again here, on a shard nobody reads.
+    shard.reidentify = shard.reconnect = _stopped  # type: ignore[method-assign, assignment]
     shard._cancel_task()
     if shard.ws.open:
         await shard.ws.close(code=KEEP_SESSION_CLOSE)

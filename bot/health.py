@@ -3,6 +3,8 @@
 /healthz answers 200 only when the bot is healthy, else 503, both with a small JSON body:
 
 - before the first READY on every shard the bot is "starting";
+- a process that holds no shard's lease (another process runs every shard it may run) is "standby", with
+  200: it is ready to take over, and nothing of it is expected to run;
 - every shard of this process (SHARD_IDS, or all of SHARD_COUNT or of Discord's recommended count) must
   be connected: launched, its websocket open, and its session live (READY or RESUMED since it last
   disconnected). A shard not launched yet, or reconnecting, is "shard N: not connected";
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SCHEDULER_WINDOW = 60.0  # seconds behind plan after which the scheduler is unhealthy
-STARTING, OK, UNHEALTHY = "starting", "ok", "unhealthy"
+STARTING, OK, UNHEALTHY, STANDBY = "starting", "ok", "unhealthy", "standby"
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class Health:
 
     @property
     def http_status(self) -> int:
-        return 200 if self.status == OK else 503
+        return 200 if self.status in (OK, STANDBY) else 503
 
     def body(self) -> dict[str, Any]:
         return {
@@ -78,8 +80,10 @@ class Health:
 
 def check(bot: CitadelBot, window: float = SCHEDULER_WINDOW) -> Health:
     """The bot's health now, by the rules in this module's docstring."""
+    if bot.standing_by():  # healthy: ready to take any shard whose lease comes free
+        return Health(STANDBY, [], {}, None, window)
     problems: list[str] = []
-    ids = list(bot.shard_ids) if bot.shard_ids else list(range(bot.shard_count or 0))
+    ids = bot.own_shard_ids()
     launched = bot.shards
     shards: dict[int, ShardHealth] = {}
     for shard_id in ids:

@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.__main__ import open_store
@@ -28,7 +29,7 @@ from bot.store.database import latest_schema
 from bot.store.servers import GuildSettings
 from tests.fake_discord import FakeDiscord, InteractionRecord
 from tests.fake_discord.waiting import Changes
-from tests.harness import ROOT, TOKEN, bot_process, make_settings
+from tests.harness import ROOT, TOKEN, bot_process, free_port, make_settings
 from tests.store_probe import select
 
 SOURCE = "https://example.org/premiere"
@@ -280,7 +281,7 @@ async def run_until_all_sent(settings: Settings, fake: FakeDiscord, cwd: Path, s
 
 
 def start(
-    settings: Settings, cwd: Path, log_changes: Changes | None = None, log_level: str = "INFO"
+    settings: Settings, cwd: Path, log_changes: Changes | None = None, log_level: str = "INFO", **env: str
 ) -> subprocess.Popen[str]:
     cwd.mkdir()
     return bot_process(
@@ -291,11 +292,19 @@ def start(
         WATCH_INTERVAL_HOURS="0",
         log_changes=log_changes,
         log_level=log_level,
+        **env,
     )
 
 
+async def health(port: int) -> tuple[int, str]:
+    """GET /healthz of a bot process: its status code and the status it names."""
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as response:
+        return response.status, (await response.json())["status"]
+
+
 def lease_holders(database: Path | str) -> dict[int, str]:
-    return {int(str(shard)): str(owner) for shard, owner in select(database, "SELECT shard_id, owner FROM shard_leases")}
+    rows = select(database, "SELECT shard_id, owner FROM shard_leases")
+    return {int(str(shard)): str(owner) for shard, owner in rows}
 
 
 async def test_a_standby_takes_the_shards_of_a_process_killed_mid_fan_out(
@@ -320,10 +329,12 @@ async def test_a_standby_takes_the_shards_of_a_process_killed_mid_fan_out(
                 what="the first posts",
             )
             # Started once the first holds every lease and is mid-fan-out.
-            second = start(settings, tmp_path / "second", log_changes=fake.changes)
+            port = free_port()
+            second = start(settings, tmp_path / "second", log_changes=fake.changes, HTTP_PORT=str(port))
             await fake.wait_until(
                 lambda: logged(tmp_path / "second", "standing by"), timeout=30, what="a standby"
             )
+            assert await health(port) == (200, "standby")  # healthy, and says what it is
             holders = lease_holders(settings.database)
             assert sorted(holders) == [0, 1] and {h.split(":")[1] for h in holders.values()} == {
                 str(first.pid)
@@ -346,6 +357,7 @@ async def test_a_standby_takes_the_shards_of_a_process_killed_mid_fan_out(
             )
             await all_sent(settings, fake, servers)
             answered_after = await each_shard_answers(fake)
+            assert await health(port) == (200, "ok")
             assert posts_per_channel(fake, posts_only=True) == [1] * servers  # none lost, none twice
             holders = lease_holders(settings.database)
             assert {h.split(":")[1] for h in holders.values()} == {str(second.pid)}
@@ -365,6 +377,69 @@ async def each_shard_answers(fake: FakeDiscord) -> int:
         record = await fake.invoke_command("citadel", subcommand="diana", guild_id=guild_id)
         answered += (await record.wait_response(10))["data"]["embeds"][0]["title"] == "Citadel: Diana"
     return answered
+
+
+async def test_a_frozen_process_loses_its_shard_and_never_answers_for_it_again(
+    tmp_path: Path, canon_dir: Path
+) -> None:
+    """The hard case for "never two processes on one shard": the owner is frozen (SIGSTOP), not dead, so
+    its socket stays open. The standby takes the shard once the lease runs out and answers; when the
+    frozen one wakes, it finds it lost the lease and stops the shard, having handled nothing meanwhile:
+    every command is answered exactly once (Discord refuses a second answer with 40060)."""
+    async with FakeDiscord(guilds=4, token=TOKEN) as fake:
+        settings = replace(make_settings(tmp_path, canon_dir, fake), home_guild_ids=())
+        # DEBUG: it logs each save of its gateway session.
+        first = start(settings, tmp_path / "first", log_changes=fake.changes, log_level="DEBUG")
+        second = None
+        records: list[InteractionRecord] = []
+
+        def only_the_seconds_socket() -> bool:
+            # The woken first may RESUME the session back for a moment (and is then fenced: it handles
+            # nothing) before it stops the shard and closes its socket: wait until that is over.
+            session = fake.shard_sessions[0]
+            return len(fake.connections) == 1 and session.connection in fake.connections
+
+        async def answered_once() -> None:
+            record = await fake.invoke_command("citadel", subcommand="diana", guild_id=fake.guild_ids[0])
+            records.append(record)
+            assert (await record.wait_response(10))["data"]["embeds"][0]["title"] == "Citadel: Diana"
+
+        try:
+            await fake.wait_until(
+                lambda: logged(tmp_path / "first", "connected as"), timeout=30, what="the owner"
+            )
+            second = start(settings, tmp_path / "second", log_changes=fake.changes)
+            await fake.wait_until(
+                lambda: logged(tmp_path / "second", "standing by"), timeout=30, what="a standby"
+            )
+            await answered_once()
+            await fake.wait_until(  # its session as the answer left it, saved (within 5 s)
+                lambda: logged(tmp_path / "first", "saved 1 gateway sessions"), timeout=30, what="a save"
+            )
+            first.send_signal(signal.SIGSTOP)
+            await fake.wait_until(
+                lambda: logged(tmp_path / "second", "1 of them resumed"), timeout=60, what="the takeover"
+            )
+            await answered_once()  # by the second, while the first is frozen with its socket open
+            first.send_signal(signal.SIGCONT)
+            await fake.wait_until(
+                lambda: logged(tmp_path / "first", "shard 0: its lease went to another process"),
+                timeout=30,
+                what="the woken owner stopping its shard",
+            )
+            await fake.wait_until(only_the_seconds_socket, timeout=30, what="the first's socket closed")
+            for _ in range(5):
+                await answered_once()
+            # Only the second answers from now on; no command was ever answered twice.
+            assert all(not record.rejected for record in records), [r.rejected for r in records]
+            assert {owner.split(":")[1] for owner in lease_holders(settings.database).values()} == {
+                str(second.pid)
+            }
+        finally:
+            if first.poll() is None:
+                first.send_signal(signal.SIGCONT)
+            codes = await stop(first, *([second] if second else []))
+        assert codes == [0, 0]
 
 
 async def test_a_process_killed_holding_claims_is_finished_by_the_next_start(

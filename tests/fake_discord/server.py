@@ -160,6 +160,7 @@ class FakeDiscord:
             self._guild_list = list(guilds)
         self._guilds: dict[int, GuildSpec] = {g.id: g for g in self._guild_list}
         self._channel_guild: dict[int, GuildSpec] = {g.channel_id: g for g in self._guild_list}
+        self._shard_indexes: dict[int, list[list[GuildSpec]]] = {}
         self._extra_channels: dict[int, dict[str, Any]] = {}
         for spec in self._guild_list:
             for channel in spec.extra_channels:
@@ -347,9 +348,19 @@ class FakeDiscord:
         return self._guilds.get(guild_id)
 
     def guilds_for_shard(self, shard_id: int, shard_count: int) -> Iterator[GuildSpec]:
-        for spec in self._guild_list:
-            if shard_for_guild(spec.id, shard_count) == shard_id:
-                yield spec
+        return iter(self._shard_index(shard_count)[shard_id])
+
+    def _shard_index(self, shard_count: int) -> list[list[GuildSpec]]:
+        """The guilds of each shard, made once per shard count (the guild list never changes): READY
+        and the GUILD_CREATE stream of every shard would otherwise scan all guilds, 200 scans of
+        100,000 guilds for a 100-shard start."""
+        index = self._shard_indexes.get(shard_count)
+        if index is None:
+            index = [[] for _ in range(shard_count)]
+            for spec in self._guild_list:
+                index[shard_for_guild(spec.id, shard_count)].append(spec)
+            self._shard_indexes[shard_count] = index
+        return index
 
     def guild_payload(self, guild_id: int) -> dict[str, Any] | None:
         spec = self._guilds.get(guild_id)
