@@ -41,12 +41,12 @@ _SEARCH_SQL = (
 # counted as 1e-6; the lengths of the matching row and of the average row in words), so both engines
 # give the same hits in the same order. Parameters: the tsquery, the whole words, the last word, the limit.
 _PG_SEARCH_SQL = """
-WITH terms AS (
+WITH terms AS MATERIALIZED (
     SELECT citadel_fold(w) AS word, false AS prefix FROM unnest(?::text[]) AS w
     UNION ALL SELECT citadel_fold(?), true
-), corpus AS (
+), corpus AS MATERIALIZED (
     SELECT count(*)::float8 AS n, coalesce(avg(word_count), 1)::float8 AS avgdl FROM facts
-), idf AS (
+), idf AS MATERIALIZED (  -- once per search, not once per matching fact
     SELECT t.word, t.prefix, CASE WHEN x.idf <= 0 THEN 1e-6 ELSE x.idf END AS idf
     FROM terms t, corpus c, LATERAL (
         SELECT ln((c.n - count(*) + 0.5) / (count(*) + 0.5)) AS idf FROM facts m
