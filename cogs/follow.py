@@ -106,6 +106,10 @@ def follow_view(slug: str) -> discord.ui.View:
     """The Follow button for an answer or a post about the entry `slug`."""
     view = discord.ui.View(timeout=None)
     view.add_item(FollowButton(slug))
+    # Its button is a dynamic item, answered by its custom id however old the message: a stopped view
+    # still sends its components, and discord.py keeps nothing of it per message (no store to update on
+    # every answer and post).
+    view.stop()
     return view
 
 

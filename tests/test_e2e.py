@@ -18,6 +18,7 @@ from typing import Any
 import discord
 import pytest
 
+from bot import client as client_module
 from bot.client import CitadelBot
 from bot.clock import ManualClock, utc_now
 from bot.config import Settings
@@ -278,6 +279,19 @@ async def test_the_bot_asks_for_no_intent_and_keeps_no_caches(
     assert bot._connection.member_cache_flags.value == 0
     assert bot.allowed_mentions is not None and bot.allowed_mentions.to_dict() == {"parse": []}
     assert list(bot.guilds) == []  # not even READY's list of (unavailable) servers
+
+
+async def test_only_the_servers_that_interacted_last_are_kept(
+    bot: CitadelBot, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each keeps the empty Guild discord.py makes for its interactions, up to SERVERS_KEPT, the oldest
+    going first: what saves remaking it for every answer, without a copy of every server."""
+    monkeypatch.setattr(client_module, "SERVERS_KEPT", 1)
+    home, other = fake.guild_ids
+    for guild_id in (home, other, other):
+        record = await fake.invoke_command("citadel", subcommand="diana", guild_id=guild_id)
+        assert (await record.wait_response())["data"]["embeds"][0]["title"] == "Citadel: Diana"
+        assert [g.id for g in bot.guilds] == [guild_id] and bot.guilds[0].unavailable
 
 
 async def test_the_bot_resumes_after_a_dropped_connection(bot: CitadelBot, fake: FakeDiscord) -> None:
