@@ -366,8 +366,9 @@ class Announcer:
         return await own_language(settings, None, self._ask_locale, self.store.servers)
 
     async def _ask_locale(self, guild_id: int) -> str | None:
-        # A request to Discord like a post (once a server, for those whose language is not known yet):
-        # paced with the posts, so that a fan-out to them stays within Discord's global limit.
+        # A request to Discord like a post (once a server, for those whose language is not known yet),
+        # paced with the posts so that a fan-out to them stays within Discord's global limit: it takes
+        # a slot of its own (a slot is the next request its task makes).
         await self._pace()
         return await self.sender.server_locale(guild_id)
 
@@ -377,7 +378,11 @@ class Announcer:
             await self._skip(delivery, "announcements are off")
             return 0
         # In the server's language: the post, and what /announce status shows if it cannot be sent.
-        with reading(await self.language(settings)):
+        asks = settings.language is None and settings.locale is None  # a request to Discord first
+        language = await self.language(settings)
+        if asks:  # that request took the slot this post was given: the post waits for one of its own
+            await self._pace()
+        with reading(language):
             return await self._send(delivery, settings, now)
 
     async def _send(self, delivery: Delivery, settings: GuildSettings, now: datetime) -> int:
