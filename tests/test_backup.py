@@ -247,7 +247,9 @@ async def test_a_backup_taken_during_a_fan_out_restores_to_a_sound_store_that_an
         async with running_bot(settings, fake, clock) as bot:
             for guild_id in fake.guild_ids:
                 channel = fake.guild(guild_id).channel_id
-                await bot.store.servers.save(GuildSettings(guild_id, channel_id=channel, updates=False))
+                # Their language known (as an admin's /announce leaves it): one request to Discord per post.
+                settings_ = GuildSettings(guild_id, channel_id=channel, updates=False, locale="en-US")
+                await bot.store.servers.save(settings_)
             # A premiere 29.5 days away: the 30-day milestone is due at once for every server.
             fact = Fact("premiere", "2026-12-24", "https://example.org/date", "2026-11-20")
             await bot.store.facts.edit("season-2", "premiere", "", fact, "mod (1)")
