@@ -83,16 +83,17 @@ def _shards(bot: CitadelBot) -> dict[int, Shard]:
     return shards
 
 
+def session_of(shard_id: int, ws: DiscordWebSocket, shard_count: int | None) -> GatewaySession | None:
+    """The session a shard's websocket holds (READY seen), as RESUME would need it, or None."""
+    if ws.session_id and ws.sequence is not None and shard_count:
+        return GatewaySession(shard_id, shard_count, ws.session_id, ws.sequence, str(ws.gateway))
+    return None
+
+
 def current_sessions(bot: CitadelBot) -> list[GatewaySession]:
     """The session of every launched shard that has one (READY seen), as it stands now."""
-    found = []
-    for shard_id, shard in sorted(_shards(bot).items()):
-        ws = shard.ws
-        if ws.session_id and ws.sequence is not None and bot.shard_count:
-            found.append(
-                GatewaySession(shard_id, bot.shard_count, ws.session_id, ws.sequence, str(ws.gateway))
-            )
-    return found
+    sessions = (session_of(i, shard.ws, bot.shard_count) for i, shard in sorted(_shards(bot).items()))
+    return [session for session in sessions if session is not None]
 
 
 async def resume_shard(bot: CitadelBot, saved: GatewaySession) -> bool:
@@ -195,9 +196,6 @@ class ShardLeaser:
         self.owner = owner
         self.candidates = candidates
         self.valid_until = 0.0
-        self.moves: list[
-            tuple[str, int]
-        ] = []  # ("took" or "lost", shard) as they happened, for the log and tests
         self._task: asyncio.Task[None] | None = None
 
     def surely_ours(self) -> bool:
@@ -231,7 +229,6 @@ class ShardLeaser:
                     )
                     for shard_id in sorted(running):
                         await stop_shard(self.bot, shard_id)
-                        self.moves.append(("lost", shard_id))
                 else:
                     log.warning(
                         "could not renew the shard leases (%s); trying again in %g s", exc, RENEW_EVERY
@@ -240,13 +237,11 @@ class ShardLeaser:
             for shard_id in sorted(running - held):
                 log.warning("shard %d: its lease went to another process; stopping it here", shard_id)
                 await stop_shard(self.bot, shard_id)
-                self.moves.append(("lost", shard_id))
             if held - running:  # its last owner stopped renewing: if it is gone, its posts are ours too
                 with suppress(Exception):
                     await self.bot.presence.sweep()
             for shard_id in sorted(held - running):
                 log.info("shard %d: its lease came free; starting it here", shard_id)
-                self.moves.append(("took", shard_id))
                 await start_shard(self.bot, gateway, shard_id)
 
     async def stop(self) -> None:
@@ -287,9 +282,7 @@ async def stop_shard(bot: CitadelBot, shard_id: int) -> None:
     shard._cancel_task()
     if shard.ws.open:
         await shard.ws.close(code=KEEP_SESSION_CLOSE)
-    ws = shard.ws
-    if ws.session_id and ws.sequence is not None and bot.shard_count:
+    session = session_of(shard_id, shard.ws, bot.shard_count)
+    if session is not None:
         with suppress(Exception):
-            await bot.sessions.store.gateway_sessions.save(
-                [GatewaySession(shard_id, bot.shard_count, ws.session_id, ws.sequence, str(ws.gateway))]
-            )
+            await bot.sessions.store.gateway_sessions.save([session])
