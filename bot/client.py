@@ -26,7 +26,7 @@ from bot.clock import SystemClock, Timer
 from bot.config import Settings
 from bot.gateway import IDENTIFY_SPACING, LEASE, SessionKeeper, ShardLeaser, ShardSessions, resume_shard
 from bot.health import HealthServer
-from bot.i18n import CommandTranslator, catalogue_digest, reading
+from bot.i18n import CommandTranslator, catalogue_digest, read_as, stop_reading
 from bot.metrics import Metrics
 from bot.pacing import Pacer
 from bot.posts import CITADEL_COMMAND_KEY, Posts
@@ -124,9 +124,7 @@ class CitadelBot(commands.AutoShardedBot):
             http_trace=pacer.trace,
         )
         self.pacer = pacer
-        _read_in_the_members_language(self._connection)
         _keep_no_servers(self._connection)
-        _keep_the_servers_that_interact(self._connection)
         # Which shards are live (READY or RESUMED), and their sessions kept across restarts (bot/gateway.py).
         self.gateway = ShardSessions(self.own_shard_ids)
         self.gateway.attach(self)
@@ -155,7 +153,9 @@ class CitadelBot(commands.AutoShardedBot):
         self.leaser = ShardLeaser(
             self, store, self.presence.name, lambda: candidates or range(self.shard_count or 0)
         )
-        _answer_only_while_leased(self)
+        # Interactions are answered through a session of their own, with no trace (made at login).
+        self.answers_session: aiohttp.ClientSession | None = None
+        _parse_interactions_as_the_bot_answers(self)
         sender = DiscordSender(self)
         self.announcer = Announcer(
             store,
@@ -235,6 +235,10 @@ class CitadelBot(commands.AutoShardedBot):
         await self.sync_finished.wait()  # posts link to /citadel <entry> by the synced command's id
 
     async def setup_hook(self) -> None:
+        # discord.py's session (made at login) has the pacer's trace; answers share its connections only.
+        self.answers_session = aiohttp.ClientSession(
+            connector=self.http.connector, connector_owner=False, cookie_jar=aiohttp.DummyCookieJar()
+        )
         if not self.presence.joined:  # `python -m bot` joins before logging in, to refuse a bad store first
             await self.presence.join()
         self.presence.start()
@@ -376,6 +380,8 @@ class CitadelBot(commands.AutoShardedBot):
         with contextlib.suppress(Exception):  # gone from the register, or stale there within STALE
             await self.presence.leave()
         await super().close()
+        if self.answers_session is not None:
+            await self.answers_session.close()
 
     async def sync_commands(self, *, force: bool = False) -> bool:
         """Sync global and home-guild commands if the tree changed since the last sync (or if forced)."""
@@ -452,41 +458,46 @@ def _keep_no_servers(connection: Any) -> None:
     connection.parsers["READY"] = parse_without_servers
 
 
-def _answer_only_while_leased(bot: CitadelBot) -> None:
-    """An interaction is handled only if it came for a shard whose lease this process surely holds: one
-    that could not renew its leases for a while (its store unreachable, the process frozen) may have lost
-    them to another process, which then answers; and a shard it just stopped may still be delivering. One wrapper around the INTERACTION_CREATE parser (pinned: discord.py 2.7)."""
-    parse = bot._connection.parsers["INTERACTION_CREATE"]
-
-    def parse_while_leased(data: dict[str, Any]) -> None:
-        guild_id = data.get("guild_id")
-        shard_id = (int(guild_id) >> 22) % (bot.shard_count or 1) if guild_id else 0  # DMs come on shard 0
-        if bot.leaser.surely_ours() and bot.runs_shard(shard_id):
-            parse(data)
-        else:
-            log.warning(
-                "interaction %s left to the shard's next owner: the shard leases are not renewed",
-                data.get("id"),
-            )
-
-    bot._connection.parsers["INTERACTION_CREATE"] = parse_while_leased
-
-
 # The servers whose interactions came last keep the empty Guild discord.py makes for an interaction
 # (1.5 KB each): made afresh, with the bot's Member in it, it costs 12 µs of every answer.
 SERVERS_KEPT = 1_000
 
 
-def _keep_the_servers_that_interact(connection: Any) -> None:
-    """discord.py looks for an interaction's server among those it keeps and makes an empty one when it
-    finds none; this keeps the last SERVERS_KEPT of those (and no others: the bot keeps no copy of its
-    servers). One wrapper around the INTERACTION_CREATE parser (pinned: discord.py 2.7)."""
+def _parse_interactions_as_the_bot_answers(bot: CitadelBot) -> None:
+    """What the bot does with every INTERACTION_CREATE before discord.py parses it, in one wrapper around
+    that parser (pinned: discord.py 2.7 keeps its parsers in `ConnectionState.parsers`, parses there
+    synchronously, and gives each Interaction the session `HTTPClient` holds at that moment):
+
+    - **only while leased:** an interaction is handled only if it came for a shard whose lease this
+      process surely holds: one that could not renew its leases for a while (its store unreachable, the
+      process frozen) may have lost them to another process, which then answers; and a shard it just
+      stopped may still be delivering;
+    - **in the member's language:** everything made while handling it (a command, its autocomplete, a
+      button, a form) is in the member's language: discord.py starts each handler's task while it
+      parses, and a task keeps the reader set when it started (bot/i18n.py);
+    - **its server kept:** discord.py looks for an interaction's server among those it keeps and makes
+      an empty one when it finds none; the last SERVERS_KEPT of those are kept (and no others: the bot
+      keeps no copy of its servers);
+    - **answered through a session of its own:** the answer, its follow-ups and edits go out through
+      `bot.answers_session`, which has no trace: Discord leaves them out of the global limit, so the
+      pacer has nothing to count in them, and the trace's callbacks cost a tenth of every answer."""
+    connection: Any = bot._connection
     parse = connection.parsers["INTERACTION_CREATE"]
+    http = connection.http
+    leaser = bot.leaser
     kept: OrderedDict[int, None] = OrderedDict()
 
-    def parse_keeping_the_server(data: dict[str, Any]) -> None:
-        if guild_id := data.get("guild_id"):
-            server = int(guild_id)
+    def parse_interaction(data: dict[str, Any]) -> None:
+        guild_id = data.get("guild_id")
+        server = int(guild_id) if guild_id else None
+        shard_id = (server >> 22) % (bot.shard_count or 1) if server is not None else 0  # DMs: shard 0
+        if not (leaser.surely_ours() and bot.runs_shard(shard_id)):
+            log.warning(
+                "interaction %s left to the shard's next owner: the shard leases are not renewed",
+                data.get("id"),
+            )
+            return
+        if server is not None:
             if server in kept:
                 kept.move_to_end(server)
             else:
@@ -494,23 +505,17 @@ def _keep_the_servers_that_interact(connection: Any) -> None:
                 kept[server] = None
                 if len(kept) > SERVERS_KEPT:
                     connection._guilds.pop(kept.popitem(last=False)[0], None)
-        parse(data)
-
-    connection.parsers["INTERACTION_CREATE"] = parse_keeping_the_server
-
-
-def _read_in_the_members_language(connection: Any) -> None:
-    """Everything made while handling an interaction (a command, its autocomplete, a button, a form) is in
-    the member's language: discord.py starts each handler's task while it parses INTERACTION_CREATE,
-    and a task keeps the reader that was set when it started (bot/i18n.py). One wrapper around that
-    parser (pinned: discord.py 2.7 keeps its parsers in `ConnectionState.parsers`)."""
-    parse = connection.parsers["INTERACTION_CREATE"]
-
-    def parse_in_language(data: dict[str, Any]) -> None:
-        with reading(data.get("locale")):
+        traced = http._HTTPClient__session
+        if bot.answers_session is not None:
+            http._HTTPClient__session = bot.answers_session
+        token = read_as(data.get("locale"))
+        try:
             parse(data)
+        finally:
+            stop_reading(token)
+            http._HTTPClient__session = traced
 
-    connection.parsers["INTERACTION_CREATE"] = parse_in_language
+    connection.parsers["INTERACTION_CREATE"] = parse_interaction
 
 
 def bot_of(interaction: discord.Interaction) -> CitadelBot:
