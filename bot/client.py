@@ -129,7 +129,11 @@ class CitadelBot(commands.AutoShardedBot):
         self.gateway = ShardSessions(self.own_shard_ids)
         self.gateway.attach(self)
         self._last_identify: float | None = None
-        self._leased: list[int] | None = None  # the shards this process runs, once it has taken their leases
+        # The shards this process runs, once it has taken their leases: the list discord.py reads (its
+        # client's and its state's shard_ids), and the same as a set and sorted (see leases_changed).
+        self._leased: list[int] | None = None
+        self._running: frozenset[int] | None = None
+        self._running_ids: tuple[int, ...] = ()
         self.settings = settings
         self.store = store
         self.clock: Timer = clock or SystemClock()
@@ -184,25 +188,35 @@ class CitadelBot(commands.AutoShardedBot):
     def own_shards(self) -> Shards | None:
         """The shards this process runs now (those whose leases it holds); before it has any leases, those
         it may run (None: all of them)."""
-        if self._leased is None or not self.shard_count:
+        if self._running is None or not self.shard_count:
             return configured_shards(self.settings)
-        return Shards(self.shard_count, tuple(sorted(self._leased)))
+        return Shards(self.shard_count, self._running_ids)
 
     def own_shard_ids(self) -> list[int]:
         """The ids of the shards this process runs now (see own_shards), once their count is known."""
-        if self._leased is not None:
-            return sorted(self._leased)
+        if self._running is not None:
+            return list(self._running_ids)
         return list(self.settings.shard_ids or range(self.shard_count or 0))
 
     def runs_shard(self, shard_id: int) -> bool:
-        """Whether this process runs the shard now (every interaction asks: no list is built)."""
-        if self._leased is not None:
-            return shard_id in self._leased
+        """Whether this process runs the shard now (every interaction asks: a set lookup)."""
+        if self._running is not None:
+            return shard_id in self._running
         return self.settings.shard_ids is None or shard_id in self.settings.shard_ids
+
+    def leases_changed(self, *, took: bool) -> None:
+        """The leased list changed (launched, or a shard started or stopped here): what own_shards,
+        own_shard_ids and runs_shard read follows it. A shard that came here (`took`) may have had its
+        servers' settings changed by the process that ran it: what the store kept of them is dropped."""
+        assert self._leased is not None
+        self._running = frozenset(self._leased)
+        self._running_ids = tuple(sorted(self._running))
+        if took:
+            self.store.servers.forget_kept()
 
     def standing_by(self) -> bool:
         """Whether this process runs no shard, because other processes hold the leases of all it may run."""
-        return self._leased is not None and not self._leased
+        return self._running is not None and not self._running
 
     async def launch_shards(self) -> None:
         """discord.py's own launch_shards (pinned: 2.7), but only for the shards whose leases this process
@@ -219,6 +233,7 @@ class CitadelBot(commands.AutoShardedBot):
         # One list for discord.py (the client's and its state's shard_ids) and the leaser, which adds to it.
         self._leased = sorted(await self.leaser.hold())
         self.shard_ids = self._connection.shard_ids = self._leased
+        self.leases_changed(took=False)  # nothing kept yet
         if not self._leased:
             log.info("standing by: every shard this process may run has a live owner")
         for index, shard_id in enumerate(list(self._leased)):

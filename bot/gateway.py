@@ -263,6 +263,7 @@ async def start_shard(bot: CitadelBot, gateway: yarl.URL, shard_id: int) -> None
     running = bot.shard_ids
     assert running is not None  # launched: the leased list itself (see CitadelBot.launch_shards)
     running.append(shard_id)
+    bot.leases_changed(took=True)
     await bot.launch_shard(gateway, shard_id)
     bot.announcer.poke()  # its servers' posts are this process's to send now
 
@@ -272,6 +273,7 @@ async def stop_shard(bot: CitadelBot, shard_id: int) -> None:
     keeps it, so the process that takes the shard RESUMEs it and misses nothing."""
     if bot.shard_ids is not None and shard_id in bot.shard_ids:
         bot.shard_ids.remove(shard_id)
+        bot.leases_changed(took=False)
     shard = _shards(bot).pop(shard_id, None)
     bot.gateway.live.pop(shard_id, None)
     if shard is None:

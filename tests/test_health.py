@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import prometheus_client
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.__main__ import open_store
@@ -24,6 +25,7 @@ from bot.client import CitadelBot, point_at
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.gateway import ShardSessions
+from bot.metrics import ANSWER_BUCKETS, ERROR, OK, REFUSED, Metrics
 from tests.fake_discord import FakeDiscord
 from tests.fake_discord.payloads import FLAG_EPHEMERAL
 from tests.fake_sources import FakeTVmaze, FakeWikidata
@@ -338,3 +340,49 @@ async def test_a_port_in_use_stops_python_m_bot_with_one_line(
     assert [line for line in lines if "HTTP_PORT" in line] == [lines[-1]]
     assert "Traceback" not in err
     assert fake.messages == {}  # it stopped before doing anything
+
+
+def test_answers_are_exposed_as_prometheus_client_would_expose_them() -> None:
+    """The answers' counter and histogram, kept as plain numbers, render exactly what prometheus_client's
+    own Counter and Histogram render for the same answers: every series, every bucket (a time on a
+    bound counts in that bucket), the sums and the counts."""
+    metrics = Metrics()
+    registry = prometheus_client.CollectorRegistry()
+    labels = ("command", "outcome")
+    counter = prometheus_client.Counter("citadel_interactions", "-", labels, registry=registry)
+    histogram = prometheus_client.Histogram(
+        "citadel_answer_duration_seconds", "-", ("command",), buckets=ANSWER_BUCKETS, registry=registry
+    )
+    autocompletes = prometheus_client.Counter("citadel_autocomplete", "-", labels, registry=registry)
+    answers = [
+        ("citadel diana", OK, 0.0004),
+        ("citadel diana", OK, 0.0005),  # on the first bound: in its bucket
+        ("citadel diana", ERROR, 0.0007),
+        ("citadel diana", OK, 0.001),
+        ("citadel search", REFUSED, 2.9),
+        ("citadel search", OK, 12.0),  # past the last bound: +Inf only
+    ]
+    for command, outcome, seconds in answers:
+        metrics.answered(command, outcome, seconds)
+        counter.labels(command, outcome).inc()
+        histogram.labels(command).observe(seconds)
+    metrics.autocompleted("citadel show", False, 0.002)
+    autocompletes.labels("citadel show", ERROR).inc()
+
+    def samples(text: bytes, names: tuple[str, ...]) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        return {
+            (s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text.decode())
+            if family.name in names
+            for s in family.samples
+        }
+
+    names = ("citadel_interactions", "citadel_answer_duration_seconds", "citadel_autocomplete")
+    ours = samples(metrics.exposition(), names)
+    assert ours == samples(prometheus_client.generate_latest(registry), names)
+    diana = {"command": "citadel diana"}
+    assert ours[("citadel_answer_duration_seconds_bucket", frozenset({**diana, "le": "0.0005"}.items()))] == 2
+    assert ours[("citadel_answer_duration_seconds_bucket", frozenset({**diana, "le": "0.001"}.items()))] == 4
+    assert ours[("citadel_interactions_total", frozenset({**diana, "outcome": "ok"}.items()))] == 3
+    # Four (command, outcome) counts; two histograms of the bounds, +Inf, a sum and a count; one autocomplete.
+    assert len(ours) == 4 + 2 * (len(ANSWER_BUCKETS) + 3) + 1

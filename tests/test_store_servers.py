@@ -81,3 +81,24 @@ async def test_servers_subscribed_before_the_upgrade_count_down_from_their_setti
         assert (await store.servers.get(ODD)).countdown_since is None
     finally:
         await store.close()
+
+
+async def test_spoiler_days_are_kept_until_forgotten(store: Store) -> None:
+    """Every answer reads its server's spoiler days: kept after the first read, changed by this process's
+    own saves; what another process saved shows once this one forgets what it kept (as it does when it
+    takes a shard from that process)."""
+    other = await Store.open(store.where)
+    try:
+        assert await store.servers.spoiler_days(EVEN) == GuildSettings(EVEN).spoiler_days
+        await store.servers.save(GuildSettings(ODD, spoiler_days=3))
+        assert await store.servers.spoiler_days(ODD) == 3
+        await other.servers.save(GuildSettings(EVEN, spoiler_days=0))
+        await other.servers.save(GuildSettings(ODD, spoiler_days=30))
+        assert (await store.servers.spoiler_days(EVEN), await store.servers.spoiler_days(ODD)) == (
+            GuildSettings(EVEN).spoiler_days,
+            3,
+        )
+        store.servers.forget_kept()
+        assert (await store.servers.spoiler_days(EVEN), await store.servers.spoiler_days(ODD)) == (0, 30)
+    finally:
+        await other.close()

@@ -11,7 +11,9 @@ from bot.store.database import Database, Row
 from bot.zones import DEFAULT_HOUR, DEFAULT_ZONE, PostingTime
 
 DEFAULT_MILESTONES = (30, 14, 7, 3, 1, 0)
-SPOILER_DAYS_KEPT = 10_000  # servers whose spoiler days are kept in memory
+# Servers whose spoiler days are kept in memory (about 100 bytes each): every answer in a server reads
+# them, so a process keeps those of all its servers that answer, up to 100,000 (a store query is ~0.1 ms).
+SPOILER_DAYS_KEPT = 100_000
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ class Servers:
         self._db = db
         # Every answer in a server reads its spoiler days: kept here for the servers asked most lately.
         # A server's settings are changed through `save` in the process that runs its shard, which
-        # keeps this up to date.
+        # keeps this up to date; a process that takes a shard from another forgets what it kept.
         self._spoiler_days: OrderedDict[int, int] = OrderedDict()
 
     async def get(self, guild_id: int) -> GuildSettings:
@@ -146,6 +148,10 @@ class Servers:
             kept = int(row[0]) if row else GuildSettings(guild_id).spoiler_days
         self._keep_spoiler_days(guild_id, kept)
         return kept
+
+    def forget_kept(self) -> None:
+        """Forget every server's kept spoiler days (they are read again as asked)."""
+        self._spoiler_days.clear()
 
     def _keep_spoiler_days(self, guild_id: int, days: int) -> None:
         self._spoiler_days[guild_id] = days
