@@ -55,6 +55,7 @@ from bot.facts import FIELDS, Entry, fact_key, format_person, parse_value
 from bot.render import cut, to_embed
 from bot.services import Catalogue
 from bot.store import Store, upsert_entry
+from cogs.follow import follow_view
 from tests.fake_discord import FakeDiscord, InteractionRecord
 from tests.fake_discord.payloads import message_payload, user_payload
 from tests.harness import TOKEN
@@ -252,10 +253,17 @@ async def floor_answers(store: Store) -> dict[str, Any]:
     catalogue = Catalogue(store, utc_now)  # the service the bot answers through
     await catalogue.open()
     diana = to_embed(await catalogue.entry_card(catalogue.resolve("diana"), utc_now())).to_dict()
+    # Its Follow button, as an answer in a server carries it (cogs/citadel.py).
+    items = [i.item if isinstance(i, discord.ui.DynamicItem) else i for i in follow_view("diana").children]
+    buttons = [
+        {"label": b.label, "style": b.style.value, "custom_id": b.custom_id}
+        for b in items
+        if isinstance(b, discord.ui.Button)
+    ]
     search = to_embed(await catalogue.search_card(SEARCH_QUERY)).to_dict()
     choices = [{"name": cut(e.title, 100), "value": e.slug} for e in await catalogue.choices(TYPED)]
     catalogue.close()
-    return {"diana": diana, "search": search, "choices": choices}
+    return {"diana": diana, "diana_buttons": buttons, "search": search, "choices": choices}
 
 
 async def build_canon_store(directory: Path) -> tuple[Path, Path, int]:

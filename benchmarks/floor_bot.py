@@ -15,9 +15,11 @@ FLOOR_INTENTS=none builds it with no intents at all (no GUILDS: Discord then sen
 the bot keeps no guild cache; interactions carry what the commands need): the floor for a bot that runs
 without the guild cache.
 
-FLOOR_ANSWERS may name a JSON file {"diana": embed, "search": embed, "choices": [choice, ...]} (the
-benchmark writes one with exactly what citadel-bot answers, so both send the same bytes); it is read
-once at start. Without it the constants below are used.
+FLOOR_ANSWERS may name a JSON file {"diana": embed, "diana_buttons": [button, ...], "search": embed,
+"choices": [choice, ...]} (the benchmark writes one with exactly what citadel-bot answers, its Follow
+button included, so both send the same bytes); it is read once at start. Without it the constants below
+are used. The buttons go in one View made once and stopped (discord.py then keeps nothing of it per
+answer), the cheapest way discord.py sends a button: nobody presses the floor's.
 """
 
 from __future__ import annotations
@@ -65,16 +67,27 @@ DEFAULT_ANSWERS: dict[str, Any] = {
 
 def load_answers(
     environ: dict[str, str],
-) -> tuple[discord.Embed, discord.Embed, list[app_commands.Choice[str]]]:
-    """The three constant answers, from FLOOR_ANSWERS if set, built once."""
+) -> tuple[discord.Embed, discord.ui.View, discord.Embed, list[app_commands.Choice[str]]]:
+    """The constant answers, from FLOOR_ANSWERS if set, built once."""
     answers = DEFAULT_ANSWERS
     if environ.get("FLOOR_ANSWERS"):
         answers = json.loads(Path(environ["FLOOR_ANSWERS"]).read_text(encoding="utf-8"))
     choices = [app_commands.Choice(name=c["name"], value=c["value"]) for c in answers["choices"]]
-    return discord.Embed.from_dict(answers["diana"]), discord.Embed.from_dict(answers["search"]), choices
+    buttons = discord.ui.View(timeout=None)
+    for button in answers.get("diana_buttons", []):
+        buttons.add_item(
+            discord.ui.Button(
+                label=button["label"],
+                style=discord.ButtonStyle(button["style"]),
+                custom_id=button["custom_id"],
+            )
+        )
+    buttons.stop()
+    diana, search = discord.Embed.from_dict(answers["diana"]), discord.Embed.from_dict(answers["search"])
+    return diana, buttons, search, choices
 
 
-DIANA, SEARCH, CHOICES = load_answers(dict(os.environ))
+DIANA, DIANA_BUTTONS, SEARCH, CHOICES = load_answers(dict(os.environ))
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
@@ -88,7 +101,7 @@ class Citadel(app_commands.Group):
         name="diana", description="The Italian spin-off (2024), starring Matilda De Angelis"
     )
     async def diana(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message(embed=DIANA, allowed_mentions=NO_MENTIONS)
+        await interaction.response.send_message(embed=DIANA, view=DIANA_BUTTONS, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="search", description="Find facts by their text across all entries")
     async def search(self, interaction: discord.Interaction, query: app_commands.Range[str, 1, 100]) -> None:
@@ -96,7 +109,7 @@ class Citadel(app_commands.Group):
 
     @app_commands.command(name="show", description="Show what is known about any Citadel series or spin-off")
     async def show(self, interaction: discord.Interaction, entry: app_commands.Range[str, 1, 100]) -> None:
-        await interaction.response.send_message(embed=DIANA, allowed_mentions=NO_MENTIONS)
+        await interaction.response.send_message(embed=DIANA, view=DIANA_BUTTONS, allowed_mentions=NO_MENTIONS)
 
     @show.autocomplete("entry")
     async def show_autocomplete(

@@ -197,6 +197,21 @@ async def every_shard_answers(fake: FakeDiscord, started: float, popen: Any, run
     }
 
 
+async def same_answers(fakes: dict[str, FakeDiscord]) -> None:
+    """Each bot answers `/citadel diana` with what ours answers (its embed and its Follow button): the
+    floors send the same bytes, or their figures would not be a floor for ours. Stops the run if not."""
+    answers: dict[str, Any] = {}
+    for key, fake in fakes.items():
+        record = await send_diana(fake, fake.guild_ids[0])
+        if not await answered(record, PROBE_WAIT):
+            raise RuntimeError(f"{key} did not answer /citadel diana within {PROBE_WAIT:g}s")
+        answers[key] = record.callback
+        drop(fake, record)
+    differing = sorted(key for key, answer in answers.items() if answer != answers[OURS.key])
+    if differing:
+        raise RuntimeError(f"{', '.join(differing)} answered /citadel diana differently from ours")
+
+
 def guild_cache_bytes(count: int = 2_000) -> dict[str, Any]:
     """Where a cached guild's memory goes: `count` of the fake's GUILD_CREATEs parsed by discord.py's
     own ConnectionState (citadel-bot's client settings) in this process under tracemalloc, in bytes of
@@ -316,6 +331,10 @@ async def measure_size(
                 kb_per_server=(rss_mb(process) - baselines[spec.key]) * 1024 / servers,
                 rounds=[],
             )
+        await same_answers({spec.key: fakes[spec.key] for spec in BOTS})
+        print(
+            f"[{servers:,}] every bot's /citadel diana answer is the same as ours, byte for byte", flush=True
+        )
         # In turn, `rounds` times, each round starting with the next bot: a busy minute on a shared
         # machine then slows every bot alike rather than one bot's whole block of measurements.
         for n in range(counts.rounds):
