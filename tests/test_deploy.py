@@ -174,3 +174,25 @@ def test_compose_restarts_keeps_its_data_rotates_logs_and_waits_for_a_clean_stop
     assert {"max-size", "max-file"} <= set(bot["logging"]["options"])
     grace = re.fullmatch(r"(\d+)s", str(bot["stop_grace_period"]))
     assert grace and int(grace[1]) >= 15
+
+
+def test_compose_on_postgresql_adds_the_database_and_a_standby_to_compose_yaml() -> None:
+    """compose.postgres.yaml, used on top of compose.yaml: a PostgreSQL 15 service with its own volume
+    and a health check the bots wait for, the bot pointed at it with any shard, and a standby process
+    with the same store, settings and clean stop that holds no port on the host."""
+    base = _read_yaml((ROOT / "compose.yaml").read_text(encoding="utf-8"))
+    over = _read_yaml((ROOT / "compose.postgres.yaml").read_text(encoding="utf-8"))
+    db, bot, standby = (over["services"][name] for name in ("db", "bot", "standby"))
+    assert db["image"] == "postgres:15" and "ports" not in db
+    assert "citadel-postgres:/var/lib/postgresql/data" in db["volumes"] and "citadel-postgres" in over["volumes"]
+    assert "pg_isready" in str(db["healthcheck"]["test"])
+    url = "postgresql://citadel:${POSTGRES_PASSWORD}@db:5432/citadel"
+    for process in (bot, standby):
+        assert process["environment"]["DATABASE_URL"] == url
+        assert process["environment"]["SHARD_IDS"] == "auto"
+        assert process["depends_on"]["db"]["condition"] == "service_healthy"
+    assert db["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    # The standby is the bot's image with the bot's settings and stop, without the host's port.
+    assert standby["image"] == base["services"]["bot"]["image"] and "ports" not in standby
+    for key in ("restart", "env_file", "stop_signal", "stop_grace_period", "logging"):
+        assert standby[key] == base["services"]["bot"][key], key
