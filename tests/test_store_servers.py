@@ -84,9 +84,9 @@ async def test_servers_subscribed_before_the_upgrade_count_down_from_their_setti
 
 
 async def test_spoiler_days_are_kept_until_forgotten(store: Store) -> None:
-    """Every answer reads its server's spoiler days: kept after the first read, changed by this process's
-    own saves; what another process saved shows once this one forgets what it kept (as it does when it
-    takes a shard from that process)."""
+    """Every answer reads its server's spoiler days: all kept after the first read, changed by this
+    process's own saves (back to the default, too); what another process saved shows once this one
+    forgets what it kept (as it does when it takes a shard from that process)."""
     other = await Store.open(store.where)
     try:
         assert await store.servers.spoiler_days(EVEN) == GuildSettings(EVEN).spoiler_days
@@ -100,5 +100,7 @@ async def test_spoiler_days_are_kept_until_forgotten(store: Store) -> None:
         )
         store.servers.forget_kept()
         assert (await store.servers.spoiler_days(EVEN), await store.servers.spoiler_days(ODD)) == (0, 30)
+        await store.servers.save(GuildSettings(EVEN))  # the default again
+        assert await store.servers.spoiler_days(EVEN) == GuildSettings(EVEN).spoiler_days
     finally:
         await other.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, fields
 from datetime import datetime
 
@@ -11,9 +10,6 @@ from bot.store.database import Database, Row
 from bot.zones import DEFAULT_HOUR, DEFAULT_ZONE, PostingTime
 
 DEFAULT_MILESTONES = (30, 14, 7, 3, 1, 0)
-# Servers whose spoiler days are kept in memory (about 100 bytes each): every answer in a server reads
-# them, so a process keeps those of all its servers that answer, up to 100,000 (a store query is ~0.1 ms).
-SPOILER_DAYS_KEPT = 100_000
 
 
 @dataclass(frozen=True)
@@ -105,10 +101,13 @@ class Servers:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        # Every answer in a server reads its spoiler days: kept here for the servers asked most lately.
-        # A server's settings are changed through `save` in the process that runs its shard, which
-        # keeps this up to date; a process that takes a shard from another forgets what it kept.
-        self._spoiler_days: OrderedDict[int, int] = OrderedDict()
+        # Every answer in a server reads its spoiler days, so they are all kept here: the servers whose
+        # days are not the default (most have none: a server never set up has no row), read in one
+        # query when first asked (None: not read yet). A server's settings are changed through `save`
+        # in the process that runs its shard, which keeps this up to date; a process that takes a
+        # shard from another forgets it all and reads it again.
+        self._spoiler_days: dict[int, int] | None = None
+        self._saves = 0  # spoiler days saved here: a read that overlapped one is read again
 
     async def get(self, guild_id: int) -> GuildSettings:
         row = await self._db.fetchone("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
@@ -124,7 +123,9 @@ class Servers:
                 f"ON CONFLICT (guild_id) DO UPDATE SET {updates}",
                 (*row.values(), tx.now()),
             )
-        self._keep_spoiler_days(settings.guild_id, settings.spoiler_days)
+        self._saves += 1
+        if self._spoiler_days is not None:
+            self._keep_spoiler_days(self._spoiler_days, settings.guild_id, settings.spoiler_days)
         return settings
 
     async def remember_locale(self, guild_id: int, locale: str | None) -> None:
@@ -138,26 +139,28 @@ class Servers:
             )
 
     async def spoiler_days(self, guild_id: int) -> int:
-        """How long this server keeps spoilers hidden after a premiere (one row by its key: every answer
-        in a server asks)."""
-        kept = self._spoiler_days.get(guild_id)
-        if kept is None:
-            row = await self._db.fetchone(
-                "SELECT spoiler_days FROM guild_settings WHERE guild_id = ?", (guild_id,)
+        """How long this server keeps spoilers hidden after a premiere (every answer in a server asks:
+        from memory, with no query but the first)."""
+        kept = self._spoiler_days
+        while kept is None:
+            saves = self._saves
+            rows = await self._db.fetchall(
+                "SELECT guild_id, spoiler_days FROM guild_settings WHERE spoiler_days <> ?", (SPOILER_DAYS,)
             )
-            kept = int(row[0]) if row else GuildSettings(guild_id).spoiler_days
-        self._keep_spoiler_days(guild_id, kept)
-        return kept
+            if saves == self._saves:  # else a save came meanwhile, which these rows may not show
+                kept = self._spoiler_days = {int(row[0]): int(row[1]) for row in rows}
+        return kept.get(guild_id, SPOILER_DAYS)
 
     def forget_kept(self) -> None:
-        """Forget every server's kept spoiler days (they are read again as asked)."""
-        self._spoiler_days.clear()
+        """Forget every server's kept spoiler days (read again when next asked)."""
+        self._spoiler_days = None
 
-    def _keep_spoiler_days(self, guild_id: int, days: int) -> None:
-        self._spoiler_days[guild_id] = days
-        self._spoiler_days.move_to_end(guild_id)
-        if len(self._spoiler_days) > SPOILER_DAYS_KEPT:
-            self._spoiler_days.popitem(last=False)
+    @staticmethod
+    def _keep_spoiler_days(kept: dict[int, int], guild_id: int, days: int) -> None:
+        if days == SPOILER_DAYS:
+            kept.pop(guild_id, None)
+        else:
+            kept[guild_id] = days
 
     async def subscribed(self, shards: Shards | None, *, updates_only: bool = False) -> list[GuildSettings]:
         """Servers with a channel set and not paused (in the given shards)."""
