@@ -35,12 +35,6 @@ from bot.watcher import Watcher, readers
 log = logging.getLogger("bot")
 EXIT_USAGE = 2  # a setting, the canon or the token needs fixing by the operator
 DEFAULT_WATCH_HOURS = 6  # `watch` with the watcher turned off still plans the next round this far ahead
-# The youngest generation is collected after this many more container objects were made than freed
-# (Python's default: 700, about ten answers). Every answer leaves a few cycles (discord.py's Interaction
-# and its response, aiohttp's request and response), and the collections took 31 µs of each 0.34 ms
-# answer at 700; at 7,000 they take 13 µs, each a pause of about 3 ms, with the cycles of ~300 answers
-# waiting meanwhile (benchmarks/README.md).
-YOUNG_COLLECTION_THRESHOLD = 7_000
 
 
 async def open_store(settings: Settings, clock: Clock = utc_now) -> Store:
@@ -275,7 +269,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # need not look at them again. Without this the first full collection, due while the gateway
         # connects, spends 20-50 ms walking them, and every later one does too.
         gc.freeze()
-        gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
         if (code := run_command(args, settings)) is not None:
             return code
         if args.command == "ask":
