@@ -124,8 +124,10 @@ class Servers:
                 (*row.values(), tx.now()),
             )
         self._saves += 1
-        if self._spoiler_days is not None:
-            self._keep_spoiler_days(self._spoiler_days, settings.guild_id, settings.spoiler_days)
+        if self._spoiler_days is not None:  # only the days that are not the default are kept
+            self._spoiler_days.pop(settings.guild_id, None)
+            if settings.spoiler_days != SPOILER_DAYS:
+                self._spoiler_days[settings.guild_id] = settings.spoiler_days
         return settings
 
     async def remember_locale(self, guild_id: int, locale: str | None) -> None:
@@ -154,13 +156,6 @@ class Servers:
     def forget_kept(self) -> None:
         """Forget every server's kept spoiler days (read again when next asked)."""
         self._spoiler_days = None
-
-    @staticmethod
-    def _keep_spoiler_days(kept: dict[int, int], guild_id: int, days: int) -> None:
-        if days == SPOILER_DAYS:
-            kept.pop(guild_id, None)
-        else:
-            kept[guild_id] = days
 
     async def subscribed(self, shards: Shards | None, *, updates_only: bool = False) -> list[GuildSettings]:
         """Servers with a channel set and not paused (in the given shards)."""
