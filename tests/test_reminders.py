@@ -21,7 +21,7 @@ from bot.client import CitadelBot
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.facts import Fact
-from bot.reminders import CLOSED_NOTE, dm_text
+from bot.reminders import CLOSED_NOTE, REMINDER_POSTING, dm_text
 from bot.store.reminders import CLOSED
 from tests.fake_discord import FakeDiscord
 from tests.harness import HOME, assert_ephemeral_line, bot_process, running_bot
@@ -256,12 +256,16 @@ async def test_a_sigkill_while_dms_are_claimed_sends_each_dm_once(
     members = [fake.make_user(username=f"fan{n}") for n in range(3)]
     yesterday = datetime.now(UTC) - timedelta(days=1)
     store = await open_store(settings, lambda: yesterday)  # they asked yesterday
-    in_a_week = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()  # the 7-day milestone is due now
+    now = datetime.now(UTC)
+    in_a_week = (now + timedelta(days=7)).date().isoformat()
+    # A milestone due now, at any hour: DMs go out at 09:00 UTC on the milestone's day, so before 09:00
+    # it is the 8-day one (yesterday's, after they asked), after it the 7-day one. Either says 7 days.
+    due = 7 if now.hour >= REMINDER_POSTING.hour else 8
     await store.facts.edit(
         "season-2", "premiere", "", Fact("premiere", in_a_week, SOURCE, "2026-11-20"), "m (1)"
     )
     for member in members:
-        await store.reminders.set(int(member["id"]), "season-2", (7, 1, 0))
+        await store.reminders.set(int(member["id"]), "season-2", (due, 1, 0))
     await store.close()
     for member in members:
         fake.hold_replies(dm_channel(fake, member))
