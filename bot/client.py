@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import sys
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -474,8 +475,53 @@ def _keep_no_servers(connection: Any) -> None:
 
 
 # The servers whose interactions came last keep the empty Guild discord.py makes for an interaction
-# (1.5 KB each): made afresh, with the bot's Member in it, it costs 12 µs of every answer.
+# (1.5 KB each): made afresh, with the bot's Member in it, it costs 18 µs of every answer.
 SERVERS_KEPT = 1_000
+
+
+class KeptServers:
+    """The last SERVERS_KEPT servers that had an interaction, each with the empty Guild (and the bot's
+    Member in it) discord.py looks for when it parses one, in discord.py's own `_guilds` (pinned:
+    discord.py 2.7 makes a Guild it does not find there afresh for every interaction, and keeps none).
+    The bot keeps no copy of its servers, so the one whose interaction came longest ago goes.
+
+    A server new to the kept ones takes over the Guild of the one that goes, unless anything but that
+    Guild's own bot Member still refers to it: a Guild made from nothing but its id, with the bot's
+    Member in it, and nothing else to change it (no intent, so no event about servers), is the same
+    for any server but its id. Making a Guild, its Member and collecting the one that went took a
+    twentieth of every answer in a server not kept; an interaction still being handled (or a message,
+    channel or member one made) refers to its Guild, which then stays its own."""
+
+    def __init__(self, connection: Any) -> None:
+        self._guilds: dict[int, discord.Guild] = connection._guilds
+        self._make: Callable[[dict[str, Any]], discord.Guild] = connection._add_guild_from_data
+        self._order: OrderedDict[int, None] = OrderedDict()
+
+    def keep(self, server: int) -> None:
+        order = self._order
+        if server in order:
+            order.move_to_end(server)
+            return
+        order[server] = None
+        if len(order) > SERVERS_KEPT:
+            gone = self._guilds.pop(order.popitem(last=False)[0], None)
+            if gone is not None and _referred_to_by_its_member_only(gone):
+                gone.id = server
+                self._guilds[server] = gone
+                return
+        self._make({"id": server, "unavailable": True})
+
+
+def _referred_to_by_its_member_only(guild: discord.Guild) -> bool:
+    """Whether `guild`, just taken out of discord.py's servers, holds nothing but the bot's Member and
+    nothing refers to either but each other (CPython's reference counts)."""
+    members = guild._members
+    if len(members) != 1 or guild._channels or guild._threads or guild._voice_states:
+        return False
+    (me,) = members.values()
+    # `guild`: this frame, KeptServers.keep's, getrefcount's argument and me.guild;
+    # `me`: this frame, `members` and getrefcount's argument.
+    return sys.getrefcount(guild) == 4 and sys.getrefcount(me) == 3
 
 
 def _parse_interactions_as_the_bot_answers(bot: CitadelBot) -> None:
@@ -490,9 +536,7 @@ def _parse_interactions_as_the_bot_answers(bot: CitadelBot) -> None:
     - **in the member's language:** everything made while handling it (a command, its autocomplete, a
       button, a form) is in the member's language: discord.py starts each handler's task while it
       parses, and a task keeps the reader set when it started (bot/i18n.py);
-    - **its server kept:** discord.py looks for an interaction's server among those it keeps and makes
-      an empty one when it finds none; the last SERVERS_KEPT of those are kept (and no others: the bot
-      keeps no copy of its servers);
+    - **its server kept:** the last SERVERS_KEPT servers' Guilds are kept (KeptServers);
     - **answered through a session of its own:** the answer, its follow-ups and edits go out through
       `bot.answers_session`, which has no trace: Discord leaves them out of the global limit, so the
       pacer has nothing to count in them, and the trace's callbacks cost a tenth of every answer."""
@@ -500,7 +544,7 @@ def _parse_interactions_as_the_bot_answers(bot: CitadelBot) -> None:
     parse = connection.parsers["INTERACTION_CREATE"]
     http = connection.http
     leaser = bot.leaser
-    kept: OrderedDict[int, None] = OrderedDict()
+    kept = KeptServers(connection)
 
     def parse_interaction(data: dict[str, Any]) -> None:
         guild_id = data.get("guild_id")
@@ -513,13 +557,7 @@ def _parse_interactions_as_the_bot_answers(bot: CitadelBot) -> None:
             )
             return
         if server is not None:
-            if server in kept:
-                kept.move_to_end(server)
-            else:
-                connection._add_guild_from_data({"id": guild_id, "unavailable": True})
-                kept[server] = None
-                if len(kept) > SERVERS_KEPT:
-                    connection._guilds.pop(kept.popitem(last=False)[0], None)
+            kept.keep(server)
         traced = http._HTTPClient__session
         if bot.answers_session is not None:
             http._HTTPClient__session = bot.answers_session

@@ -8,6 +8,7 @@ each REST body against Discord's OpenAPI spec; the fixture fails any test that s
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import signal
@@ -289,9 +290,50 @@ async def test_only_the_servers_that_interacted_last_are_kept(
     monkeypatch.setattr(client_module, "SERVERS_KEPT", 1)
     home, other = fake.guild_ids
     for guild_id in (home, other, other):
-        record = await fake.invoke_command("citadel", subcommand="diana", guild_id=guild_id)
-        assert (await record.wait_response())["data"]["embeds"][0]["title"] == "Citadel: Diana"
+        await ask_diana_in(fake, guild_id)
         assert [g.id for g in bot.guilds] == [guild_id] and bot.guilds[0].unavailable
+        assert bot.guilds[0].me is not None and bot.user and bot.guilds[0].me.id == bot.user.id
+
+
+async def test_a_server_new_to_the_kept_ones_takes_the_guild_of_the_one_that_went_if_nothing_holds_it(
+    bot: CitadelBot, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Guild of the server that goes becomes the new server's, but not while anything refers to it
+    (as an interaction still being handled does): that holder sees its own server still."""
+    monkeypatch.setattr(client_module, "SERVERS_KEPT", 1)
+    home, other = fake.guild_ids
+    await ask_diana_in(fake, home)
+    held = bot.get_guild(home)
+    assert held is not None
+    await ask_diana_in(fake, other)
+    assert held.id == home and bot.get_guild(home) is None
+    assert [g.id for g in bot.guilds] == [other] and bot.guilds[0] is not held
+    del held
+    await handled()  # the answer is sent: the handler ends
+    gc.collect()  # and its interaction (in cycles) goes
+    assert guilds_alive() == 1
+    gc.disable()  # nothing collected meanwhile: a Guild made afresh would make two
+    try:
+        await ask_diana_in(fake, home)
+        assert guilds_alive() == 1
+    finally:
+        gc.enable()
+    assert [g.id for g in bot.guilds] == [home] and bot.guilds[0].unavailable
+    assert bot.guilds[0].me is not None and bot.user and bot.guilds[0].me.id == bot.user.id
+
+
+async def ask_diana_in(fake: FakeDiscord, guild_id: int) -> None:
+    record = await fake.invoke_command("citadel", subcommand="diana", guild_id=guild_id)
+    assert (await record.wait_response())["data"]["embeds"][0]["title"] == "Citadel: Diana"
+
+
+async def handled() -> None:
+    """Until discord.py's tasks handling interactions have ended."""
+    await asyncio.gather(*(t for t in asyncio.all_tasks() if t.get_name() == "CommandTree-invoker"))
+
+
+def guilds_alive() -> int:
+    return sum(isinstance(o, discord.Guild) for o in gc.get_objects())
 
 
 async def test_the_bot_resumes_after_a_dropped_connection(bot: CitadelBot, fake: FakeDiscord) -> None:
