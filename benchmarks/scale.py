@@ -109,7 +109,7 @@ class Counts:
     """How much of each measurement to do; `--quick` shortens everything to try the benchmark out."""
 
     rounds: int = 3  # the bots are loaded in turn, this many times; each figure is the median of its rounds
-    interactions: int = 1_000  # per round, sequential and again 50 in flight
+    interactions: int = 5_000  # per round, sequential and again 50 in flight (1,000 took 0.4 s: too noisy)
     throughput_seconds: float = 10.0  # per round
     restart_servers: int = 10_000
 
