@@ -131,7 +131,7 @@ class CitadelBot(commands.AutoShardedBot):
         self.gateway.attach(self)
         self._last_identify: float | None = None
         # The shards this process runs, once it has taken their leases: the list discord.py reads (its
-        # client's and its state's shard_ids), and the same as a set and sorted (see leases_changed).
+        # client's and its state's shard_ids), and the same as a set and sorted (see _follow_leased).
         self._leased: list[int] | None = None
         self._running: frozenset[int] | None = None
         self._running_ids: tuple[int, ...] = ()
@@ -205,15 +205,25 @@ class CitadelBot(commands.AutoShardedBot):
             return shard_id in self._running
         return self.settings.shard_ids is None or shard_id in self.settings.shard_ids
 
-    def leases_changed(self, *, took: bool) -> None:
-        """The leased list changed (launched, or a shard started or stopped here): what own_shards,
-        own_shard_ids and runs_shard read follows it. A shard that came here (`took`) may have had its
-        servers' settings changed by the process that ran it: what the store kept of them is dropped."""
+    def took_shard(self, shard_id: int) -> None:
+        """A shard's lease came to this process, which runs it from now. The process that ran it may have
+        changed its servers' settings: what the store kept of them is dropped."""
+        assert self._leased is not None  # launched
+        self._leased.append(shard_id)
+        self._follow_leased()
+        self.store.servers.forget_kept()
+
+    def dropped_shard(self, shard_id: int) -> None:
+        """This process no longer runs the shard (stopped here, its lease given up or lost)."""
+        if self._leased is not None and shard_id in self._leased:
+            self._leased.remove(shard_id)
+            self._follow_leased()
+
+    def _follow_leased(self) -> None:
+        """What own_shards, own_shard_ids and runs_shard read follows the leased list."""
         assert self._leased is not None
         self._running = frozenset(self._leased)
         self._running_ids = tuple(sorted(self._running))
-        if took:
-            self.store.servers.forget_kept()
 
     def standing_by(self) -> bool:
         """Whether this process runs no shard, because other processes hold the leases of all it may run."""
@@ -231,10 +241,10 @@ class CitadelBot(commands.AutoShardedBot):
         else:
             gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
         self._connection.shard_count = self.shard_count
-        # One list for discord.py (the client's and its state's shard_ids) and the leaser, which adds to it.
+        # One list for discord.py (the client's and its state's shard_ids); took_shard and dropped_shard change it.
         self._leased = sorted(await self.leaser.hold())
         self.shard_ids = self._connection.shard_ids = self._leased
-        self.leases_changed(took=False)  # nothing kept yet
+        self._follow_leased()
         if not self._leased:
             log.info("standing by: every shard this process may run has a live owner")
         for index, shard_id in enumerate(list(self._leased)):

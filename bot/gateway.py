@@ -260,10 +260,7 @@ async def _stopped(*_: object) -> None:
 
 async def start_shard(bot: CitadelBot, gateway: yarl.URL, shard_id: int) -> None:
     """Start running one more shard (its lease just came to this process)."""
-    running = bot.shard_ids
-    assert running is not None  # launched: the leased list itself (see CitadelBot.launch_shards)
-    running.append(shard_id)
-    bot.leases_changed(took=True)
+    bot.took_shard(shard_id)
     await bot.launch_shard(gateway, shard_id)
     bot.announcer.poke()  # its servers' posts are this process's to send now
 
@@ -271,9 +268,7 @@ async def start_shard(bot: CitadelBot, gateway: yarl.URL, shard_id: int) -> None
 async def stop_shard(bot: CitadelBot, shard_id: int) -> None:
     """Stop running a shard here: its session is saved as it stands and its socket closed with a code that
     keeps it, so the process that takes the shard RESUMEs it and misses nothing."""
-    if bot.shard_ids is not None and shard_id in bot.shard_ids:
-        bot.shard_ids.remove(shard_id)
-        bot.leases_changed(took=False)
+    bot.dropped_shard(shard_id)
     shard = _shards(bot).pop(shard_id, None)
     bot.gateway.live.pop(shard_id, None)
     if shard is None:
