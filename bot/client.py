@@ -25,7 +25,15 @@ from bot.announcer import Announcer, Outgoing, PremiereEvent
 from bot.backup import BackupSchedule
 from bot.clock import SystemClock, Timer
 from bot.config import Settings
-from bot.gateway import IDENTIFY_SPACING, LEASE, SessionKeeper, ShardLeaser, ShardSessions, resume_shard
+from bot.gateway import (
+    IDENTIFY_SPACING,
+    LEASE,
+    SessionKeeper,
+    ShardLeaser,
+    ShardSessions,
+    resume_shard,
+    stop_shard,
+)
 from bot.health import HealthServer
 from bot.i18n import CommandTranslator, catalogue_digest, read_as, stop_reading
 from bot.metrics import Metrics
@@ -247,9 +255,15 @@ class CitadelBot(commands.AutoShardedBot):
         self._follow_leased()
         if not self._leased:
             log.info("standing by: every shard this process may run has a live owner")
-        for index, shard_id in enumerate(list(self._leased)):
-            await self.launch_shard(gateway, shard_id, initial=index == 0)
+        # Renewed from now on: IDENTIFYs go 5 s apart (100 shards take 495 s), and leases left unrenewed
+        # that long would leave the shards already up unanswered after FENCE, then go to a standby.
         self.leaser.start(gateway)
+        for index, shard_id in enumerate(list(self._leased)):
+            if not self.runs_shard(shard_id):
+                continue  # its lease went meanwhile
+            await self.launch_shard(gateway, shard_id, initial=index == 0)
+            if not self.runs_shard(shard_id):  # it went while the shard waited for its turn to IDENTIFY
+                await stop_shard(self, shard_id)
 
     async def wait_until_connected(self) -> None:
         """Until every shard of this process has had READY or RESUMED once (not discord.py's

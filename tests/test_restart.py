@@ -13,6 +13,8 @@ from pathlib import Path
 import discord
 import pytest
 
+from bot import client as client_module
+from bot import gateway as gateway_module
 from bot.config import Settings
 from bot.gateway import KEEP_SESSION_CLOSE, PINNED
 from bot.store import Store
@@ -176,3 +178,26 @@ async def test_python_m_bot_resumes_after_sigkill_and_after_sigterm(
         third.send_signal(signal.SIGTERM)
         await finished(third, run)
     assert len(fake.identifies) == SHARDS and len(fake.resumes) == 2 * SHARDS and fake.invalid_sessions == []
+
+
+async def test_the_first_shards_answer_while_the_last_still_wait_to_identify(
+    sharded: FakeDiscord, settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A start whose IDENTIFYs take longer than the leases' fence (100 shards take 495 s) renews the
+    leases meanwhile: the shards already up answer, as they did not while the launch outlasted it."""
+    fake = sharded
+    monkeypatch.setattr(gateway_module, "FENCE", 1.0)  # the leases surely ours 1 s after each renewal
+    monkeypatch.setattr(gateway_module, "RENEW_EVERY", 0.2)
+    monkeypatch.setattr(client_module, "IDENTIFY_SPACING", 3.0)  # the third shard IDENTIFYs 6 s in
+    async with running_bot(settings, fake) as bot:
+        await fake.wait_until(lambda: len(fake.identifies) == 2, timeout=10, what="the second IDENTIFY")
+        first, second, third = guild_of_each_shard(fake)
+        for guild_id in (first, second):
+            record = await fake.invoke_command("citadel", subcommand="diana", guild_id=guild_id)
+            assert embed_of(await record.wait_response())["title"] == "Citadel: Diana"
+        assert len(fake.identifies) == 2  # the third shard still waits for its turn
+        await bot.wait_until_connected()
+        record = await fake.invoke_command("citadel", subcommand="diana", guild_id=third)
+        assert embed_of(await record.wait_response())["title"] == "Citadel: Diana"
+    assert len(fake.identifies) == SHARDS
+    assert "left to the shard's next owner" not in caplog.text
