@@ -369,15 +369,16 @@ def forget(fake: FakeDiscord) -> None:
 
 
 def percentiles(latencies: Sequence[float]) -> dict[str, float]:
-    """p50, p90, p99 and max in milliseconds (nearest rank)."""
+    """p50, p90, p99 and max in milliseconds (nearest rank), and the mean."""
     ordered = sorted(latencies)
     if not ordered:
-        return {"p50": float("nan"), "p90": float("nan"), "p99": float("nan"), "max": float("nan")}
+        return dict.fromkeys(("p50", "p90", "p99", "max", "mean"), float("nan"))
 
     def rank(p: float) -> float:
         return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))] * 1000
 
-    return {"p50": rank(50), "p90": rank(90), "p99": rank(99), "max": ordered[-1] * 1000}
+    mean = sum(ordered) / len(ordered) * 1000
+    return {"p50": rank(50), "p90": rank(90), "p99": rank(99), "max": ordered[-1] * 1000, "mean": mean}
 
 
 async def latency_run(
@@ -401,8 +402,16 @@ async def latency_run(
             drop(fake, record)
 
     with DriverGc() as pauses:
+        began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(in_flight)))
-    return {**percentiles(latencies), "answered": len(latencies), "errors": errors, **pauses.summary()}
+        took = time.perf_counter() - began
+    return {
+        **percentiles(latencies),
+        "answered": len(latencies),
+        "errors": errors,
+        "per_second": len(latencies) / took,
+        **pauses.summary(),
+    }
 
 
 async def throughput_run(

@@ -379,10 +379,12 @@ async def load_round(
     machine (other people's work on a shared machine), in % of one core."""
     result: dict[str, Any] = {"load_average": os.getloadavg()}
     guilds = fake.guild_ids  # consecutive guilds are on consecutive shards
+    bot = psutil.Process(popen.pid)
     for mode, in_flight in (("sequential", 1), ("in_flight", IN_FLIGHT)):
-        result[f"diana_{mode}"] = await latency_run(
-            fake, send_diana, is_embed, counts.interactions, in_flight, guilds
-        )
+        cpu = cpu_seconds(bot)
+        run = await latency_run(fake, send_diana, is_embed, counts.interactions, in_flight, guilds)
+        run["bot_cpu_us"] = 1e6 * (cpu_seconds(bot) - cpu) / max(1, run["answered"])
+        result[f"diana_{mode}"] = run
         forget(fake)
     began, busy, idle_cpu = time.perf_counter(), machine_busy_seconds(), sum(cpu_seconds(p) for p in idle)
     throughput = await throughput_run(fake, counts.throughput_seconds, guilds, psutil.Process(popen.pid))
@@ -465,6 +467,9 @@ ROWS: tuple[tuple[str, str, str, int], ...] = (
     ("/citadel diana sequential p99", "diana_sequential.p99", "ms", 2),
     (f"/citadel diana {IN_FLIGHT} in flight p50", "diana_in_flight.p50", "ms", 1),
     (f"/citadel diana {IN_FLIGHT} in flight p99", "diana_in_flight.p99", "ms", 1),
+    ("  mean", "diana_in_flight.mean", "ms", 1),
+    ("  answers/s", "diana_in_flight.per_second", "/s", 0),
+    ("  bot CPU per answer", "diana_in_flight.bot_cpu_us", "µs", 0),
     (f"answers/s ({IN_FLIGHT} in flight)", "throughput.per_second", "/s", 0),
     ("  bot CPU meanwhile", "throughput.bot_cpu_percent", "%", 0),
     ("  driver CPU meanwhile", "throughput.driver_cpu_percent", "%", 0),
