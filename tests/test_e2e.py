@@ -27,7 +27,7 @@ from bot.facts import Entry
 from bot.services.catalogue import CHECK_EVERY
 from bot.store import Store
 from tests.engines import sqlite_only
-from tests.fake_discord import FakeDiscord
+from tests.fake_discord import FakeDiscord, InteractionRecord
 from tests.fake_discord.payloads import FLAG_EPHEMERAL
 from tests.harness import (
     DIANA_PREMIERE,
@@ -40,6 +40,7 @@ from tests.harness import (
     embed_of,
     fields_of,
     finished,
+    handled,
     running_bot,
 )
 from tests.store_probe import count, write
@@ -305,12 +306,12 @@ async def test_a_server_new_to_the_kept_ones_takes_the_guild_of_the_one_that_wen
     await ask_diana_in(fake, home)
     held = bot.get_guild(home)
     assert held is not None
-    await ask_diana_in(fake, other)
+    record = await ask_diana_in(fake, other)
     assert held.id == home and bot.get_guild(home) is None
     assert [g.id for g in bot.guilds] == [other] and bot.guilds[0] is not held
     del held
-    await handled()  # the answer is sent: the handler ends
-    gc.collect()  # and its interaction (in cycles) goes
+    await handled(fake, record)  # nothing handles that interaction any more
+    gc.collect()  # and it (in cycles) goes
     assert guilds_alive() == 1
     gc.disable()  # nothing collected meanwhile: a Guild made afresh would make two
     try:
@@ -322,14 +323,10 @@ async def test_a_server_new_to_the_kept_ones_takes_the_guild_of_the_one_that_wen
     assert bot.guilds[0].me is not None and bot.user and bot.guilds[0].me.id == bot.user.id
 
 
-async def ask_diana_in(fake: FakeDiscord, guild_id: int) -> None:
+async def ask_diana_in(fake: FakeDiscord, guild_id: int) -> InteractionRecord:
     record = await fake.invoke_command("citadel", subcommand="diana", guild_id=guild_id)
     assert (await record.wait_response())["data"]["embeds"][0]["title"] == "Citadel: Diana"
-
-
-async def handled() -> None:
-    """Until discord.py's tasks handling interactions have ended."""
-    await asyncio.gather(*(t for t in asyncio.all_tasks() if t.get_name() == "CommandTree-invoker"))
+    return record
 
 
 def guilds_alive() -> int:
