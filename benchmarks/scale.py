@@ -387,7 +387,7 @@ async def load_round(
         result[f"diana_{mode}"] = run
         forget(fake)
     began, busy, idle_cpu = time.perf_counter(), machine_busy_seconds(), sum(cpu_seconds(p) for p in idle)
-    throughput = await throughput_run(fake, counts.throughput_seconds, guilds, psutil.Process(popen.pid))
+    throughput = await throughput_run(fake, counts.throughput_seconds, guilds, bot)
     took = time.perf_counter() - began
     throughput["idle_bots_cpu_percent"] = 100 * (sum(cpu_seconds(p) for p in idle) - idle_cpu) / took
     throughput["machine_cpu_percent"] = 100 * (machine_busy_seconds() - busy) / took

@@ -145,6 +145,13 @@ async def ask(fake: FakeDiscord, subcommand: str, **options: Any) -> dict[str, A
     return await record.wait_response()
 
 
+async def diana_answered_in(fake: FakeDiscord, guild_id: int) -> InteractionRecord:
+    """`/citadel diana` asked in a server, and its answer the Diana embed."""
+    record = await fake.invoke_command("citadel", subcommand="diana", guild_id=guild_id)
+    assert embed_of(await record.wait_response())["title"] == "Citadel: Diana"
+    return record
+
+
 def embed_of(response: dict[str, Any]) -> dict[str, Any]:
     assert response["type"] == 4, response
     (embed,) = response["data"]["embeds"]

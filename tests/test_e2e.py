@@ -27,7 +27,7 @@ from bot.facts import Entry
 from bot.services.catalogue import CHECK_EVERY
 from bot.store import Store
 from tests.engines import sqlite_only
-from tests.fake_discord import FakeDiscord, InteractionRecord
+from tests.fake_discord import FakeDiscord
 from tests.fake_discord.payloads import FLAG_EPHEMERAL
 from tests.harness import (
     DIANA_PREMIERE,
@@ -37,6 +37,7 @@ from tests.harness import (
     ask,
     assert_ephemeral_line,
     bot_process,
+    diana_answered_in,
     embed_of,
     fields_of,
     finished,
@@ -291,7 +292,7 @@ async def test_only_the_servers_that_interacted_last_are_kept(
     monkeypatch.setattr(client_module, "SERVERS_KEPT", 1)
     home, other = fake.guild_ids
     for guild_id in (home, other, other):
-        await ask_diana_in(fake, guild_id)
+        await diana_answered_in(fake, guild_id)
         assert [g.id for g in bot.guilds] == [guild_id] and bot.guilds[0].unavailable
         assert bot.guilds[0].me is not None and bot.user and bot.guilds[0].me.id == bot.user.id
 
@@ -303,10 +304,10 @@ async def test_a_server_new_to_the_kept_ones_takes_the_guild_of_the_one_that_wen
     (as an interaction still being handled does): that holder sees its own server still."""
     monkeypatch.setattr(client_module, "SERVERS_KEPT", 1)
     home, other = fake.guild_ids
-    await ask_diana_in(fake, home)
+    await diana_answered_in(fake, home)
     held = bot.get_guild(home)
     assert held is not None
-    record = await ask_diana_in(fake, other)
+    record = await diana_answered_in(fake, other)
     assert held.id == home and bot.get_guild(home) is None
     assert [g.id for g in bot.guilds] == [other] and bot.guilds[0] is not held
     del held
@@ -315,18 +316,12 @@ async def test_a_server_new_to_the_kept_ones_takes_the_guild_of_the_one_that_wen
     assert guilds_alive() == 1
     gc.disable()  # nothing collected meanwhile: a Guild made afresh would make two
     try:
-        await ask_diana_in(fake, home)
+        await diana_answered_in(fake, home)
         assert guilds_alive() == 1
     finally:
         gc.enable()
     assert [g.id for g in bot.guilds] == [home] and bot.guilds[0].unavailable
     assert bot.guilds[0].me is not None and bot.user and bot.guilds[0].me.id == bot.user.id
-
-
-async def ask_diana_in(fake: FakeDiscord, guild_id: int) -> InteractionRecord:
-    record = await fake.invoke_command("citadel", subcommand="diana", guild_id=guild_id)
-    assert (await record.wait_response())["data"]["embeds"][0]["title"] == "Citadel: Diana"
-    return record
 
 
 def guilds_alive() -> int:

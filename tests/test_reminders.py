@@ -254,9 +254,9 @@ async def test_a_sigkill_while_dms_are_claimed_sends_each_dm_once(
     """The bot runs as `python -m bot` (real clock) and is killed holding the claims of three members'
     DMs, the first of them posted by Discord but not yet answered; the next start sends each once."""
     members = [fake.make_user(username=f"fan{n}") for n in range(3)]
-    yesterday = datetime.now(UTC) - timedelta(days=1)
-    store = await open_store(settings, lambda: yesterday)  # they asked yesterday
     now = datetime.now(UTC)
+    yesterday = now - timedelta(days=1)
+    store = await open_store(settings, lambda: yesterday)  # they asked yesterday
     in_a_week = (now + timedelta(days=7)).date().isoformat()
     # A milestone due now, at any hour: DMs go out at 09:00 UTC on the milestone's day, so before 09:00
     # it is the 8-day one (yesterday's, after they asked), after it the 7-day one. Either says 7 days.

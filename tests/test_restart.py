@@ -19,7 +19,14 @@ from bot.config import Settings
 from bot.gateway import KEEP_SESSION_CLOSE, PINNED
 from bot.store import Store
 from tests.fake_discord import FakeDiscord
-from tests.harness import TOKEN, bot_process, embed_of, finished, make_settings, running_bot
+from tests.harness import (
+    TOKEN,
+    bot_process,
+    diana_answered_in,
+    finished,
+    make_settings,
+    running_bot,
+)
 
 SHARDS = 3
 
@@ -50,8 +57,7 @@ def guild_of_each_shard(fake: FakeDiscord) -> list[int]:
 
 async def every_shard_answers(fake: FakeDiscord) -> None:
     for guild_id in guild_of_each_shard(fake):
-        record = await fake.invoke_command("citadel", subcommand="diana", guild_id=guild_id)
-        assert embed_of(await record.wait_response())["title"] == "Citadel: Diana"
+        await diana_answered_in(fake, guild_id)
 
 
 async def saved_sessions(settings: Settings) -> dict[int, tuple[str, int]]:
@@ -193,11 +199,9 @@ async def test_the_first_shards_answer_while_the_last_still_wait_to_identify(
         await fake.wait_until(lambda: len(fake.identifies) == 2, timeout=10, what="the second IDENTIFY")
         first, second, third = guild_of_each_shard(fake)
         for guild_id in (first, second):
-            record = await fake.invoke_command("citadel", subcommand="diana", guild_id=guild_id)
-            assert embed_of(await record.wait_response())["title"] == "Citadel: Diana"
+            await diana_answered_in(fake, guild_id)
         assert len(fake.identifies) == 2  # the third shard still waits for its turn
         await bot.wait_until_connected()
-        record = await fake.invoke_command("citadel", subcommand="diana", guild_id=third)
-        assert embed_of(await record.wait_response())["title"] == "Citadel: Diana"
+        await diana_answered_in(fake, third)
     assert len(fake.identifies) == SHARDS
     assert "left to the shard's next owner" not in caplog.text
